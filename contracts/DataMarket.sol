@@ -1,0 +1,524 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+
+import {Datatoken} from "./Datatoken.sol";
+import {IDataMarket} from "./interfaces/IDataMarket.sol";
+import {Fees} from "./libraries/Fees.sol";
+
+/// @title DataMarket
+/// @notice Factory, registry, pricing, orders and compute receipts of the datamarket.
+/// @dev Storage is packed so that a buy or an order reads few slots; all payments are credited to
+/// payees' balances here and withdrawn by them (pull payments). Payment tokens that charge a fee on
+/// transfer or rebase are not supported: the ledger of each token is separate, so such a token can
+/// only short its own payees.
+contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice Upper bound of the market fee and of a publish-market fee, in basis points (10%).
+    uint16 public constant MAX_FEE_BPS = 1000;
+
+    bytes32 private constant PROVIDER_FEE_TYPEHASH = keccak256(
+        "ProviderFee(address datatoken,address consumer,uint8 serviceId,address feeToken,uint256 amount,uint64 validUntil,uint64 nonce,bytes32 environment)"
+    );
+
+    struct Dataset {
+        // slot 0: read by every buy and order
+        address publisher;
+        DatasetState state;
+        uint8 services;
+        bool free;
+        bool hasAllowlist;
+        bool capped;
+        uint16 publishFeeBps;
+        // slot 1: read by orders and receipts
+        address provider;
+        uint48 epsilonBudget;
+        uint48 epsilonSpent;
+        // slot 2: read by buys
+        address paymentToken;
+        uint96 price;
+        // slot 3: read only when minting with a cap, and by the dispenser
+        uint128 cap;
+        uint128 dispenserMaxBalance;
+        // slots 4-6: read rarely
+        bytes32 metadataHash;
+        address publishFeeCollector;
+        bytes32 allowlistRoot;
+    }
+
+    struct MarketConfig {
+        address feeCollector;
+        uint16 feeBps;
+        bool ordersPaused;
+        uint64 datasetCount;
+    }
+
+    address private immutable _datatokenImplementation;
+    MarketConfig private _config;
+
+    mapping(address datatoken => Dataset) private _datasets;
+    mapping(address datatoken => address) private _metadataUpdaters;
+    mapping(address datatoken => address) private _pendingPublishers;
+    mapping(address datatoken => mapping(address account => bool)) private _minters;
+    mapping(address provider => mapping(uint256 word => uint256 bits)) private _usedQuotes;
+    mapping(address token => mapping(address payee => uint256)) private _earnings;
+
+    /// @param owner_ the market owner (fee settings, emergency pause)
+    /// @param feeCollector receives the market fee
+    /// @param feeBps the market fee, in basis points of each sale
+    constructor(address owner_, address feeCollector, uint16 feeBps) Ownable(owner_) EIP712("Datamarket", "1") {
+        _datatokenImplementation = address(new Datatoken());
+        _setMarketFee(feeCollector, feeBps);
+    }
+
+    // ================================================================== views
+
+    /// @notice The implementation every datatoken is a clone of.
+    function datatokenImplementation() external view returns (address) {
+        return _datatokenImplementation;
+    }
+
+    /// @notice The full record of a dataset (state None if `datatoken` is not one of this market's).
+    function getDataset(address datatoken) external view returns (Dataset memory) {
+        return _datasets[datatoken];
+    }
+
+    /// @notice Market fee collector and rate, whether orders are paused, and how many datasets exist.
+    function marketConfig() external view returns (MarketConfig memory) {
+        return _config;
+    }
+
+    function metadataUpdater(address datatoken) external view returns (address) {
+        return _metadataUpdaters[datatoken];
+    }
+
+    function pendingPublisher(address datatoken) external view returns (address) {
+        return _pendingPublishers[datatoken];
+    }
+
+    function isMinter(address datatoken, address account) external view returns (bool) {
+        return _minters[datatoken][account];
+    }
+
+    /// @notice What `payee` can withdraw in `token` (address(0) = native coin).
+    function earnings(address token, address payee) external view returns (uint256) {
+        return _earnings[token][payee];
+    }
+
+    /// @notice Whether `provider` already used quote `nonce`.
+    function isQuoteUsed(address provider, uint64 nonce) external view returns (bool) {
+        return _usedQuotes[provider][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    }
+
+    /// @notice The EIP-712 digest a provider signs for `quote`.
+    function quoteDigest(ProviderFee calldata quote) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(PROVIDER_FEE_TYPEHASH, quote)));
+    }
+
+    // ================================================================== publisher
+
+    /// @inheritdoc IDataMarket
+    function publish(PublishParams calldata p) external returns (address datatoken) {
+        if (p.provider == address(0)) revert MarketZeroAddress();
+        if (p.services == 0) revert MarketNoServices();
+        if (p.metadataHash == bytes32(0) || bytes(p.metadataCid).length == 0) revert MarketEmptyMetadata();
+        if (p.publishFeeBps > MAX_FEE_BPS) revert MarketFeeTooHigh(p.publishFeeBps, MAX_FEE_BPS);
+        if (p.publishFeeBps != 0 && p.publishFeeCollector == address(0)) revert MarketZeroAddress();
+
+        uint64 index = _config.datasetCount;
+        // A uint64 counter incremented once per publish cannot overflow.
+        unchecked {
+            _config.datasetCount = index + 1;
+        }
+        datatoken = Clones.cloneWithImmutableArgs(_datatokenImplementation, abi.encodePacked(index));
+
+        Dataset storage d = _datasets[datatoken];
+        d.publisher = msg.sender;
+        d.state = DatasetState.Active;
+        d.services = p.services;
+        d.free = p.free;
+        d.hasAllowlist = p.allowlistRoot != bytes32(0);
+        d.capped = p.cap != 0;
+        d.publishFeeBps = p.publishFeeBps;
+        d.provider = p.provider;
+        d.epsilonBudget = p.epsilonBudget;
+        if (!p.free) {
+            d.paymentToken = p.paymentToken;
+            d.price = p.price;
+        }
+        if (p.cap != 0 || p.free) {
+            d.cap = p.cap;
+            d.dispenserMaxBalance = p.free ? p.dispenserMaxBalance : 0;
+        }
+        d.metadataHash = p.metadataHash;
+        if (p.publishFeeBps != 0) d.publishFeeCollector = p.publishFeeCollector;
+        if (d.hasAllowlist) d.allowlistRoot = p.allowlistRoot;
+
+        emit DatasetPublished(
+            datatoken, msg.sender, p.provider, index, p.services, p.epsilonBudget, p.metadataHash, p.metadataCid
+        );
+        if (p.free) emit DispenserSet(datatoken, p.dispenserMaxBalance, p.cap);
+        else emit PriceSet(datatoken, p.paymentToken, p.price, p.cap);
+        if (p.publishFeeBps != 0) emit PublishFeeSet(datatoken, p.publishFeeCollector, p.publishFeeBps);
+        if (d.hasAllowlist) emit AllowlistSet(datatoken, p.allowlistRoot);
+    }
+
+    /// @inheritdoc IDataMarket
+    function updateMetadata(address datatoken, string calldata metadataCid, bytes32 metadataHash) external {
+        Dataset storage d = _existing(datatoken);
+        if (msg.sender != d.publisher && msg.sender != _metadataUpdaters[datatoken]) {
+            revert MarketNotMetadataUpdater(msg.sender);
+        }
+        if (metadataHash == bytes32(0) || bytes(metadataCid).length == 0) revert MarketEmptyMetadata();
+        d.metadataHash = metadataHash;
+        emit MetadataUpdated(datatoken, msg.sender, metadataHash, metadataCid);
+    }
+
+    /// @inheritdoc IDataMarket
+    function setPrice(address datatoken, address paymentToken, uint96 price) external {
+        Dataset storage d = _publishedBy(datatoken, msg.sender);
+        d.free = false;
+        d.paymentToken = paymentToken;
+        d.price = price;
+        emit PriceSet(datatoken, paymentToken, price, d.cap);
+    }
+
+    /// @inheritdoc IDataMarket
+    function setDispenser(address datatoken, uint128 maxBalance) external {
+        Dataset storage d = _publishedBy(datatoken, msg.sender);
+        d.free = true;
+        d.dispenserMaxBalance = maxBalance;
+        emit DispenserSet(datatoken, maxBalance, d.cap);
+    }
+
+    /// @inheritdoc IDataMarket
+    function setDatasetState(address datatoken, DatasetState state) external {
+        Dataset storage d = _publishedBy(datatoken, msg.sender);
+        DatasetState from = d.state;
+        if (from == DatasetState.Retired || state == DatasetState.None || state == from) {
+            revert MarketInvalidStateTransition(from, state);
+        }
+        d.state = state;
+        emit DatasetStateChanged(datatoken, from, state);
+    }
+
+    /// @inheritdoc IDataMarket
+    function setAllowlist(address datatoken, bytes32 root) external {
+        Dataset storage d = _publishedBy(datatoken, msg.sender);
+        d.hasAllowlist = root != bytes32(0);
+        d.allowlistRoot = root;
+        emit AllowlistSet(datatoken, root);
+    }
+
+    /// @inheritdoc IDataMarket
+    function setMetadataUpdater(address datatoken, address updater) external {
+        _publishedBy(datatoken, msg.sender);
+        _metadataUpdaters[datatoken] = updater;
+        emit MetadataUpdaterSet(datatoken, updater);
+    }
+
+    /// @inheritdoc IDataMarket
+    function setMinter(address datatoken, address account, bool allowed) external {
+        _publishedBy(datatoken, msg.sender);
+        _minters[datatoken][account] = allowed;
+        emit MinterSet(datatoken, account, allowed);
+    }
+
+    /// @inheritdoc IDataMarket
+    function raisePrivacyBudget(address datatoken, uint48 newBudget) external {
+        Dataset storage d = _publishedBy(datatoken, msg.sender);
+        uint48 budget = d.epsilonBudget;
+        if (newBudget < budget) revert MarketBudgetDecrease(budget, newBudget);
+        d.epsilonBudget = newBudget;
+        emit PrivacyBudgetRaised(datatoken, budget, newBudget);
+    }
+
+    /// @inheritdoc IDataMarket
+    function transferDataset(address datatoken, address newPublisher) external {
+        _publishedBy(datatoken, msg.sender);
+        _pendingPublishers[datatoken] = newPublisher;
+        emit DatasetTransferStarted(datatoken, msg.sender, newPublisher);
+    }
+
+    /// @inheritdoc IDataMarket
+    function acceptDataset(address datatoken) external {
+        Dataset storage d = _existing(datatoken);
+        if (msg.sender != _pendingPublishers[datatoken]) revert MarketNotPendingPublisher(msg.sender);
+        address from = d.publisher;
+        d.publisher = msg.sender;
+        delete _pendingPublishers[datatoken];
+        delete _metadataUpdaters[datatoken];
+        emit DatasetTransferred(datatoken, from, msg.sender);
+    }
+
+    /// @inheritdoc IDataMarket
+    function mint(address datatoken, address to, uint256 amount) external {
+        Dataset storage d = _existing(datatoken);
+        if (msg.sender != d.publisher && !_minters[datatoken][msg.sender]) revert MarketNotMinter(msg.sender);
+        _mintTo(d, datatoken, to, amount);
+        emit Minted(datatoken, msg.sender, to, amount);
+    }
+
+    // ================================================================== consumer
+
+    /// @inheritdoc IDataMarket
+    function buy(address datatoken, uint256 amount, uint256 maxPrice) external payable nonReentrant {
+        Dataset storage d = _existing(datatoken);
+        _checkOpen(d, datatoken);
+        uint256 nativeDue = _pay(d, datatoken, amount, maxPrice);
+        _mintTo(d, datatoken, msg.sender, amount);
+        _checkValue(nativeDue);
+    }
+
+    /// @inheritdoc IDataMarket
+    function dispense(address datatoken, uint256 amount) external nonReentrant {
+        Dataset storage d = _existing(datatoken);
+        _checkOpen(d, datatoken);
+        if (!d.free) revert MarketNotFree(datatoken);
+        _mintTo(d, datatoken, msg.sender, amount);
+        uint256 balance = IERC20(datatoken).balanceOf(msg.sender);
+        if (balance > d.dispenserMaxBalance) revert MarketDispenserLimit(balance, d.dispenserMaxBalance);
+        emit Dispensed(datatoken, msg.sender, amount);
+    }
+
+    /// @inheritdoc IDataMarket
+    function startOrder(ProviderFee calldata quote, bytes calldata signature, bytes32[] calldata allowlistProof)
+        external
+        payable
+        nonReentrant
+    {
+        Dataset storage d = _existing(quote.datatoken);
+        _checkOpen(d, quote.datatoken);
+        Datatoken(quote.datatoken).marketBurn(msg.sender, 1);
+        uint256 nativeDue = _order(d, quote, signature, allowlistProof);
+        _checkValue(nativeDue);
+    }
+
+    /// @inheritdoc IDataMarket
+    function buyAndOrder(
+        ProviderFee calldata quote,
+        bytes calldata signature,
+        bytes32[] calldata allowlistProof,
+        uint256 maxPrice
+    ) external payable nonReentrant {
+        _buyAndOrder(quote, signature, allowlistProof, maxPrice);
+    }
+
+    /// @inheritdoc IDataMarket
+    function buyAndOrderWithPermit(
+        ProviderFee calldata quote,
+        bytes calldata signature,
+        bytes32[] calldata allowlistProof,
+        uint256 maxPrice,
+        Permit calldata permit
+    ) external payable nonReentrant {
+        // A permit front-run by someone else has already set the allowance: ignore its failure and
+        // let the transfer decide.
+        try IERC20Permit(_datasets[quote.datatoken].paymentToken).permit(
+            msg.sender, address(this), permit.value, permit.deadline, permit.v, permit.r, permit.s
+        ) {} catch {}
+        _buyAndOrder(quote, signature, allowlistProof, maxPrice);
+    }
+
+    /// @inheritdoc IDataMarket
+    function withdraw(address token) external nonReentrant {
+        uint256 amount = _earnings[token][msg.sender];
+        if (amount == 0) revert MarketNothingToWithdraw(token, msg.sender);
+        _earnings[token][msg.sender] = 0;
+        emit EarningsWithdrawn(msg.sender, token, amount);
+        if (token == address(0)) {
+            (bool ok,) = msg.sender.call{value: amount}("");
+            if (!ok) revert MarketNativeTransferFailed(msg.sender, amount);
+        } else {
+            IERC20(token).safeTransfer(msg.sender, amount);
+        }
+    }
+
+    // ================================================================== provider
+
+    /// @inheritdoc IDataMarket
+    function postComputeReceipts(ComputeReceipt[] calldata receipts) external {
+        uint256 n = receipts.length;
+        if (n == 0) revert MarketEmptyBatch();
+        // Receipts of one dataset usually come together: its budget slot is loaded once per run.
+        address current;
+        Dataset storage d = _datasets[address(0)];
+        uint256 spent;
+        uint48 budget;
+        for (uint256 i; i < n; ++i) {
+            ComputeReceipt calldata r = receipts[i];
+            if (r.datatoken != current) {
+                if (current != address(0)) d.epsilonSpent = uint48(spent);
+                current = r.datatoken;
+                d = _existing(current);
+                if (msg.sender != d.provider) revert MarketNotProvider(msg.sender, d.provider);
+                spent = d.epsilonSpent;
+                budget = d.epsilonBudget;
+            }
+            spent += r.epsilon;
+            if (spent > budget) revert MarketBudgetExceeded(current, spent, budget);
+            emit ComputeReceiptPosted(r.jobId, current, r.orderTx, r.algorithmHash, r.outputHash, r.epsilon, r.status);
+        }
+        // spent <= budget, a uint48, so the cast is exact.
+        d.epsilonSpent = uint48(spent);
+    }
+
+    // ================================================================== market owner
+
+    /// @inheritdoc IDataMarket
+    function setMarketFee(address collector, uint16 bps) external onlyOwner {
+        _setMarketFee(collector, bps);
+    }
+
+    /// @inheritdoc IDataMarket
+    function setOrdersPaused(bool paused) external onlyOwner {
+        _config.ordersPaused = paused;
+        emit OrdersPausedSet(paused);
+    }
+
+    // ================================================================== internal
+
+    function _setMarketFee(address collector, uint16 bps) private {
+        if (collector == address(0)) revert MarketZeroAddress();
+        if (bps > MAX_FEE_BPS) revert MarketFeeTooHigh(bps, MAX_FEE_BPS);
+        _config.feeCollector = collector;
+        _config.feeBps = bps;
+        emit MarketFeeSet(collector, bps);
+    }
+
+    function _existing(address datatoken) private view returns (Dataset storage d) {
+        d = _datasets[datatoken];
+        if (d.state == DatasetState.None) revert MarketUnknownDataset(datatoken);
+    }
+
+    function _publishedBy(address datatoken, address caller) private view returns (Dataset storage d) {
+        d = _existing(datatoken);
+        if (caller != d.publisher) revert MarketNotPublisher(caller, d.publisher);
+    }
+
+    function _checkOpen(Dataset storage d, address datatoken) private view {
+        if (d.state != DatasetState.Active) revert MarketDatasetNotActive(datatoken, d.state);
+        if (_config.ordersPaused) revert MarketOrdersPaused();
+    }
+
+    function _checkValue(uint256 nativeDue) private view {
+        if (msg.value != nativeDue) revert MarketWrongValue(msg.value, nativeDue);
+    }
+
+    function _mintTo(Dataset storage d, address datatoken, address to, uint256 amount) private {
+        if (amount == 0) revert MarketZeroAmount();
+        Datatoken(datatoken).marketMint(to, amount, d.capped ? d.cap : 0);
+    }
+
+    function _buyAndOrder(
+        ProviderFee calldata quote,
+        bytes calldata signature,
+        bytes32[] calldata allowlistProof,
+        uint256 maxPrice
+    ) private {
+        Dataset storage d = _existing(quote.datatoken);
+        _checkOpen(d, quote.datatoken);
+        uint256 nativeDue;
+        if (d.free) {
+            // A free dataset's order needs one dispensable token, which is never minted.
+            if (d.dispenserMaxBalance == 0) revert MarketDispenserLimit(1, 0);
+        } else {
+            nativeDue = _pay(d, quote.datatoken, 1, maxPrice);
+        }
+        nativeDue += _order(d, quote, signature, allowlistProof);
+        _checkValue(nativeDue);
+    }
+
+    /// @dev Takes the price of `amount` datatokens from the caller and credits the payees.
+    /// Returns the native coin due (the caller checks msg.value once for the whole call).
+    function _pay(Dataset storage d, address datatoken, uint256 amount, uint256 maxPrice)
+        private
+        returns (uint256 nativeDue)
+    {
+        if (d.free) revert MarketNotForSale(datatoken);
+        address token = d.paymentToken;
+        uint256 price = d.price;
+        if (price > maxPrice) revert MarketPriceAboveMax(price, maxPrice);
+        uint256 cost = price * amount;
+        MarketConfig storage c = _config;
+        uint256 marketFee = Fees.share(cost, c.feeBps);
+        uint256 publishFee = Fees.share(cost, d.publishFeeBps);
+        if (marketFee != 0) _earnings[token][c.feeCollector] += marketFee;
+        if (publishFee != 0) _earnings[token][d.publishFeeCollector] += publishFee;
+        // Each fee is at most 10% of cost, so the publisher's share cannot underflow.
+        unchecked {
+            _earnings[token][d.publisher] += cost - marketFee - publishFee;
+        }
+        nativeDue = _collect(token, cost);
+        emit Bought(datatoken, msg.sender, token, amount, cost, marketFee, publishFee);
+    }
+
+    /// @dev Checks the quote and allowlist, pays the provider fee, emits OrderStarted.
+    function _order(
+        Dataset storage d,
+        ProviderFee calldata quote,
+        bytes calldata signature,
+        bytes32[] calldata allowlistProof
+    ) private returns (uint256 nativeDue) {
+        if (d.services & (uint256(1) << quote.serviceId) == 0) {
+            revert MarketServiceNotOffered(quote.datatoken, quote.serviceId);
+        }
+        if (quote.validUntil < block.timestamp) revert MarketQuoteExpired(quote.validUntil, block.timestamp);
+        address provider = d.provider;
+        (address signer,,) = ECDSA.tryRecoverCalldata(quoteDigest(quote), signature);
+        if (signer != provider) revert MarketQuoteSignerMismatch(signer, provider);
+        _useQuote(provider, quote.nonce);
+        if (d.hasAllowlist) {
+            bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(quote.consumer))));
+            if (!MerkleProof.verifyCalldata(allowlistProof, d.allowlistRoot, leaf)) {
+                revert MarketNotAllowlisted(quote.consumer);
+            }
+        }
+        if (quote.amount != 0) {
+            _earnings[quote.feeToken][provider] += quote.amount;
+            nativeDue = _collect(quote.feeToken, quote.amount);
+        }
+        _emitOrder(quote, provider);
+    }
+
+    function _emitOrder(ProviderFee calldata quote, address provider) private {
+        emit OrderStarted(
+            quote.datatoken,
+            quote.consumer,
+            provider,
+            msg.sender,
+            quote.serviceId,
+            quote.feeToken,
+            quote.amount,
+            quote.validUntil,
+            quote.nonce,
+            quote.environment
+        );
+    }
+
+    function _useQuote(address provider, uint64 nonce) private {
+        uint256 bit = uint256(1) << (nonce & 0xff);
+        mapping(uint256 => uint256) storage words = _usedQuotes[provider];
+        uint256 word = words[nonce >> 8];
+        if (word & bit != 0) revert MarketQuoteUsed(provider, nonce);
+        words[nonce >> 8] = word | bit;
+    }
+
+    /// @dev Pulls an ERC-20 amount from the caller now; native coin is returned as due.
+    function _collect(address token, uint256 amount) private returns (uint256 nativeDue) {
+        if (token == address(0)) return amount;
+        if (amount != 0) IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        return 0;
+    }
+}
