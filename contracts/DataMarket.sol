@@ -324,10 +324,14 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         Permit calldata permit
     ) external payable nonReentrant {
         // A permit front-run by someone else has already set the allowance: ignore its failure and
-        // let the transfer decide.
-        try IERC20Permit(_datasets[quote.datatoken].paymentToken).permit(
-            msg.sender, address(this), permit.value, permit.deadline, permit.v, permit.r, permit.s
-        ) {} catch {}
+        // let the transfer decide. No permit for the native coin (or an unknown dataset): a call to
+        // address(0) fails its code-size check, which try/catch does not catch.
+        address token = _datasets[quote.datatoken].paymentToken;
+        if (token != address(0)) {
+            try IERC20Permit(token).permit(
+                msg.sender, address(this), permit.value, permit.deadline, permit.v, permit.r, permit.s
+            ) {} catch {}
+        }
         _buyAndOrder(quote, signature, allowlistProof, maxPrice);
     }
 
@@ -358,7 +362,8 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         uint48 budget;
         for (uint256 i; i < n; ++i) {
             ComputeReceipt calldata r = receipts[i];
-            if (r.datatoken != current) {
+            // i == 0: the first receipt is always checked, even for datatoken address(0).
+            if (i == 0 || r.datatoken != current) {
                 if (current != address(0)) d.epsilonSpent = uint48(spent);
                 current = r.datatoken;
                 d = _existing(current);

@@ -1,0 +1,317 @@
+"""Typed market and datatoken events, decoded from transaction receipts or ``eth_getLogs``.
+
+Every event of ``IDataMarket`` and the datatoken's ERC-20 events has a frozen dataclass whose fields
+follow the Solidity event's arguments in order (snake_case; ``from``/``to`` become ``from_``/``to``).
+``meta`` says where the log was found, so an indexer can detect reorganisations by block hash.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+from functools import cache
+from typing import Any
+
+from eth_utils import event_abi_to_log_topic, to_checksum_address
+from web3 import Web3
+from web3._utils.events import get_event_data
+
+from datamarket.chain import artifacts
+from datamarket.errors import EventDecodeError
+
+
+class DatasetState(enum.IntEnum):
+    NONE = 0
+    ACTIVE = 1
+    PAUSED = 2
+    RETIRED = 3
+
+
+class JobStatus(enum.IntEnum):
+    SUCCEEDED = 0
+    FAILED = 1
+    REJECTED = 2
+    CANCELLED = 3
+
+
+@dataclass(frozen=True)
+class LogMeta:
+    address: str
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class DatasetPublished:
+    meta: LogMeta
+    datatoken: str
+    publisher: str
+    provider: str
+    index: int
+    services: int
+    epsilon_budget: int
+    metadata_hash: str
+    metadata_cid: str
+
+
+@dataclass(frozen=True)
+class PriceSet:
+    meta: LogMeta
+    datatoken: str
+    payment_token: str
+    price: int
+    cap: int
+
+
+@dataclass(frozen=True)
+class DispenserSet:
+    meta: LogMeta
+    datatoken: str
+    max_balance: int
+    cap: int
+
+
+@dataclass(frozen=True)
+class PublishFeeSet:
+    meta: LogMeta
+    datatoken: str
+    collector: str
+    bps: int
+
+
+@dataclass(frozen=True)
+class MetadataUpdated:
+    meta: LogMeta
+    datatoken: str
+    updated_by: str
+    metadata_hash: str
+    metadata_cid: str
+
+
+@dataclass(frozen=True)
+class DatasetStateChanged:
+    meta: LogMeta
+    datatoken: str
+    from_: DatasetState
+    to: DatasetState
+
+
+@dataclass(frozen=True)
+class AllowlistSet:
+    meta: LogMeta
+    datatoken: str
+    root: str
+
+
+@dataclass(frozen=True)
+class MetadataUpdaterSet:
+    meta: LogMeta
+    datatoken: str
+    updater: str
+
+
+@dataclass(frozen=True)
+class MinterSet:
+    meta: LogMeta
+    datatoken: str
+    account: str
+    allowed: bool
+
+
+@dataclass(frozen=True)
+class DatasetTransferStarted:
+    meta: LogMeta
+    datatoken: str
+    from_: str
+    to: str
+
+
+@dataclass(frozen=True)
+class DatasetTransferred:
+    meta: LogMeta
+    datatoken: str
+    from_: str
+    to: str
+
+
+@dataclass(frozen=True)
+class PrivacyBudgetRaised:
+    meta: LogMeta
+    datatoken: str
+    from_: int
+    to: int
+
+
+@dataclass(frozen=True)
+class Minted:
+    meta: LogMeta
+    datatoken: str
+    by: str
+    to: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Dispensed:
+    meta: LogMeta
+    datatoken: str
+    to: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class Bought:
+    meta: LogMeta
+    datatoken: str
+    buyer: str
+    payment_token: str
+    amount: int
+    cost: int
+    market_fee: int
+    publish_fee: int
+
+
+@dataclass(frozen=True)
+class OrderStarted:
+    meta: LogMeta
+    datatoken: str
+    consumer: str
+    provider: str
+    payer: str
+    service_id: int
+    fee_token: str
+    fee_amount: int
+    valid_until: int
+    quote_nonce: int
+    environment: str
+
+
+@dataclass(frozen=True)
+class ComputeReceiptPosted:
+    meta: LogMeta
+    job_id: str
+    datatoken: str
+    order_tx: str
+    algorithm_hash: str
+    output_hash: str
+    epsilon: int
+    status: JobStatus
+
+
+@dataclass(frozen=True)
+class EarningsWithdrawn:
+    meta: LogMeta
+    payee: str
+    token: str
+    amount: int
+
+
+@dataclass(frozen=True)
+class MarketFeeSet:
+    meta: LogMeta
+    collector: str
+    bps: int
+
+
+@dataclass(frozen=True)
+class OrdersPausedSet:
+    meta: LogMeta
+    paused: bool
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """ERC-20 transfer of a datatoken (mint: from_ is the zero address; burn: to is)."""
+
+    meta: LogMeta
+    from_: str
+    to: str
+    value: int
+
+
+@dataclass(frozen=True)
+class Approval:
+    meta: LogMeta
+    owner: str
+    spender: str
+    value: int
+
+
+MARKET_EVENTS: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        DatasetPublished, PriceSet, DispenserSet, PublishFeeSet, MetadataUpdated,
+        DatasetStateChanged, AllowlistSet, MetadataUpdaterSet, MinterSet, DatasetTransferStarted,
+        DatasetTransferred, PrivacyBudgetRaised, Minted, Dispensed, Bought, OrderStarted,
+        ComputeReceiptPosted, EarningsWithdrawn, MarketFeeSet, OrdersPausedSet,
+    )
+}  # fmt: skip
+DATATOKEN_EVENTS: dict[str, type] = {"Transfer": Transfer, "Approval": Approval}
+
+_ENUMS = {("DatasetStateChanged", 1): DatasetState, ("DatasetStateChanged", 2): DatasetState,
+          ("ComputeReceiptPosted", 6): JobStatus}  # fmt: skip
+
+MarketEvent = Any  # one of the dataclasses above
+
+
+@cache
+def _abis_by_topic() -> dict[bytes, tuple[dict[str, Any], type]]:
+    table: dict[bytes, tuple[dict[str, Any], type]] = {}
+    for contract, classes in (("DataMarket", MARKET_EVENTS), ("Datatoken", DATATOKEN_EVENTS)):
+        for item in artifacts.load(contract).abi:
+            if item["type"] == "event" and item["name"] in classes:
+                table[event_abi_to_log_topic(item)] = (item, classes[item["name"]])
+    return table
+
+
+def topic_of(event_name: str) -> str:
+    """The topic0 (keccak of the signature) of a known event, as 0x-hex."""
+    for topic, (abi, _) in _abis_by_topic().items():
+        if abi["name"] == event_name:
+            return "0x" + topic.hex()
+    raise KeyError(f"unknown event {event_name!r}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+        return to_checksum_address(value)
+    return value
+
+
+def decode_log(log: Any) -> MarketEvent | None:
+    """Decode one log into its dataclass; None when it is not one of our events."""
+    topics = log["topics"]
+    if not topics:
+        return None
+    entry = _abis_by_topic().get(bytes(topics[0]))
+    if entry is None:
+        return None
+    abi, cls = entry
+    try:
+        data = get_event_data(Web3().codec, abi, log)
+    except Exception as exc:  # eth_abi raises several unrelated types for malformed data
+        raise EventDecodeError(f"cannot decode {abi['name']} log: {exc}") from exc
+    meta = LogMeta(
+        address=to_checksum_address(log["address"]),
+        block_number=int(log["blockNumber"]),
+        block_hash=_plain(log["blockHash"]),
+        tx_hash=_plain(log["transactionHash"]),
+        log_index=int(log["logIndex"]),
+    )
+    values = []
+    for i, arg in enumerate(abi["inputs"]):
+        value = _plain(data["args"][arg["name"]])
+        enum_type = _ENUMS.get((abi["name"], i))
+        values.append(enum_type(value) if enum_type else value)
+    if len(values) != len(fields(cls)) - 1:
+        raise EventDecodeError(f"{abi['name']} has {len(values)} arguments; the dataclass differs")
+    return cls(meta, *values)
+
+
+def decode_logs(logs: list[Any]) -> list[MarketEvent]:
+    """Decode the market's and datatokens' events among ``logs``, in order; others are skipped."""
+    return [event for event in (decode_log(log) for log in logs) if event is not None]

@@ -1,0 +1,481 @@
+"""The market client: deploy, publish, buy, order, post receipts and read datasets, signing locally.
+
+Transactions are signed with an eth-account key held by the caller (never an unlocked node account),
+and a revert becomes a :class:`~datamarket.errors.ContractRevert` whose ``code`` is the contract's
+custom error name. Every write returns the transaction's decoded events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+from typing import Any
+
+from eth_abi import decode
+from eth_account.messages import encode_typed_data
+from eth_account.signers.local import LocalAccount
+from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+from web3 import Web3
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
+
+from datamarket.chain import artifacts
+from datamarket.chain.events import DatasetPublished, DatasetState, JobStatus, decode_logs
+from datamarket.chain.quotes import ZERO_ADDRESS, ZERO_HASH, ProviderFee
+from datamarket.errors import ChainError, ContractRevert
+
+MICRO = 10**6
+
+
+def epsilon_units(epsilon: float | str | Decimal) -> int:
+    """Epsilon as the contracts store it: an integer count of micro-epsilon (1e-6)."""
+    units = Decimal(str(epsilon)) * MICRO
+    if units < 0 or units != units.to_integral_value():
+        raise ValueError(f"epsilon {epsilon} must be >= 0 with at most 6 decimals")
+    return int(units)
+
+
+@dataclass(frozen=True)
+class PublishParams:
+    """What a publisher sets in one publish transaction (see ``IDataMarket.PublishParams``)."""
+
+    provider: str
+    metadata_cid: str
+    metadata_hash: str
+    services: int = 0b01
+    free: bool = False
+    publish_fee_bps: int = 0
+    epsilon_budget: int = 0
+    payment_token: str = ZERO_ADDRESS
+    price: int = 0
+    cap: int = 0
+    dispenser_max_balance: int = 0
+    publish_fee_collector: str = ZERO_ADDRESS
+    allowlist_root: str = ZERO_HASH
+
+    def as_tuple(self) -> tuple:
+        return (
+            to_checksum_address(self.provider), self.services, self.free, self.publish_fee_bps,
+            self.epsilon_budget, to_checksum_address(self.payment_token), self.price, self.cap,
+            self.dispenser_max_balance, to_checksum_address(self.publish_fee_collector),
+            _b32(self.metadata_hash), _b32(self.allowlist_root), self.metadata_cid,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """A dataset as the market stores it."""
+
+    publisher: str
+    state: DatasetState
+    services: int
+    free: bool
+    has_allowlist: bool
+    capped: bool
+    publish_fee_bps: int
+    provider: str
+    epsilon_budget: int
+    epsilon_spent: int
+    payment_token: str
+    price: int
+    cap: int
+    dispenser_max_balance: int
+    metadata_hash: str
+    publish_fee_collector: str
+    allowlist_root: str
+
+
+@dataclass(frozen=True)
+class ComputeReceipt:
+    job_id: str
+    datatoken: str
+    order_tx: str
+    algorithm_hash: str
+    output_hash: str
+    epsilon: int
+    status: JobStatus = JobStatus.SUCCEEDED
+
+    def as_tuple(self) -> tuple:
+        return (
+            _b32(self.job_id), to_checksum_address(self.datatoken), _b32(self.order_tx),
+            _b32(self.algorithm_hash), _b32(self.output_hash), self.epsilon, int(self.status),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TxResult:
+    tx_hash: str
+    block_number: int
+    gas_used: int
+    events: list[Any] = field(default_factory=list)
+
+    def event(self, cls: type) -> Any:
+        """The one event of type ``cls`` in this transaction."""
+        found = [e for e in self.events if isinstance(e, cls)]
+        if len(found) != 1:
+            raise ChainError(f"expected one {cls.__name__} event in {self.tx_hash}, found {len(found)}")
+        return found[0]
+
+
+@dataclass(frozen=True)
+class Published:
+    datatoken: str
+    tx: TxResult
+
+
+def _b32(value: str | bytes) -> bytes:
+    raw = value if isinstance(value, bytes) else bytes.fromhex(value.removeprefix("0x"))
+    if len(raw) != 32:
+        raise ValueError(f"expected 32 bytes, got {len(raw)}")
+    return raw
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+@cache
+def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
+    table = {}
+    for name in artifacts.EXPORTED:
+        for item in artifacts.load(name).abi:
+            if item["type"] == "error":
+                types = [i["type"] for i in item["inputs"]]
+                names = [i["name"] or f"arg{n}" for n, i in enumerate(item["inputs"])]
+                table[function_abi_to_4byte_selector(item)] = (item["name"], types, names)
+    return table
+
+
+def decode_revert(data: str | bytes, tx_hash: str | None = None) -> ContractRevert:
+    """Turn revert data into a ContractRevert named after the contract's custom error."""
+    raw = data if isinstance(data, bytes) else bytes.fromhex(str(data).removeprefix("0x"))
+    entry = _error_table().get(raw[:4])
+    if entry is None:
+        return ContractRevert("UnknownRevert", {"data": _hex(raw)}, tx_hash=tx_hash)
+    name, types, names = entry
+    values = decode(types, raw[4:])
+    args = {}
+    for n, t, v in zip(names, types, values, strict=True):
+        args[n] = _hex(v) if isinstance(v, bytes) else to_checksum_address(v) if t == "address" else v
+    return ContractRevert(name, args, tx_hash=tx_hash)
+
+
+class Market:
+    """A client of one deployed DataMarket, acting as ``account`` (None: read only)."""
+
+    def __init__(self, w3: Web3, address: str, account: LocalAccount | None = None) -> None:
+        self.w3 = w3
+        self.address = to_checksum_address(address)
+        self.account = account
+        self.contract = w3.eth.contract(address=self.address, abi=artifacts.load("DataMarket").abi)
+        self._chain_id: int | None = None
+
+    # ------------------------------------------------------------------ set-up
+
+    @classmethod
+    def deploy(
+        cls, w3: Web3, account: LocalAccount, *, fee_collector: str | None = None, fee_bps: int = 0,
+        owner: str | None = None,
+    ) -> Market:  # fmt: skip
+        """Deploy a new market owned by ``owner`` (default: the deployer)."""
+        art = artifacts.load("DataMarket")
+        factory = w3.eth.contract(abi=art.abi, bytecode=art.bytecode)
+        owner = owner or account.address
+        ctor = factory.constructor(owner, fee_collector or owner, fee_bps)
+        receipt = _send(w3, account, ctor)
+        return cls(w3, receipt["contractAddress"], account)
+
+    def as_account(self, account: LocalAccount | None) -> Market:
+        """The same market, acting as another account."""
+        other = Market(self.w3, self.address, account)
+        other._chain_id = self._chain_id
+        return other
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = self.w3.eth.chain_id
+        return self._chain_id
+
+    # ------------------------------------------------------------------ reads
+
+    def dataset(self, datatoken: str) -> DatasetRecord:
+        raw = self._call(self.contract.functions.getDataset(to_checksum_address(datatoken)))
+        values = [(_hex(v) if isinstance(v, bytes) else v) for v in raw]
+        values[1] = DatasetState(values[1])
+        return DatasetRecord(*values)
+
+    def dataset_count(self) -> int:
+        return self._call(self.contract.functions.marketConfig())[3]
+
+    def market_fee(self) -> tuple[str, int]:
+        collector, bps, _, _ = self._call(self.contract.functions.marketConfig())
+        return collector, bps
+
+    def orders_paused(self) -> bool:
+        return self._call(self.contract.functions.marketConfig())[2]
+
+    def earnings(self, token: str, payee: str) -> int:
+        f = self.contract.functions.earnings(to_checksum_address(token), to_checksum_address(payee))
+        return self._call(f)
+
+    def is_quote_used(self, provider: str, nonce: int) -> bool:
+        return self._call(self.contract.functions.isQuoteUsed(to_checksum_address(provider), nonce))
+
+    def datatoken(self, datatoken: str):
+        return self.w3.eth.contract(
+            address=to_checksum_address(datatoken), abi=artifacts.load("Datatoken").abi
+        )
+
+    def balance_of(self, token: str, account: str) -> int:
+        """ERC-20 balance (a datatoken or a payment token); native coin for the zero address."""
+        if to_checksum_address(token) == ZERO_ADDRESS:
+            return self.w3.eth.get_balance(to_checksum_address(account))
+        contract = self.w3.eth.contract(
+            address=to_checksum_address(token), abi=artifacts.load("MockERC20").abi
+        )
+        return self._call(contract.functions.balanceOf(to_checksum_address(account)))
+
+    def total_supply(self, datatoken: str) -> int:
+        return self._call(self.datatoken(datatoken).functions.totalSupply())
+
+    def events(self, from_block: int, to_block: int | str = "latest") -> list[Any]:
+        """The market's events in a block range, decoded, in chain order."""
+        logs = self.w3.eth.get_logs(
+            {"address": self.address, "fromBlock": from_block, "toBlock": to_block}
+        )
+        return decode_logs(logs)
+
+    # ------------------------------------------------------------------ publisher
+
+    def publish(self, params: PublishParams) -> Published:
+        tx = self._transact(self.contract.functions.publish(params.as_tuple()))
+        return Published(datatoken=tx.event(DatasetPublished).datatoken, tx=tx)
+
+    def update_metadata(self, datatoken: str, cid: str, sha256: str) -> TxResult:
+        f = self.contract.functions.updateMetadata(to_checksum_address(datatoken), cid, _b32(sha256))
+        return self._transact(f)
+
+    def set_price(self, datatoken: str, payment_token: str, price: int) -> TxResult:
+        f = self.contract.functions.setPrice(
+            to_checksum_address(datatoken), to_checksum_address(payment_token), price
+        )
+        return self._transact(f)
+
+    def set_dispenser(self, datatoken: str, max_balance: int) -> TxResult:
+        f = self.contract.functions.setDispenser(to_checksum_address(datatoken), max_balance)
+        return self._transact(f)
+
+    def set_state(self, datatoken: str, state: DatasetState) -> TxResult:
+        f = self.contract.functions.setDatasetState(to_checksum_address(datatoken), int(state))
+        return self._transact(f)
+
+    def set_allowlist(self, datatoken: str, root: str) -> TxResult:
+        f = self.contract.functions.setAllowlist(to_checksum_address(datatoken), _b32(root))
+        return self._transact(f)
+
+    def set_metadata_updater(self, datatoken: str, updater: str) -> TxResult:
+        f = self.contract.functions.setMetadataUpdater(
+            to_checksum_address(datatoken), to_checksum_address(updater)
+        )
+        return self._transact(f)
+
+    def set_minter(self, datatoken: str, account: str, allowed: bool) -> TxResult:
+        f = self.contract.functions.setMinter(
+            to_checksum_address(datatoken), to_checksum_address(account), allowed
+        )
+        return self._transact(f)
+
+    def raise_privacy_budget(self, datatoken: str, new_budget: int) -> TxResult:
+        f = self.contract.functions.raisePrivacyBudget(to_checksum_address(datatoken), new_budget)
+        return self._transact(f)
+
+    def transfer_dataset(self, datatoken: str, new_publisher: str) -> TxResult:
+        f = self.contract.functions.transferDataset(
+            to_checksum_address(datatoken), to_checksum_address(new_publisher)
+        )
+        return self._transact(f)
+
+    def accept_dataset(self, datatoken: str) -> TxResult:
+        return self._transact(self.contract.functions.acceptDataset(to_checksum_address(datatoken)))
+
+    def mint(self, datatoken: str, to: str, amount: int) -> TxResult:
+        f = self.contract.functions.mint(
+            to_checksum_address(datatoken), to_checksum_address(to), amount
+        )
+        return self._transact(f)
+
+    # ------------------------------------------------------------------ consumer
+
+    def approve(self, token: str, amount: int = 2**256 - 1) -> TxResult:
+        """Let the market take ``amount`` of an ERC-20 payment token from this account."""
+        contract = self.w3.eth.contract(
+            address=to_checksum_address(token), abi=artifacts.load("MockERC20").abi
+        )
+        return self._transact(contract.functions.approve(self.address, amount))
+
+    def buy(self, datatoken: str, amount: int = 1, *, max_price: int | None = None) -> TxResult:
+        record = self.dataset(datatoken)
+        max_price = record.price if max_price is None else max_price
+        value = record.price * amount if record.payment_token == ZERO_ADDRESS else 0
+        f = self.contract.functions.buy(to_checksum_address(datatoken), amount, max_price)
+        return self._transact(f, value=value)
+
+    def dispense(self, datatoken: str, amount: int = 1) -> TxResult:
+        return self._transact(self.contract.functions.dispense(to_checksum_address(datatoken), amount))
+
+    def start_order(
+        self, quote: ProviderFee, signature: bytes, proof: list[str] | None = None
+    ) -> TxResult:
+        value = quote.amount if quote.fee_token == ZERO_ADDRESS else 0
+        f = self.contract.functions.startOrder(quote.as_tuple(), signature, _proof(proof))
+        return self._transact(f, value=value)
+
+    def buy_and_order(
+        self,
+        quote: ProviderFee,
+        signature: bytes,
+        proof: list[str] | None = None,
+        *,
+        max_price: int | None = None,
+        permit_deadline: int | None = None,
+    ) -> TxResult:
+        """Buy one datatoken and order with it in one transaction; with ``permit_deadline`` the
+        payment token's allowance comes from an EIP-2612 permit signed here, not an approve."""
+        record = self.dataset(quote.datatoken)
+        price = 0 if record.free else record.price
+        max_price = price if max_price is None else max_price
+        value = price if record.payment_token == ZERO_ADDRESS and not record.free else 0
+        if quote.fee_token == ZERO_ADDRESS:
+            value += quote.amount
+        args = (quote.as_tuple(), signature, _proof(proof), max_price)
+        if permit_deadline is None:
+            return self._transact(self.contract.functions.buyAndOrder(*args), value=value)
+        due = price + (quote.amount if quote.fee_token == record.payment_token else 0)
+        permit = self.sign_permit(record.payment_token, due, permit_deadline)
+        f = self.contract.functions.buyAndOrderWithPermit(*args, permit)
+        return self._transact(f, value=value)
+
+    def sign_permit(self, token: str, value: int, deadline: int) -> tuple:
+        """An EIP-2612 permit of ``value`` to the market, as the ABI tuple the market takes."""
+        account = self._require_account()
+        contract = self.w3.eth.contract(
+            address=to_checksum_address(token), abi=artifacts.load("MockERC20").abi
+        )
+        _, name, version, chain_id, verifying, _, _ = self._call(contract.functions.eip712Domain())
+        nonce = self._call(contract.functions.nonces(account.address))
+        message = encode_typed_data(
+            domain_data={"name": name, "version": version, "chainId": chain_id,
+                         "verifyingContract": verifying},
+            message_types={"Permit": [
+                {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ]},
+            message_data={"owner": account.address, "spender": self.address, "value": value,
+                          "nonce": nonce, "deadline": deadline},
+        )  # fmt: skip
+        signed = account.sign_message(message)
+        return (value, deadline, signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big"))
+
+    def withdraw(self, token: str = ZERO_ADDRESS) -> TxResult:
+        return self._transact(self.contract.functions.withdraw(to_checksum_address(token)))
+
+    # ------------------------------------------------------------------ provider
+
+    def post_compute_receipts(self, receipts: list[ComputeReceipt]) -> TxResult:
+        f = self.contract.functions.postComputeReceipts([r.as_tuple() for r in receipts])
+        return self._transact(f)
+
+    # ------------------------------------------------------------------ market owner
+
+    def set_market_fee(self, collector: str, bps: int) -> TxResult:
+        return self._transact(
+            self.contract.functions.setMarketFee(to_checksum_address(collector), bps)
+        )
+
+    def set_orders_paused(self, paused: bool) -> TxResult:
+        return self._transact(self.contract.functions.setOrdersPaused(paused))
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _require_account(self) -> LocalAccount:
+        if self.account is None:
+            raise ChainError("this market client is read only: give it an account to send transactions")
+        return self.account
+
+    def _call(self, fn) -> Any:
+        try:
+            return fn.call()
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise _revert_from(exc) from None
+
+    def _transact(self, fn, *, value: int = 0) -> TxResult:
+        receipt = _send(self.w3, self._require_account(), fn, value=value)
+        return TxResult(
+            tx_hash=_hex(receipt["transactionHash"]),
+            block_number=receipt["blockNumber"],
+            gas_used=receipt["gasUsed"],
+            events=decode_logs(receipt["logs"]),
+        )
+
+
+def _proof(proof: list[str] | None) -> list[bytes]:
+    return [_b32(p) for p in (proof or [])]
+
+
+def _revert_from(exc: Exception, tx_hash: str | None = None) -> ContractRevert:
+    data = getattr(exc, "data", None)
+    if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+        return decode_revert(data, tx_hash)
+    return ContractRevert("UnknownRevert", {"reason": str(exc)[:200]}, tx_hash=tx_hash)
+
+
+def _send(w3: Web3, account: LocalAccount, fn, *, value: int = 0) -> Any:
+    """Build, sign locally, send and wait; a revert (at estimation or in the block) raises."""
+    params = {
+        "from": account.address,
+        "value": value,
+        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+        "chainId": w3.eth.chain_id,
+    }
+    try:
+        tx = fn.build_transaction(params)
+    except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+        raise _revert_from(exc) from None
+    signed = account.sign_transaction(tx)
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+    if receipt["status"] != 1:
+        try:
+            w3.eth.call({k: tx[k] for k in ("from", "to", "data", "value") if k in tx},
+                        receipt["blockNumber"] - 1)  # fmt: skip
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
+            raise _revert_from(exc, _hex(tx_hash)) from None
+        raise ContractRevert("UnknownRevert", {}, tx_hash=_hex(tx_hash))
+    return receipt
+
+
+def deploy_test_token(w3: Web3, account: LocalAccount, name: str, symbol: str) -> str:
+    """Deploy a MockERC20 payment token (anyone can mint it: for tests, demos and benchmarks)."""
+    art = artifacts.load("MockERC20")
+    ctor = w3.eth.contract(abi=art.abi, bytecode=art.bytecode).constructor(name, symbol)
+    return _send(w3, account, ctor)["contractAddress"]
+
+
+def mint_test_token(w3: Web3, account: LocalAccount, token: str, to: str, amount: int) -> TxResult:
+    contract = w3.eth.contract(address=to_checksum_address(token), abi=artifacts.load("MockERC20").abi)
+    receipt = _send(w3, account, contract.functions.mint(to_checksum_address(to), amount))
+    return TxResult(_hex(receipt["transactionHash"]), receipt["blockNumber"], receipt["gasUsed"],
+                    decode_logs(receipt["logs"]))  # fmt: skip
+
+
+def dataset_id(chain_id: int, datatoken: str) -> str:
+    """The dataset's one-string id: ``eip155:<chainId>/<checksum datatoken address>``."""
+    return f"eip155:{chain_id}/{to_checksum_address(datatoken)}"
+
+
+__all__ = [
+    "ComputeReceipt", "DatasetRecord", "Market", "PublishParams", "Published", "TxResult",
+    "deploy_test_token", "mint_test_token", "dataset_id", "decode_revert", "epsilon_units",
+]  # fmt: skip
