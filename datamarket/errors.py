@@ -1,11 +1,11 @@
 """The datamarket exception tree. Every error has a stable ``code`` that APIs and CLIs report.
 
-    DatamarketError
-    ├── ConfigError (ValueError)
-    └── ChainError
-        ├── ChainUnavailable (ConnectionError)
-        ├── ContractRevert: the contract refused; ``code`` is its custom error's name
-        └── EventDecodeError (ValueError)
+DatamarketError
+├── ConfigError (ValueError)
+└── ChainError
+    ├── ChainUnavailable (ConnectionError)
+    ├── ContractRevert: the contract refused; ``code`` is its custom error's name
+    └── EventDecodeError (ValueError)
 """
 
 from __future__ import annotations

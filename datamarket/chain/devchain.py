@@ -85,7 +85,9 @@ class DevChain:
         w3 = self.web3()
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                err = self.process.stderr.read().decode(errors="replace")[-500:] if self.process.stderr else ""
+                err = (
+                    self.process.stderr.read().decode(errors="replace")[-500:] if self.process.stderr else ""
+                )
                 raise ChainUnavailable(f"anvil exited with code {self.process.returncode}: {err}")
             try:
                 if w3.eth.chain_id == DEV_CHAIN_ID:

@@ -241,9 +241,7 @@ class Market:
 
     def events(self, from_block: int, to_block: int | str = "latest") -> list[Any]:
         """The market's events in a block range, decoded, in chain order."""
-        logs = self.w3.eth.get_logs(
-            {"address": self.address, "fromBlock": from_block, "toBlock": to_block}
-        )
+        logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block})
         return decode_logs(logs)
 
     # ------------------------------------------------------------------ publisher
@@ -300,9 +298,7 @@ class Market:
         return self._transact(self.contract.functions.acceptDataset(to_checksum_address(datatoken)))
 
     def mint(self, datatoken: str, to: str, amount: int) -> TxResult:
-        f = self.contract.functions.mint(
-            to_checksum_address(datatoken), to_checksum_address(to), amount
-        )
+        f = self.contract.functions.mint(to_checksum_address(datatoken), to_checksum_address(to), amount)
         return self._transact(f)
 
     # ------------------------------------------------------------------ consumer
@@ -324,9 +320,7 @@ class Market:
     def dispense(self, datatoken: str, amount: int = 1) -> TxResult:
         return self._transact(self.contract.functions.dispense(to_checksum_address(datatoken), amount))
 
-    def start_order(
-        self, quote: ProviderFee, signature: bytes, proof: list[str] | None = None
-    ) -> TxResult:
+    def start_order(self, quote: ProviderFee, signature: bytes, proof: list[str] | None = None) -> TxResult:
         value = quote.amount if quote.fee_token == ZERO_ADDRESS else 0
         f = self.contract.functions.startOrder(quote.as_tuple(), signature, _proof(proof))
         return self._transact(f, value=value)
@@ -390,9 +384,7 @@ class Market:
     # ------------------------------------------------------------------ market owner
 
     def set_market_fee(self, collector: str, bps: int) -> TxResult:
-        return self._transact(
-            self.contract.functions.setMarketFee(to_checksum_address(collector), bps)
-        )
+        return self._transact(self.contract.functions.setMarketFee(to_checksum_address(collector), bps))
 
     def set_orders_paused(self, paused: bool) -> TxResult:
         return self._transact(self.contract.functions.setOrdersPaused(paused))
@@ -476,6 +468,15 @@ def dataset_id(chain_id: int, datatoken: str) -> str:
 
 
 __all__ = [
-    "ComputeReceipt", "DatasetRecord", "Market", "PublishParams", "Published", "TxResult",
-    "deploy_test_token", "mint_test_token", "dataset_id", "decode_revert", "epsilon_units",
+    "ComputeReceipt",
+    "DatasetRecord",
+    "Market",
+    "PublishParams",
+    "Published",
+    "TxResult",
+    "dataset_id",
+    "decode_revert",
+    "deploy_test_token",
+    "epsilon_units",
+    "mint_test_token",
 ]  # fmt: skip
