@@ -1,0 +1,62 @@
+# datamarket: `make demo` and `make test` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+NPX := npx --no-install
+
+.PHONY: help install compile abi lint format test test-contracts test-python coverage demo bench clean
+
+help:
+	@echo "make demo      run the contracts demo on a local anvil (installs what is missing)"
+	@echo "make test      lint, Hardhat tests with coverage, pytest (installs what is missing)"
+	@echo "make bench     benchmarks; figures in bench/results/"
+	@echo "make abi       recompile and export ABIs into the Python package"
+
+install: node_modules/.installed $(VENV)/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+compile: node_modules/.installed
+	$(NPX) hardhat compile --quiet
+
+abi: compile $(VENV)/.installed
+	$(PY) scripts/export_abis.py
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# Hardhat tests run instrumented by solidity-coverage; the thresholds are checked afterwards.
+test-contracts coverage: node_modules/.installed $(VENV)/.installed
+	$(NPX) hardhat coverage
+	$(PY) scripts/check_coverage.py coverage.json --min 95
+
+test-python: install compile
+	$(VENV)/bin/pytest -q
+
+test: lint test-contracts test-python
+
+demo: install
+	$(VENV)/bin/datamarket demo
+
+bench: install compile
+	$(NPX) hardhat run scripts/bench/gas.js
+
+clean:
+	rm -rf artifacts cache coverage coverage.json .pytest_cache .hypothesis
