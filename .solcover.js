@@ -1,0 +1,4 @@
+// solidity-coverage settings: the mocks under contracts/test/ are not measured.
+module.exports = {
+  skipFiles: ["test/"],
+};
