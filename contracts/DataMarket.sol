@@ -70,7 +70,8 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     mapping(address datatoken => Dataset) private _datasets;
     mapping(address datatoken => address) private _metadataUpdaters;
     mapping(address datatoken => address) private _pendingPublishers;
-    mapping(address datatoken => mapping(address account => bool)) private _minters;
+    // Minters are named by a publisher and lapse when the dataset changes hands.
+    mapping(address datatoken => mapping(address publisher => mapping(address account => bool))) private _minters;
     mapping(address provider => mapping(uint256 word => uint256 bits)) private _usedQuotes;
     mapping(address token => mapping(address payee => uint256)) private _earnings;
 
@@ -108,7 +109,7 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     }
 
     function isMinter(address datatoken, address account) external view returns (bool) {
-        return _minters[datatoken][account];
+        return _minters[datatoken][_datasets[datatoken].publisher][account];
     }
 
     /// @notice What `payee` can withdraw in `token` (address(0) = native coin).
@@ -231,7 +232,7 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     /// @inheritdoc IDataMarket
     function setMinter(address datatoken, address account, bool allowed) external {
         _publishedBy(datatoken, msg.sender);
-        _minters[datatoken][account] = allowed;
+        _minters[datatoken][msg.sender][account] = allowed;
         emit MinterSet(datatoken, account, allowed);
     }
 
@@ -265,7 +266,9 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     /// @inheritdoc IDataMarket
     function mint(address datatoken, address to, uint256 amount) external {
         Dataset storage d = _existing(datatoken);
-        if (msg.sender != d.publisher && !_minters[datatoken][msg.sender]) revert MarketNotMinter(msg.sender);
+        address publisher = d.publisher;
+        if (msg.sender != publisher && !_minters[datatoken][publisher][msg.sender]) revert MarketNotMinter(msg.sender);
+        if (d.state == DatasetState.Retired) revert MarketDatasetNotActive(datatoken, DatasetState.Retired);
         _mintTo(d, datatoken, to, amount);
         emit Minted(datatoken, msg.sender, to, amount);
     }
@@ -276,9 +279,9 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     function buy(address datatoken, uint256 amount, uint256 maxPrice) external payable nonReentrant {
         Dataset storage d = _existing(datatoken);
         _checkOpen(d, datatoken);
-        uint256 nativeDue = _pay(d, datatoken, amount, maxPrice);
+        uint256 cost = _pay(d, datatoken, amount, maxPrice);
         _mintTo(d, datatoken, msg.sender, amount);
-        _checkValue(nativeDue);
+        _checkValue(_collect(d.paymentToken, cost));
     }
 
     /// @inheritdoc IDataMarket
@@ -301,8 +304,8 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         Dataset storage d = _existing(quote.datatoken);
         _checkOpen(d, quote.datatoken);
         Datatoken(quote.datatoken).marketBurn(msg.sender, 1);
-        uint256 nativeDue = _order(d, quote, signature, allowlistProof);
-        _checkValue(nativeDue);
+        uint256 fee = _order(d, quote, signature, allowlistProof);
+        _checkValue(_collect(quote.feeToken, fee));
     }
 
     /// @inheritdoc IDataMarket
@@ -434,28 +437,33 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     ) private {
         Dataset storage d = _existing(quote.datatoken);
         _checkOpen(d, quote.datatoken);
-        uint256 nativeDue;
+        uint256 cost;
         if (d.free) {
             // A free dataset's order needs one dispensable token, which is never minted.
             if (d.dispenserMaxBalance == 0) revert MarketDispenserLimit(1, 0);
         } else {
-            nativeDue = _pay(d, quote.datatoken, 1, maxPrice);
+            cost = _pay(d, quote.datatoken, 1, maxPrice);
         }
-        nativeDue += _order(d, quote, signature, allowlistProof);
+        uint256 fee = _order(d, quote, signature, allowlistProof);
+        // One transfer when the price and the provider fee are in the same token.
+        address paymentToken = d.paymentToken;
+        uint256 nativeDue = paymentToken == quote.feeToken
+            ? _collect(paymentToken, cost + fee)
+            : _collect(paymentToken, cost) + _collect(quote.feeToken, fee);
         _checkValue(nativeDue);
     }
 
-    /// @dev Takes the price of `amount` datatokens from the caller and credits the payees.
-    /// Returns the native coin due (the caller checks msg.value once for the whole call).
+    /// @dev Credits the payees with the price of `amount` datatokens and returns that cost, which
+    /// the caller collects (with `_collect`) after all credits are written.
     function _pay(Dataset storage d, address datatoken, uint256 amount, uint256 maxPrice)
         private
-        returns (uint256 nativeDue)
+        returns (uint256 cost)
     {
         if (d.free) revert MarketNotForSale(datatoken);
         address token = d.paymentToken;
         uint256 price = d.price;
         if (price > maxPrice) revert MarketPriceAboveMax(price, maxPrice);
-        uint256 cost = price * amount;
+        cost = price * amount;
         MarketConfig storage c = _config;
         uint256 marketFee = Fees.share(cost, c.feeBps);
         uint256 publishFee = Fees.share(cost, d.publishFeeBps);
@@ -465,17 +473,17 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         unchecked {
             _earnings[token][d.publisher] += cost - marketFee - publishFee;
         }
-        nativeDue = _collect(token, cost);
         emit Bought(datatoken, msg.sender, token, amount, cost, marketFee, publishFee);
     }
 
-    /// @dev Checks the quote and allowlist, pays the provider fee, emits OrderStarted.
+    /// @dev Checks the quote and allowlist, credits the provider fee, emits OrderStarted. Returns the
+    /// fee, which the caller collects.
     function _order(
         Dataset storage d,
         ProviderFee calldata quote,
         bytes calldata signature,
         bytes32[] calldata allowlistProof
-    ) private returns (uint256 nativeDue) {
+    ) private returns (uint256 fee) {
         if (d.services & (uint256(1) << quote.serviceId) == 0) {
             revert MarketServiceNotOffered(quote.datatoken, quote.serviceId);
         }
@@ -490,10 +498,8 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
                 revert MarketNotAllowlisted(quote.consumer);
             }
         }
-        if (quote.amount != 0) {
-            _earnings[quote.feeToken][provider] += quote.amount;
-            nativeDue = _collect(quote.feeToken, quote.amount);
-        }
+        fee = quote.amount;
+        if (fee != 0) _earnings[quote.feeToken][provider] += fee;
         _emitOrder(quote, provider);
     }
 

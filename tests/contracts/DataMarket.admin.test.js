@@ -142,6 +142,27 @@ describe("DataMarket: administration", function () {
       expect(await dt.datatoken.totalSupply()).to.equal(2n);
     });
 
+    it("minters lapse when the dataset changes hands", async function () {
+      await market.connect(ctx.publisher).setMinter(dt.address, ctx.other.address, true);
+      await market.connect(ctx.publisher).transferDataset(dt.address, ctx.consumer.address);
+      await market.connect(ctx.consumer).acceptDataset(dt.address);
+      expect(await market.isMinter(dt.address, ctx.other.address)).to.equal(false);
+      await expect(market.connect(ctx.other).mint(dt.address, ctx.other.address, 1))
+        .to.be.revertedWithCustomError(market, "MarketNotMinter").withArgs(ctx.other.address);
+      await market.connect(ctx.consumer).setMinter(dt.address, ctx.other.address, true);
+      await expect(market.connect(ctx.other).mint(dt.address, ctx.other.address, 1))
+        .to.emit(market, "Minted").withArgs(dt.address, ctx.other.address, ctx.other.address, 1);
+    });
+
+    it("nobody mints a retired dataset's datatoken", async function () {
+      await market.connect(ctx.publisher).setDatasetState(dt.address, State.Paused);
+      await market.connect(ctx.publisher).mint(dt.address, ctx.consumer.address, 1);
+      await market.connect(ctx.publisher).setDatasetState(dt.address, State.Retired);
+      await expect(market.connect(ctx.publisher).mint(dt.address, ctx.consumer.address, 1))
+        .to.be.revertedWithCustomError(market, "MarketDatasetNotActive").withArgs(dt.address, State.Retired);
+      expect(await dt.datatoken.totalSupply()).to.equal(1n);
+    });
+
     it("a minter of one dataset cannot mint another", async function () {
       const second = await publish(market, ctx.publisher, { provider: ctx.provider.address });
       await market.connect(ctx.publisher).setMinter(dt.address, ctx.other.address, true);

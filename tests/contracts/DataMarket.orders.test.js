@@ -335,6 +335,28 @@ describe("DataMarket: orders", function () {
       expect(await market.earnings(usdAddr, ctx.publisher.address)).to.equal((5n * ONE * 99n) / 100n);
     });
 
+    it("takes the price and a fee in the same token with one transfer", async function () {
+      const { quote, signature } = await quoteFor({ feeToken: usdAddr, amount: ONE });
+      const receipt = await (await market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 5n * ONE)).wait();
+      const transfers = receipt.logs.filter((l) => l.address === usdAddr)
+        .map((l) => usd.interface.parseLog(l)).filter((e) => e.name === "Transfer");
+      expect(transfers.map((e) => [e.args.from, e.args.to, e.args.value]))
+        .to.deep.equal([[ctx.consumer.address, marketAddr, 6n * ONE]]);
+    });
+
+    it("takes the price and a fee in different tokens with one transfer each", async function () {
+      const Token = await ethers.getContractFactory("MockERC20");
+      const eur = await Token.deploy("Mock EUR", "mEUR");
+      const eurAddr = await eur.getAddress();
+      await eur.mint(ctx.consumer.address, 10n * ONE);
+      await eur.connect(ctx.consumer).approve(marketAddr, ethers.MaxUint256);
+      const { quote, signature } = await quoteFor({ feeToken: eurAddr, amount: 2n * ONE });
+      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 5n * ONE);
+      await expect(tx).to.changeTokenBalances(usd, [ctx.consumer, market], [-5n * ONE, 5n * ONE]);
+      await expect(tx).to.changeTokenBalances(eur, [ctx.consumer, market], [-2n * ONE, 2n * ONE]);
+      expect(await market.earnings(eurAddr, ctx.provider.address)).to.equal(2n * ONE);
+    });
+
     it("rejects a price above the max", async function () {
       const { quote, signature } = await quoteFor({});
       await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], ONE))
