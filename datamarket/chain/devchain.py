@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
@@ -98,7 +99,11 @@ class DevChain:
         raise ChainUnavailable(f"anvil did not answer on {self.url} within {timeout:.0f} s")
 
     def web3(self) -> Web3:
-        return Web3(HTTPProvider(self.url, request_kwargs={"timeout": 30}))
+        # The chain is on loopback: a proxy named in the environment (HTTP_PROXY without a
+        # NO_PROXY entry for 127.0.0.1) must not be asked to reach it.
+        session = requests.Session()
+        session.trust_env = False
+        return Web3(HTTPProvider(self.url, request_kwargs={"timeout": 30}, session=session))
 
     def stop(self) -> None:
         if self.process is None:

@@ -313,5 +313,10 @@ def decode_log(log: Any) -> MarketEvent | None:
 
 
 def decode_logs(logs: list[Any]) -> list[MarketEvent]:
-    """Decode the market's and datatokens' events among ``logs``, in order; others are skipped."""
+    """Decode the logs that have one of our events' topics, in order; others are skipped.
+
+    Decoding goes by topic only: any ERC-20's Transfer decodes as :class:`Transfer`, and any contract
+    can emit a log that looks like a market event. Callers check ``meta.address`` (the market, or
+    one of its datatokens) before trusting an event; ``Market`` does so for its transactions.
+    """
     return [event for event in (decode_log(log) for log in logs) if event is not None]

@@ -8,11 +8,12 @@ custom error name. Every write returns the transaction's decoded events.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
 from eth_abi import decode
+from eth_abi.exceptions import DecodingError
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_utils import function_abi_to_4byte_selector, to_checksum_address
@@ -20,18 +21,38 @@ from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
 from datamarket.chain import artifacts
-from datamarket.chain.events import DatasetPublished, DatasetState, JobStatus, decode_logs
+from datamarket.chain.events import (
+    DATATOKEN_EVENTS,
+    MARKET_EVENTS,
+    DatasetPublished,
+    DatasetState,
+    JobStatus,
+    decode_logs,
+)
 from datamarket.chain.quotes import ZERO_ADDRESS, ZERO_HASH, ProviderFee
 from datamarket.errors import ChainError, ContractRevert
 
 MICRO = 10**6
 
 
+#: The contracts hold epsilon budgets and charges in uint48 micro-epsilon.
+MAX_EPSILON_UNITS = 2**48 - 1
+
+
 def epsilon_units(epsilon: float | str | Decimal) -> int:
-    """Epsilon as the contracts store it: an integer count of micro-epsilon (1e-6)."""
-    units = Decimal(str(epsilon)) * MICRO
-    if units < 0 or units != units.to_integral_value():
-        raise ValueError(f"epsilon {epsilon} must be >= 0 with at most 6 decimals")
+    """Epsilon as the contracts store it: an integer count of micro-epsilon (1e-6).
+
+    Raises ValueError for anything that is not a finite number >= 0 with at most 6 decimals that
+    fits the contracts' uint48.
+    """
+    try:
+        units = Decimal(str(epsilon).strip()) * MICRO
+    except InvalidOperation:
+        raise ValueError(f"epsilon {epsilon!r} is not a number") from None
+    if not units.is_finite() or units < 0 or units != units.to_integral_value():
+        raise ValueError(f"epsilon {epsilon} must be a finite number >= 0 with at most 6 decimals")
+    if units > MAX_EPSILON_UNITS:
+        raise ValueError(f"epsilon {epsilon} exceeds the contracts' maximum of {MAX_EPSILON_UNITS / MICRO}")
     return int(units)
 
 
@@ -153,7 +174,12 @@ def decode_revert(data: str | bytes, tx_hash: str | None = None) -> ContractReve
     if entry is None:
         return ContractRevert("UnknownRevert", {"data": _hex(raw)}, tx_hash=tx_hash)
     name, types, names = entry
-    values = decode(types, raw[4:])
+    try:
+        values = decode(types, raw[4:])
+    except DecodingError:
+        # A known selector with malformed arguments: not one of ours (a hostile token can revert
+        # with any bytes), so it is reported raw rather than raised as a decoding failure.
+        return ContractRevert("UnknownRevert", {"data": _hex(raw)}, tx_hash=tx_hash)
     args = {}
     for n, t, v in zip(names, types, values, strict=True):
         args[n] = _hex(v) if isinstance(v, bytes) else to_checksum_address(v) if t == "address" else v
@@ -169,6 +195,8 @@ class Market:
         self.account = account
         self.contract = w3.eth.contract(address=self.address, abi=artifacts.load("DataMarket").abi)
         self._chain_id: int | None = None
+        # Whether a log's source is one of this market's datatokens; never changes for an address.
+        self._datatokens: dict[str, bool] = {}
 
     # ------------------------------------------------------------------ set-up
 
@@ -189,6 +217,7 @@ class Market:
         """The same market, acting as another account."""
         other = Market(self.w3, self.address, account)
         other._chain_id = self._chain_id
+        other._datatokens = self._datatokens
         return other
 
     @property
@@ -408,8 +437,32 @@ class Market:
             tx_hash=_hex(receipt["transactionHash"]),
             block_number=receipt["blockNumber"],
             gas_used=receipt["gasUsed"],
-            events=decode_logs(receipt["logs"]),
+            events=self._own_events(receipt["logs"]),
         )
+
+    def _own_events(self, logs: list[Any]) -> list[Any]:
+        """The events of ``logs`` that this market or one of its datatokens emitted.
+
+        Decoding goes by topic alone, so a payment token's own Transfer would pass for a datatoken's,
+        and a hostile token could emit an imitation OrderStarted: the source address decides.
+        """
+        own = []
+        for event in decode_logs(logs):
+            source = event.meta.address
+            if source == self.address:
+                keep = MARKET_EVENTS.get(type(event).__name__) is type(event)
+            else:
+                keep = DATATOKEN_EVENTS.get(type(event).__name__) is type(event) and self._is_datatoken(
+                    source
+                )
+            if keep:
+                own.append(event)
+        return own
+
+    def _is_datatoken(self, address: str) -> bool:
+        if address not in self._datatokens:
+            self._datatokens[address] = self.dataset(address).state != DatasetState.NONE
+        return self._datatokens[address]
 
 
 def _proof(proof: list[str] | None) -> list[bytes]:
