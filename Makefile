@@ -29,7 +29,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@touch $@
 
 compile: node_modules/.installed
-	$(NPX) hardhat compile --quiet
+	$(NPX) hardhat compile --force --quiet
 
 abi: compile $(VENV)/.installed
 	$(PY) scripts/export_abis.py
