@@ -5,6 +5,7 @@
 // payment token already approved, as Ocean's figures are) in a market that has run before: the
 // payees (publisher, fee collectors, provider) have been paid earlier and the provider's quote
 // nonce word is in use. The `*_cold` keys measure the very first sale of a new market instead.
+// Consumers are new random wallets, so figures move by a few dozen gas with their calldata bytes.
 const fs = require("fs");
 const path = require("path");
 const { ethers } = require("hardhat");
