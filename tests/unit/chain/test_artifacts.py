@@ -88,5 +88,5 @@ def test_from_hardhat_keeps_only_what_is_exported(tmp_path: Path) -> None:
         "linkReferences": {},
     }
     target.write_text(json.dumps(hardhat))
-    exported = {"contractName": "Datatoken", "abi": [], "bytecode": "0x60"}
+    exported = {"contractName": "Datatoken", "abi": [], "bytecode": "60"}  # stored without 0x
     assert artifacts.from_hardhat(tmp_path, "Datatoken") == exported
