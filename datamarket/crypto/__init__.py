@@ -1,0 +1,1 @@
+"""Encryption: streaming AEAD for content, key wrapping to providers and consumers."""

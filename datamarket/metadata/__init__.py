@@ -1,0 +1,1 @@
+"""Metadata documents: the datamarket/dataset@1 schema, profiles and validation."""
