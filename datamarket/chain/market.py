@@ -28,6 +28,7 @@ from datamarket.chain.events import (
     DatasetState,
     JobStatus,
     decode_logs,
+    topic_of,
 )
 from datamarket.chain.quotes import ZERO_ADDRESS, ZERO_HASH, ProviderFee
 from datamarket.errors import ChainError, ContractRevert
@@ -272,6 +273,26 @@ class Market:
         """The market's events in a block range, decoded, in chain order."""
         logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block})
         return decode_logs(logs)
+
+    def metadata_pointer(self, datatoken: str) -> tuple[str, str]:
+        """The current metadata document's (CID, sha256 hex) of a dataset, from its events.
+
+        The CID is the newest ``DatasetPublished`` or ``MetadataUpdated`` event's; the sha256 is
+        the one the market stores now, which a reader checks the fetched document against.
+        """
+        datatoken = to_checksum_address(datatoken)
+        record = self.dataset(datatoken)
+        if record.state == DatasetState.NONE:
+            raise ChainError(f"{datatoken} is not a dataset of market {self.address}")
+        topics = [[topic_of("DatasetPublished"), topic_of("MetadataUpdated")],
+                  "0x" + "00" * 12 + datatoken[2:].lower()]  # fmt: skip
+        logs = self.w3.eth.get_logs(
+            {"address": self.address, "fromBlock": 0, "toBlock": "latest", "topics": topics}
+        )
+        events = decode_logs(logs)
+        if not events:
+            raise ChainError(f"no metadata event found for {datatoken}")
+        return events[-1].metadata_cid, record.metadata_hash.removeprefix("0x")
 
     # ------------------------------------------------------------------ publisher
 
