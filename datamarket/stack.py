@@ -1,0 +1,228 @@
+"""The local market: ``datamarket up`` / ``down`` / ``status`` on one machine.
+
+``up`` starts anvil with its state on disk (contracts are deployed once and survive restarts), uses
+the content store (a kubo-compatible node when ``DATAMARKET_IPFS_API`` is set, otherwise the embedded
+store under the stack's home) and starts the provider under gunicorn. Everything lives in one home
+folder (default ``.datamarket`` in the current directory, or ``DATAMARKET_HOME``): state, logs, the
+provider's encryption keys, and ``stack.json``, which records the processes and contract addresses.
+
+The local market's accounts are anvil's public dev accounts (see ``devchain``): account 0 deploys
+and owns the market, account 1 collects the market fee, account 3 is the provider.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import requests
+
+from datamarket.chain.devchain import DEV_CHAIN_ID, DevChain, dev_account, free_port
+from datamarket.chain.market import Market, deploy_test_token
+from datamarket.errors import DatamarketError
+
+PROVIDER_ACCOUNT = 3
+MARKET_FEE_BPS = 100
+
+
+class StackError(DatamarketError):
+    code = "stack_error"
+
+
+@dataclass
+class Service:
+    name: str
+    url: str
+    pid: int | None = None
+    log: str | None = None
+
+    def alive(self) -> bool:
+        if self.pid is None:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+
+@dataclass
+class Stack:
+    home: str
+    chain_id: int = DEV_CHAIN_ID
+    contracts: dict[str, str] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    store: str = ""
+
+    @property
+    def path(self) -> Path:
+        return Path(self.home)
+
+    def save(self) -> None:
+        target = self.path / "stack.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
+        tmp.replace(target)
+
+    @classmethod
+    def load(cls, home: Path) -> Stack:
+        file = home / "stack.json"
+        if not file.exists():
+            return cls(home=str(home))
+        data = json.loads(file.read_text())
+        services = {k: Service(**v) for k, v in data.pop("services", {}).items()}
+        return cls(services=services, **data)
+
+    def status(self) -> dict:
+        return {
+            "home": self.home,
+            "chain_id": self.chain_id,
+            "contracts": self.contracts,
+            "store": self.store,
+            "services": {
+                name: {"url": s.url, "pid": s.pid, "running": s.alive()} for name, s in self.services.items()
+            },
+        }
+
+
+def home_dir(home: str | Path | None = None) -> Path:
+    return Path(home or os.environ.get("DATAMARKET_HOME") or ".datamarket").resolve()
+
+
+def up(home: str | Path | None = None, *, chain_port: int = 0, provider_port: int = 0) -> Stack:
+    """Start (or keep) every service of the local market and return the stack."""
+    root = home_dir(home)
+    for sub in ("chain", "logs", "provider", "store"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    stack = Stack.load(root)
+    stack.home = str(root)
+    _start_chain(stack, chain_port)
+    _deploy_once(stack)
+    stack.store = os.environ.get("DATAMARKET_IPFS_API") or str(root / "store")
+    _start_provider(stack, provider_port)
+    stack.save()
+    return stack
+
+
+def down(home: str | Path | None = None) -> Stack:
+    """Stop every service (the chain last, so it writes its state) and keep the state on disk."""
+    stack = Stack.load(home_dir(home))
+    for name in [n for n in stack.services if n != "chain"] + ["chain"]:
+        service = stack.services.get(name)
+        if service is not None and service.alive():
+            _terminate(service.pid)
+        if service is not None:
+            service.pid = None
+    if (stack.path / "stack.json").exists():
+        stack.save()
+    return stack
+
+
+def status(home: str | Path | None = None) -> Stack:
+    return Stack.load(home_dir(home))
+
+
+def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> int:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, env={**os.environ, **(env or {})},
+        )  # fmt: skip
+    return proc.pid
+
+
+def _terminate(pid: int, timeout: float = 15.0) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        # Reap it if it is our child (it is when up and down run in one process, as in tests).
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.05)
+    os.killpg(pid, signal.SIGKILL)
+
+
+def _start_chain(stack: Stack, port: int) -> None:
+    current = stack.services.get("chain")
+    if current is not None and current.alive():
+        return
+    from datamarket.chain.devchain import find_anvil
+
+    port = port or free_port()
+    log = stack.path / "logs" / "chain.log"
+    state = stack.path / "chain" / "state.json"
+    cmd = [find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(DEV_CHAIN_ID),
+           "--state", str(state), "--state-interval", "5"]  # fmt: skip
+    pid = _spawn(cmd, log)
+    service = Service("chain", f"http://127.0.0.1:{port}", pid, str(log))
+    stack.services["chain"] = service
+    chain = DevChain(port=port)
+    _wait(lambda: chain.web3().eth.chain_id == DEV_CHAIN_ID, "chain", service)
+
+
+def _deploy_once(stack: Stack) -> None:
+    w3 = DevChain(port=int(stack.services["chain"].url.rsplit(":", 1)[1])).web3()
+    market = stack.contracts.get("market")
+    if market and w3.eth.get_code(market):
+        return
+    owner = dev_account(0)
+    deployed = Market.deploy(w3, owner, fee_collector=dev_account(1).address, fee_bps=MARKET_FEE_BPS)
+    token = deploy_test_token(w3, owner, "Local USD", "lUSD")
+    stack.contracts = {"market": deployed.address, "payment_token": token}
+    stack.chain_id = w3.eth.chain_id
+
+
+def _start_provider(stack: Stack, port: int) -> None:
+    current = stack.services.get("provider")
+    if current is not None and current.alive():
+        return
+    port = port or free_port()
+    log = stack.path / "logs" / "provider.log"
+    env = provider_env(stack)
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+           "--access-logfile", "-", "provider.wsgi:app"]  # fmt: skip
+    pid = _spawn(cmd, log, env)
+    service = Service("provider", f"http://127.0.0.1:{port}", pid, str(log))
+    stack.services["provider"] = service
+    _wait(lambda: requests.get(f"{service.url}/healthz", timeout=1).ok, "provider", service)
+
+
+def provider_env(stack: Stack) -> dict[str, str]:
+    """The provider's settings for the local market (its key is a public dev key)."""
+    return {
+        "DATAMARKET_PROVIDER_RPC_URL": stack.services["chain"].url,
+        "DATAMARKET_PROVIDER_MARKET": stack.contracts["market"],
+        "DATAMARKET_PROVIDER_PRIVATE_KEY": dev_account(PROVIDER_ACCOUNT).key.hex(),
+        "DATAMARKET_PROVIDER_KEYS_DIR": str(stack.path / "provider" / "keys"),
+        "DATAMARKET_PROVIDER_NONCES_URL": f"sqlite:///{stack.path / 'provider' / 'nonces.db'}",
+        "DATAMARKET_PROVIDER_STORE": stack.store,
+        "DATAMARKET_PROVIDER_FEE_TOKEN": stack.contracts["payment_token"],
+    }
+
+
+def _wait(check, name: str, service: Service, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not service.alive():
+            raise StackError(f"{name} exited at start; see {service.log}")
+        try:
+            if check():
+                return
+        except Exception:  # not answering yet; the client raises several types
+            pass
+        time.sleep(0.1)
+    raise StackError(f"{name} did not answer within {timeout:.0f} s; see {service.log}")
