@@ -1,0 +1,148 @@
+"""Buying and downloading: order on chain, get the content key from the provider, decrypt locally.
+
+The provider never streams the data: it re-wraps the content key to a one-time X25519 key that the
+consumer makes for this request, and the consumer fetches the ciphertext from the content store.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from datamarket import auth
+from datamarket.chain.market import Market, TxResult, dataset_id
+from datamarket.chain.quotes import SERVICE_DOWNLOAD, ZERO_ADDRESS
+from datamarket.crypto import keys, stream
+from datamarket.errors import DatamarketError
+from datamarket.metadata import document
+from datamarket.sdk.files import sha256_file
+from datamarket.sdk.provider_client import ProviderClient
+from datamarket.storage.base import ContentStore, cat_bytes
+
+MAX_METADATA_BYTES = 1 << 20
+
+
+class DownloadError(DatamarketError):
+    code = "download_failed"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset's chain record with its verified metadata document."""
+
+    datatoken: str
+    metadata_cid: str
+    metadata: dict
+
+    def service(self, service_id: int) -> dict:
+        for service in self.metadata["services"]:
+            if service["id"] == service_id:
+                return service
+        raise DownloadError(f"the dataset offers no service {service_id}")
+
+
+@dataclass(frozen=True)
+class DownloadResult:
+    path: str
+    sha256: str
+    order_tx: str
+
+
+def resolve(market: Market, store: ContentStore, datatoken: str) -> Dataset:
+    """Fetch the dataset's metadata document and check it against the hash on chain."""
+    cid, sha256 = market.metadata_pointer(datatoken)
+    raw = cat_bytes(store, cid, max_size=MAX_METADATA_BYTES)
+    return Dataset(datatoken=datatoken, metadata_cid=cid, metadata=document.load(raw, expected_sha256=sha256))
+
+
+def buy(market: Market, datatoken: str) -> TxResult:
+    """Buy one datatoken at the fixed price (approving an ERC-20 payment token first if needed)."""
+    record = market.dataset(datatoken)
+    if record.free:
+        return market.dispense(datatoken, 1)
+    if record.payment_token != ZERO_ADDRESS:
+        market.approve(record.payment_token, record.price)
+    return market.buy(datatoken, 1)
+
+
+def order(market: Market, provider: ProviderClient, datatoken: str, service_id: int) -> TxResult:
+    """Order ``service_id``: spend a held datatoken, or buy and order in one transaction.
+
+    The market is approved for exactly what this order takes of each ERC-20 token."""
+    consumer = market.account.address
+    quote, signature = provider.fee_quote(datatoken, consumer, service_id)
+    record = market.dataset(datatoken)
+    held = market.balance_of(datatoken, consumer) > 0
+    due: dict[str, int] = {quote.fee_token: quote.amount}
+    if not held and not record.free:
+        due[record.payment_token] = due.get(record.payment_token, 0) + record.price
+    for token, amount in due.items():
+        if token != ZERO_ADDRESS and amount:
+            market.approve(token, amount)
+    if held:
+        return market.start_order(quote, signature)
+    return market.buy_and_order(quote, signature)
+
+
+def download(
+    market: Market,
+    store: ContentStore,
+    provider: ProviderClient,
+    datatoken: str,
+    out: Path,
+    *,
+    order_tx: str | None = None,
+) -> DownloadResult:
+    """Order the download service (unless ``order_tx`` is given), get the key, decrypt to ``out``."""
+    dataset = resolve(market, store, datatoken)
+    dataset.service(SERVICE_DOWNLOAD)
+    if order_tx is None:
+        order_tx = order(market, provider, datatoken, SERVICE_DOWNLOAD).tx_hash
+    content_key = _request_key(market, provider, datatoken, order_tx)
+    file = dataset.metadata["files"][0]
+    out = Path(out)
+    _decrypt(store, file["cid"], content_key, out)
+    digest = sha256_file(out)
+    if digest != file["plaintext_sha256"]:
+        out.unlink(missing_ok=True)
+        raise DownloadError("the decrypted file's sha256 differs from the metadata document's")
+    return DownloadResult(path=str(out), sha256=digest, order_tx=order_tx)
+
+
+def _request_key(market: Market, provider: ProviderClient, datatoken: str, order_tx: str) -> bytes:
+    one_time = X25519PrivateKey.generate()
+    public = one_time.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    request = auth.AccessRequest(
+        datatoken=datatoken,
+        consumer=market.account.address,
+        service_id=SERVICE_DOWNLOAD,
+        order_tx=order_tx,
+        consumer_key="0x" + public.hex(),
+        nonce=time.time_ns() // 1_000_000,
+    )
+    signature = auth.sign_access_request(request, market.account.key, market.chain_id, market.address)
+    answer = provider.access(request.to_json(), signature)
+    context = f"access:{dataset_id(market.chain_id, datatoken)}:{order_tx}"
+    return keys.unwrap_key(answer["wrapped_key"], one_time, context=context)
+
+
+def _decrypt(store: ContentStore, cid: str, key: bytes, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(prefix=".ciphertext-", dir=out.parent, delete=False) as tmp:
+        try:
+            for chunk in store.cat(cid):
+                tmp.write(chunk)
+            tmp.flush()
+            tmp.seek(0)
+            stream.decrypt_to_path(tmp, out, key)
+        finally:
+            os.unlink(tmp.name)
+
+
+__all__ = ["Dataset", "DownloadError", "DownloadResult", "buy", "download", "order", "resolve"]

@@ -1,0 +1,176 @@
+"""Publishing a data file: profile, encrypt, pin, wrap the key to the provider, publish on chain.
+
+Everything sensitive happens on the publisher's machine: the plaintext never leaves it, and the
+content key leaves it only wrapped to the provider's public encryption key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from datamarket.chain.market import Market, PublishParams, dataset_id, epsilon_units
+from datamarket.chain.quotes import SERVICE_COMPUTE, SERVICE_DOWNLOAD, ZERO_ADDRESS
+from datamarket.crypto import keys, stream
+from datamarket.errors import DatamarketError
+from datamarket.metadata import document, profile
+from datamarket.sdk.files import sha256_file
+from datamarket.storage.base import ContentStore, add_bytes
+
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+DEFAULT_TIMEOUT = 24 * 3600
+
+
+class PublishError(DatamarketError):
+    code = "publish_failed"
+
+
+@dataclass(frozen=True)
+class PublishRequest:
+    path: Path
+    name: str
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    license: str = "CC-BY-4.0"
+    price: int = 0  # in the payment token's smallest unit
+    payment_token: str = ZERO_ADDRESS
+    free: bool = False
+    download: bool = True
+    compute: bool = False
+    epsilon_budget: float = 0.0
+    max_epsilon_per_job: float = 1.0
+    delta: float = 1e-5
+    trusted_algorithms: tuple[str, ...] = ()
+    allow_any_algorithm: bool = False
+    timeout: int = DEFAULT_TIMEOUT
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    dataset: str
+    datatoken: str
+    publish_tx: str
+    metadata_cid: str
+    data_cid: str
+    plaintext_sha256: str
+
+
+def publish_file(
+    req: PublishRequest,
+    *,
+    market: Market,
+    store: ContentStore,
+    provider_info: dict,
+    provider_url: str,
+    progress: Progress | None = None,
+) -> PublishResult:
+    """Publish ``req.path`` through ``market`` (acting as the publisher) and ``store``."""
+    if not req.path.is_file():
+        raise PublishError(f"{req.path} is not a readable file")
+    if not (req.download or req.compute):
+        raise PublishError("a dataset needs at least one service: download or compute")
+    if req.free and req.price:
+        raise PublishError("a free dataset has no price")
+    provider_key = _encryption_key(provider_info)
+    plain_size = req.path.stat().st_size
+    data_profile = profile.profile_file(req.path)
+    plaintext_sha256 = sha256_file(req.path)
+
+    content_key = stream.new_content_key()
+    with tempfile.TemporaryDirectory(prefix="datamarket-publish-") as tmp:
+        encrypted = Path(tmp) / "data.enc"
+        with open(req.path, "rb") as src, open(encrypted, "wb") as dst:
+            stream.encrypt_stream(src, dst, content_key, progress=_phase(progress, "encrypt", plain_size))
+        size = encrypted.stat().st_size
+        with open(encrypted, "rb") as src:
+            data_cid = store.add(src, cid_version=1)
+    if progress:
+        progress("pin", size, size)
+    wrapped = keys.wrap_key(content_key, provider_key, context=f"content:{data_cid}")
+    del content_key
+
+    services = _services(req, provider_url, provider_info["address"])
+    doc = document.build_document(
+        name=req.name,
+        description=req.description,
+        tags=list(req.tags),
+        license=req.license,
+        publisher=market.account.address,
+        files=[{
+            "cid": data_cid, "size": size, "plaintext_size": plain_size,
+            "content_type": mimetypes.guess_type(req.path.name)[0] or "application/octet-stream",
+            "plaintext_sha256": plaintext_sha256,
+            "encryption": {"algorithm": stream.ALGORITHM, "chunk_size": stream.DEFAULT_CHUNK_SIZE,
+                           "wrapped_key": wrapped},
+        }],
+        profile=data_profile,
+        services=services,
+    )  # fmt: skip
+    document.validate(doc)
+    raw = document.canonical_bytes(doc)
+    metadata_cid = add_bytes(store, raw)
+    published = market.publish(
+        PublishParams(
+            provider=provider_info["address"],
+            metadata_cid=metadata_cid,
+            metadata_hash="0x" + hashlib.sha256(raw).hexdigest(),
+            services=(1 << SERVICE_DOWNLOAD if req.download else 0)
+            | (1 << SERVICE_COMPUTE if req.compute else 0),
+            free=req.free,
+            epsilon_budget=epsilon_units(req.epsilon_budget),
+            payment_token=req.payment_token,
+            price=req.price,
+            dispenser_max_balance=1 if req.free else 0,
+        )
+    )
+    if progress:
+        progress("publish", 1, 1)
+    return PublishResult(
+        dataset=dataset_id(market.chain_id, published.datatoken),
+        datatoken=published.datatoken,
+        publish_tx=published.tx.tx_hash,
+        metadata_cid=metadata_cid,
+        data_cid=data_cid,
+        plaintext_sha256=plaintext_sha256,
+    )
+
+
+def _services(req: PublishRequest, provider_url: str, provider_address: str) -> list[dict]:
+    base = {"provider_url": provider_url, "provider_address": provider_address, "timeout": req.timeout}
+    services = []
+    if req.download:
+        services.append({"id": SERVICE_DOWNLOAD, "type": "download", **base})
+    if req.compute:
+        services.append({
+            "id": SERVICE_COMPUTE, "type": "compute", **base,
+            "compute": {
+                "trusted_algorithms": list(req.trusted_algorithms),
+                "allow_any_algorithm": req.allow_any_algorithm,
+                "privacy": {"epsilon_budget": req.epsilon_budget, "delta": req.delta,
+                            "max_epsilon_per_job": req.max_epsilon_per_job},
+            },
+        })  # fmt: skip
+    return services
+
+
+def _encryption_key(info: dict) -> bytes:
+    try:
+        key = info["encryption_keys"][0]
+        return base64.urlsafe_b64decode(key["public_key"] + "=" * (-len(key["public_key"]) % 4))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise PublishError(f"the provider published no usable encryption key ({exc})") from None
+
+
+def _phase(progress: Progress | None, name: str, total: int):
+    if progress is None:
+        return None
+    return lambda done: progress(name, done, total)
+
+
+__all__ = ["PublishError", "PublishRequest", "PublishResult", "publish_file"]
