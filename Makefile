@@ -47,7 +47,9 @@ test-contracts coverage: node_modules/.installed $(VENV)/.installed
 	$(NPX) hardhat coverage
 	$(PY) scripts/check_coverage.py coverage.json --min 95
 
+# The IPFS node (js-ipfs under Node 22) that the storage tests compare CIDs with; cached in .cache/ipfs.
 test-python: install compile
+	scripts/ipfs/install.sh
 	$(VENV)/bin/pytest -q
 
 test: lint test-contracts test-python

@@ -7,7 +7,8 @@ folder (default ``.datamarket`` in the current directory, or ``DATAMARKET_HOME``
 provider's encryption keys, and ``stack.json``, which records the processes and contract addresses.
 
 The local market's accounts are anvil's public dev accounts (see ``devchain``): account 0 deploys
-and owns the market, account 1 collects the market fee, account 3 is the provider.
+and owns the market, account 1 collects the market fee, account 3 is the provider, and accounts
+2-9 get 1000 units of the local test payment token (lUSD).
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from pathlib import Path
 import requests
 
 from datamarket.chain.devchain import DEV_CHAIN_ID, DevChain, dev_account, free_port
-from datamarket.chain.market import Market, deploy_test_token
+from datamarket.chain.market import Market, deploy_test_token, mint_test_token
 from datamarket.errors import DatamarketError
 
 PROVIDER_ACCOUNT = 3
 MARKET_FEE_BPS = 100
+TEST_TOKEN_GRANT = 1000 * 10**18  # test-token balance of dev accounts 2-9 on a new local market
 
 
 class StackError(DatamarketError):
@@ -182,6 +184,8 @@ def _deploy_once(stack: Stack) -> None:
     owner = dev_account(0)
     deployed = Market.deploy(w3, owner, fee_collector=dev_account(1).address, fee_bps=MARKET_FEE_BPS)
     token = deploy_test_token(w3, owner, "Local USD", "lUSD")
+    for index in range(2, 10):
+        mint_test_token(w3, owner, token, dev_account(index).address, TEST_TOKEN_GRANT)
     stack.contracts = {"market": deployed.address, "payment_token": token}
     stack.chain_id = w3.eth.chain_id
 

@@ -6,9 +6,9 @@ consumer makes for this request, and the consumer fetches the ciphertext from th
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,7 +104,7 @@ def download(
     dataset.service(SERVICE_DOWNLOAD)
     if order_tx is None:
         order_tx = order(market, provider, datatoken, SERVICE_DOWNLOAD).tx_hash
-    content_key = _request_key(market, provider, datatoken, order_tx)
+    content_key = request_key(market, provider, datatoken, order_tx)
     file = dataset.metadata["files"][0]
     out = Path(out)
     _decrypt(store, file["cid"], content_key, out)
@@ -115,7 +115,8 @@ def download(
     return DownloadResult(path=str(out), sha256=digest, order_tx=order_tx)
 
 
-def _request_key(market: Market, provider: ProviderClient, datatoken: str, order_tx: str) -> bytes:
+def request_key(market: Market, provider: ProviderClient, datatoken: str, order_tx: str) -> bytes:
+    """Ask the provider for the content key of an ordered dataset, wrapped to a one-time key."""
     one_time = X25519PrivateKey.generate()
     public = one_time.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     request = auth.AccessRequest(
@@ -133,16 +134,31 @@ def _request_key(market: Market, provider: ProviderClient, datatoken: str, order
 
 
 def _decrypt(store: ContentStore, cid: str, key: bytes, out: Path) -> None:
+    """Decrypt the ciphertext as it streams out of the store; ``out`` appears only when complete."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(prefix=".ciphertext-", dir=out.parent, delete=False) as tmp:
-        try:
-            for chunk in store.cat(cid):
-                tmp.write(chunk)
-            tmp.flush()
-            tmp.seek(0)
-            stream.decrypt_to_path(tmp, out, key)
-        finally:
-            os.unlink(tmp.name)
+    stream.decrypt_to_path(io.BufferedReader(_ChunkReader(store.cat(cid)), 1 << 20), out, key)
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 __all__ = ["Dataset", "DownloadError", "DownloadResult", "buy", "download", "order", "resolve"]

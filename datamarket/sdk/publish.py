@@ -25,6 +25,7 @@ from datamarket.storage.base import ContentStore, add_bytes
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 DEFAULT_TIMEOUT = 24 * 3600
+TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq")
 
 
 class PublishError(DatamarketError):
@@ -79,7 +80,8 @@ def publish_file(
         raise PublishError("a free dataset has no price")
     provider_key = _encryption_key(provider_info)
     plain_size = req.path.stat().st_size
-    data_profile = profile.profile_file(req.path)
+    # Tables get a profile; other files (images, archives) are published without one.
+    data_profile = profile.profile_file(req.path) if req.path.suffix.lower() in TABLE_SUFFIXES else None
     plaintext_sha256 = sha256_file(req.path)
 
     content_key = stream.new_content_key()

@@ -3,6 +3,17 @@
 Two real implementations: the embedded on-disk store (``embedded.py``, the default, giving the same
 CIDs as ``ipfs add``) and a client of a kubo-compatible IPFS node (``kubo.py``). Content read back is
 verified against its CID; a corrupted block raises :class:`ContentCorrupted`, never silent data.
+Both also move whole DAGs as CAR files (:class:`CarStore`), so data passes between them unchanged.
+
+StorageError
+├── ContentNotFound (KeyError): the store does not hold a block the content needs
+├── ContentCorrupted (ValueError): a block does not hash to its CID, or is not valid dag-pb/UnixFS
+├── UnsupportedContent (ValueError): valid, but not something this store reads (a directory,
+│                                    a hash function other than sha2-256 or identity)
+├── InvalidCID (ValueError)
+├── InvalidCar (ValueError): not a CAR v1 file, or one whose roots are not what was asked
+├── CIDMismatch: an IPFS node named added content differently from kubo's default settings
+└── StoreUnavailable (ConnectionError): the IPFS node cannot be reached or answered nonsense
 """
 
 from __future__ import annotations
@@ -25,6 +36,22 @@ class ContentCorrupted(StorageError, ValueError):
     code = "content_corrupted"
 
 
+class UnsupportedContent(StorageError, ValueError):
+    code = "unsupported_content"
+
+
+class InvalidCID(StorageError, ValueError):
+    code = "invalid_cid"
+
+
+class InvalidCar(StorageError, ValueError):
+    code = "invalid_car"
+
+
+class CIDMismatch(StorageError):
+    code = "cid_mismatch"
+
+
 class StoreUnavailable(StorageError, ConnectionError):
     code = "store_unavailable"
 
@@ -40,11 +67,30 @@ class ContentStore(Protocol):
         """Stream a file's bytes, each block verified against its CID."""
         ...
 
-    def pin(self, cid: str) -> None: ...
+    def pin(self, cid: str) -> None:
+        """Keep ``cid`` and every block below it; ContentNotFound if the store lacks one of them."""
+        ...
 
-    def unpin(self, cid: str) -> None: ...
+    def unpin(self, cid: str) -> None:
+        """Drop the pin on ``cid``; doing nothing when it is not pinned (idempotent)."""
+        ...
 
-    def has(self, cid: str) -> bool: ...
+    def has(self, cid: str) -> bool:
+        """Whether the store itself holds the root block of ``cid`` (it never asks the network)."""
+        ...
+
+
+@runtime_checkable
+class CarStore(ContentStore, Protocol):
+    def export_car(self, cid: str, out: BinaryIO) -> None:
+        """Write the DAG of ``cid`` (root first, every block once, each verified) as a CAR v1. On an
+        error ``out`` may hold the start of the CAR: write to a temporary file and rename it."""
+        ...
+
+    def import_car(self, stream: BinaryIO) -> list[str]:
+        """Store every block of a CAR v1 (each verified against its CID), pin its roots (each must
+        be complete) and return them."""
+        ...
 
 
 def add_bytes(store: ContentStore, data: bytes, *, cid_version: int = 1) -> str:

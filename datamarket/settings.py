@@ -1,0 +1,104 @@
+"""The client settings of the ``datamarket`` CLI and SDK, read in one place.
+
+Sources, later ones winning: the local market's ``stack.json`` (when ``datamarket up`` runs one), an
+optional TOML file (``DATAMARKET_CONFIG``), then environment variables ``DATAMARKET_RPC_URL``,
+``DATAMARKET_MARKET``, ``DATAMARKET_STORE``, ``DATAMARKET_PROVIDER_URL``, ``DATAMARKET_PAYMENT_TOKEN``
+and ``DATAMARKET_PRIVATE_KEY``. The private key is never printed: ``repr`` masks it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import is_checksum_address
+
+from datamarket.chain.devchain import DEV_CHAIN_ID, dev_account
+from datamarket.errors import ConfigError
+
+_ENV = {
+    "rpc_url": "DATAMARKET_RPC_URL",
+    "market": "DATAMARKET_MARKET",
+    "store": "DATAMARKET_STORE",
+    "provider_url": "DATAMARKET_PROVIDER_URL",
+    "payment_token": "DATAMARKET_PAYMENT_TOKEN",
+    "private_key": "DATAMARKET_PRIVATE_KEY",
+}
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    rpc_url: str = ""
+    market: str = ""
+    store: str = ""
+    provider_url: str = ""
+    payment_token: str = ""
+    chain_id: int = 0
+    private_key: str = field(default="", repr=False)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{f.name}={'***' if f.name == 'private_key' and self.private_key else getattr(self, f.name)!r}"
+            for f in fields(self)
+        )
+        return f"ClientSettings({shown})"
+
+    def require(self, *names: str) -> ClientSettings:
+        missing = [n for n in names if not getattr(self, n)]
+        if missing:
+            env = ", ".join(_ENV.get(n, n) for n in missing)
+            raise ConfigError(f"missing settings: {', '.join(missing)}; run `datamarket up` or set {env}")
+        if "market" in names and not is_checksum_address(self.market):
+            raise ConfigError(f"market {self.market!r} is not a checksummed address")
+        return self
+
+    def account(self, dev_index: int | None = None) -> LocalAccount:
+        """The signing account: a public dev account by index (local chain only), else the key."""
+        if dev_index is not None:
+            if self.chain_id not in (0, DEV_CHAIN_ID):
+                raise ConfigError(
+                    "--account picks a public dev account, which exists only on the local chain"
+                )
+            return dev_account(dev_index)
+        if not self.private_key:
+            raise ConfigError("no account: set DATAMARKET_PRIVATE_KEY or pass --account N on the local chain")
+        try:
+            return Account.from_key(self.private_key)
+        except (ValueError, TypeError):
+            raise ConfigError("DATAMARKET_PRIVATE_KEY is not a valid private key") from None
+
+
+def load_settings(home: Path | None = None, environ: dict[str, str] | None = None) -> ClientSettings:
+    env = os.environ if environ is None else environ
+    settings = ClientSettings()
+    stack_file = (home or Path(env.get("DATAMARKET_HOME") or ".datamarket")) / "stack.json"
+    if stack_file.exists():
+        import json
+
+        stack = json.loads(stack_file.read_text())
+        services = stack.get("services", {})
+        settings = replace(
+            settings,
+            rpc_url=services.get("chain", {}).get("url", ""),
+            provider_url=services.get("provider", {}).get("url", ""),
+            market=stack.get("contracts", {}).get("market", ""),
+            payment_token=stack.get("contracts", {}).get("payment_token", ""),
+            store=stack.get("store", ""),
+            chain_id=int(stack.get("chain_id", 0)),
+        )
+    config = env.get("DATAMARKET_CONFIG")
+    if config:
+        try:
+            values = tomllib.loads(Path(config).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read the settings file {config}: {exc}") from None
+        unknown = set(values) - {f.name for f in fields(ClientSettings)}
+        if unknown:
+            raise ConfigError(f"unknown settings in {config}: {', '.join(sorted(unknown))}")
+        settings = replace(settings, **values)
+    overrides = {name: env[var] for name, var in _ENV.items() if env.get(var)}
+    return replace(settings, **overrides)

@@ -1,0 +1,130 @@
+"""``datamarket store``: the content store from the command line, with ``ipfs``'s conventions.
+
+The store is ``--store``, else ``$DATAMARKET_STORE``, else ``.datamarket/store`` in the current
+directory: a directory (the embedded store) or an IPFS node's API URL (``http://127.0.0.1:5001``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import click
+
+from datamarket.errors import DatamarketError
+from datamarket.storage import open_store
+from datamarket.storage.base import CarStore
+
+DEFAULT_STORE = Path(".datamarket") / "store"
+
+
+@click.group()
+@click.option(
+    "--store",
+    "location",
+    envvar="DATAMARKET_STORE",
+    default=str(DEFAULT_STORE),
+    show_default=True,
+    help="Store directory, or an IPFS node's API URL. Env: DATAMARKET_STORE.",
+)
+@click.pass_context
+def store(ctx: click.Context, location: str) -> None:
+    """Add, read and move content-addressed files (the same CIDs as `ipfs add`)."""
+    ctx.obj = location
+
+
+@store.command()
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
+@click.option("--cid-version", type=click.Choice(["0", "1"]), default="1", show_default=True)
+@click.option("--only-hash", is_flag=True, help="Compute the CID without storing anything.")
+@click.pass_obj
+def add(location: str, file: str, cid_version: str, only_hash: bool) -> None:
+    """Add FILE (- for stdin) and print its CID."""
+    with _errors(), _open_input(file) as stream:
+        click.echo(_open(location).add(stream, cid_version=int(cid_version), only_hash=only_hash))
+
+
+@store.command()
+@click.argument("cid")
+@click.pass_obj
+def cat(location: str, cid: str) -> None:
+    """Write the content of CID to stdout, verified block by block."""
+    out = sys.stdout.buffer
+    with _errors():
+        for piece in _open(location).cat(cid):
+            out.write(piece)
+        out.flush()
+
+
+@store.command(name="export")
+@click.argument("cid")
+@click.argument("car_file", metavar="FILE.car", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_obj
+def export_car(location: str, cid: str, car_file: Path) -> None:
+    """Write the DAG of CID to FILE.car (CAR v1)."""
+    with _errors():
+        store = _open(location)
+        _write_atomically(car_file, lambda out: store.export_car(cid, out))
+
+
+@store.command(name="import")
+@click.argument("car_file", metavar="FILE.car", type=click.Path(dir_okay=False, allow_dash=True))
+@click.pass_obj
+def import_car(location: str, car_file: str) -> None:
+    """Import FILE.car (CAR v1; - for stdin), pin its roots and print them."""
+    with _errors(), _open_input(car_file) as stream:
+        for root in _open(location).import_car(stream):
+            click.echo(root)
+
+
+def _open(location: str) -> CarStore:
+    return open_store(location)
+
+
+@contextlib.contextmanager
+def _open_input(path: str) -> Iterator[BinaryIO]:
+    if path == "-":
+        yield sys.stdin.buffer
+        return
+    with open(path, "rb") as stream:
+        yield stream
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Errors as one line, ``error (<code>): message``, and exit status 1."""
+    try:
+        yield
+    except DatamarketError as exc:
+        _fail(exc.code, exc.message)
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error, but stdout can no longer be flushed.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as exc:
+        _fail("io_error", f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+
+
+def _fail(code: str, message: str) -> None:
+    click.echo(f"error ({code}): {message}", err=True)
+    sys.exit(1)
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """No half-written file at ``path``: write next to it, rename when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for any new file
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise

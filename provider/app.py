@@ -1,0 +1,103 @@
+"""The provider's application factory. Importing this module does nothing; ``create_app`` builds.
+
+``create_app(settings)`` makes the real adapters from the settings (a JSON-RPC chain reader, the
+content store, the X25519 key store, the nonce store). Tests pass their own adapters; the
+integration tests pass real ones wired to their anvil and stores.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, g, request
+
+from datamarket.crypto.keys import KeyStore
+from datamarket.errors import ConfigError
+from datamarket.storage.base import ContentStore
+from provider import access, errors, fees, info, ops
+from provider.chain import ChainReader, Web3ChainReader
+from provider.context import EXTENSION, ProviderContext
+from provider.metrics import Metrics
+from provider.nonces import NonceStore, open_nonce_store
+from provider.settings import ProviderSettings
+
+#: Every request body is small JSON; larger ones are refused with 413 before they are read.
+MAX_CONTENT_LENGTH = 64 * 1024
+
+
+def open_content_store(spec: str) -> ContentStore:
+    """The embedded store in directory ``spec``, or the kubo-compatible node at URL ``spec``."""
+    if urlsplit(spec).scheme in ("http", "https"):
+        try:
+            from datamarket.storage.kubo import KuboStore  # type: ignore[import-not-found]
+        except ImportError:
+            raise ConfigError("store: no IPFS node client is installed; use a directory") from None
+        return KuboStore(spec)
+    from datamarket.storage.embedded import EmbeddedStore
+
+    return EmbeddedStore(spec)
+
+
+def create_app(
+    settings: ProviderSettings,
+    *,
+    chain: ChainReader | None = None,
+    store: ContentStore | None = None,
+    nonces: NonceStore | None = None,
+    keys: KeyStore | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Flask:
+    """A provider app for ``settings``; each adapter not given is built from the settings."""
+    app = Flask("provider")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
+    app.json.sort_keys = True  # type: ignore[attr-defined]
+    address = settings.provider_address
+    ctx = ProviderContext(
+        settings=settings,
+        chain=chain
+        or Web3ChainReader.connect(
+            settings.rpc_url,
+            settings.market,
+            chain_id=settings.chain_id,
+            deploy_block=settings.market_deploy_block,
+            timeout=settings.rpc_timeout_s,
+        ),
+        store=store or open_content_store(str(settings.store)),
+        keys=keys or KeyStore(settings.keys_dir),  # type: ignore[arg-type]
+        nonces=nonces or open_nonce_store(str(settings.nonces_url), namespace=address),
+        metrics=Metrics(),
+        clock=clock,
+        address=address,
+    )
+    app.extensions[EXTENSION] = ctx
+    for blueprint in (info.bp, access.bp, fees.bp, ops.bp):
+        app.register_blueprint(blueprint)
+    errors.register(app, on_error=ctx.metrics.record_error)
+    _instrument(app, ctx.metrics)
+    logging.getLogger("provider").setLevel(settings.log_level)
+    return app
+
+
+def _instrument(app: Flask, metrics: Metrics) -> None:
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _record(response: Response) -> Response:
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        metrics.requests.labels(
+            endpoint=endpoint, method=request.method, status=str(response.status_code)
+        ).inc()
+        started = g.get("started")
+        if started is not None:
+            metrics.latency.labels(endpoint=endpoint).observe(time.perf_counter() - started)
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response
+
+
+__all__ = ["MAX_CONTENT_LENGTH", "create_app", "open_content_store"]

@@ -1,0 +1,66 @@
+"""What every request handler works with: the settings and the adapters, built once per app."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, request
+
+from datamarket.crypto.keys import KeyStore
+from datamarket.storage.base import ContentStore
+from provider.chain import ChainReader
+from provider.errors import BadRequest
+from provider.metrics import Metrics
+from provider.nonces import NonceStore
+from provider.settings import ProviderSettings
+
+EXTENSION = "datamarket_provider"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderContext:
+    settings: ProviderSettings
+    chain: ChainReader
+    store: ContentStore
+    keys: KeyStore
+    nonces: NonceStore
+    metrics: Metrics
+    #: Wall-clock seconds (request nonces are milliseconds of this clock).
+    clock: Callable[[], float]
+    #: The provider's own address (from its key).
+    address: str
+
+    def close(self) -> None:
+        self.nonces.close()
+
+
+def current() -> ProviderContext:
+    return current_app.extensions[EXTENSION]
+
+
+def json_body() -> dict[str, Any]:
+    """The request body as a JSON object: strict (no NaN, no duplicate keys), else 400 invalid_json.
+    Bodies over MAX_CONTENT_LENGTH never get here (Werkzeug answers 413)."""
+    raw = request.get_data(cache=False)
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({k for k, _ in pairs}) != len(pairs):
+            raise ValueError("duplicate key")
+        return dict(pairs)
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    try:
+        data = json.loads(raw, object_pairs_hook=no_duplicates, parse_constant=no_constants)
+    except (ValueError, RecursionError):
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_json")
+    return data
+
+
+__all__ = ["EXTENSION", "ProviderContext", "current", "json_body"]

@@ -1,0 +1,69 @@
+"""A dataset's current metadata document, fetched and checked against the chain.
+
+The pointer (CID) is the latest DatasetPublished/MetadataUpdated event of the datatoken; the bytes
+come from the content store (which verifies them against the CID); their sha256 must equal the
+hash the market stores now, and the document must be a valid ``datamarket/dataset@1``
+(``datamarket.metadata.document.load`` checks both). Storage failures are reported without the
+store's own messages, which name local paths.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from datamarket.chain.market import DatasetRecord
+from datamarket.metadata import document
+from datamarket.storage.base import (
+    ContentCorrupted,
+    ContentNotFound,
+    ContentStore,
+    StorageError,
+    StoreUnavailable,
+    cat_bytes,
+)
+from provider.chain import ChainReader
+from provider.errors import Unavailable, Unprocessable
+
+
+@dataclass(frozen=True)
+class DatasetDocument:
+    datatoken: str
+    metadata_cid: str
+    document: dict[str, Any]
+
+    def service(self, service_id: int) -> dict[str, Any] | None:
+        return next((s for s in self.document["services"] if s["id"] == service_id), None)
+
+    @property
+    def file(self) -> dict[str, Any]:
+        """The dataset's (first) encrypted file."""
+        return self.document["files"][0]
+
+
+def load_document(
+    chain: ChainReader, store: ContentStore, datatoken: str, record: DatasetRecord, *, max_bytes: int
+) -> DatasetDocument:
+    pointer = chain.metadata_pointer(datatoken)
+    if pointer is None:
+        raise Unprocessable("the dataset has no metadata event on this market", code="metadata_invalid")
+    try:
+        raw = cat_bytes(store, pointer.cid, max_size=max_bytes)
+    except ContentNotFound:
+        raise Unavailable(
+            "the metadata document is not available from the content store",
+            code="metadata_unavailable",
+            details={"cid": pointer.cid},
+        ) from None
+    except StoreUnavailable:
+        raise Unavailable("the content store is unavailable", code="store_unavailable") from None
+    except ContentCorrupted:
+        raise Unprocessable("the metadata document does not match its CID", code="metadata_invalid") from None
+    except StorageError:
+        raise Unprocessable("the metadata document is too large", code="metadata_invalid") from None
+    # Raises InvalidMetadata / MetadataHashMismatch (422) for a document the chain did not commit to.
+    doc = document.load(raw, expected_sha256=record.metadata_hash)
+    return DatasetDocument(datatoken=datatoken, metadata_cid=pointer.cid, document=doc)
+
+
+__all__ = ["DatasetDocument", "load_document"]

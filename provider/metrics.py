@@ -1,0 +1,55 @@
+"""Prometheus metrics, in a registry of the app's own (two apps in one process never collide).
+
+Under gunicorn each worker counts its own requests; for one figure across workers, run with
+``PROMETHEUS_MULTIPROC_DIR`` and a multiprocess collector (prometheus_client's documentation).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "datamarket_provider_requests",
+            "HTTP requests answered",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "datamarket_provider_request_seconds",
+            "Time to answer a request",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "datamarket_provider_errors",
+            "Error responses by code",
+            ["code", "status"],
+            registry=self.registry,
+        )
+        self.access_granted = Counter(
+            "datamarket_provider_access_granted", "Content keys released", registry=self.registry
+        )
+        self.quotes_issued = Counter(
+            "datamarket_provider_quotes_issued", "Provider-fee quotes signed", registry=self.registry
+        )
+
+    def record_error(self, status: int, code: str) -> None:
+        self.errors.labels(code=code, status=str(status)).inc()
+
+    def count(self, name: str, **labels: str) -> float:
+        """The current value of a counter sample (for tests and the health page)."""
+        value = self.registry.get_sample_value(name + "_total", labels or None)
+        return value or 0.0
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+__all__ = ["CONTENT_TYPE", "Metrics"]

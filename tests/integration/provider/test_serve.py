@@ -1,0 +1,108 @@
+"""``provider serve`` for real: gunicorn workers on a loopback port, reached over HTTP by the SDK's
+provider client, through a whole publish -> order -> key release -> decrypt round trip."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from datamarket.chain.devchain import DevChain, free_port
+from datamarket.sdk.provider_client import ProviderClient, ProviderError
+from datamarket.storage.embedded import EmbeddedStore
+from tests.conftest import World
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def served(anvil: DevChain, world: World, tmp_path: Path) -> Iterator[str]:
+    port = free_port()
+    key_file = tmp_path / "provider.key"
+    key_file.write_text(world.accounts.provider.key.hex())
+    key_file.chmod(0o600)
+    config = tmp_path / "provider.toml"
+    config.write_text(f"market_deploy_block = {world.deploy_block}\nmin_confirmations = 1\n")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DATAMARKET_PROVIDER_")},
+        "DATAMARKET_PROVIDER_RPC_URL": anvil.url,
+        "DATAMARKET_PROVIDER_MARKET": world.market.address,
+        "DATAMARKET_PROVIDER_PRIVATE_KEY_FILE": str(key_file),
+        "DATAMARKET_PROVIDER_DATA_DIR": str(tmp_path / "provider"),
+        "DATAMARKET_PROVIDER_STORE": str(tmp_path / "store"),
+    }
+    cmd = [
+        sys.executable,
+        "-c",
+        "from provider.cli import provider; provider()",
+        "serve",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--config",
+        str(config),
+    ]
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    session = requests.Session()
+    session.trust_env = False
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if session.get(url + "/healthz", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the provider did not become healthy: " + (tmp_path / "serve.log").read_text())
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+        text = (tmp_path / "serve.log").read_text()
+        assert world.accounts.provider.key.hex().removeprefix("0x") not in text, "the key was logged"
+
+
+def test_served_provider_round_trip_with_the_sdk(served: str, world: World, tmp_path: Path) -> None:
+    from datamarket.sdk import download, publish
+
+    client = ProviderClient(served)
+    info = client.info()
+    assert info["address"] == world.accounts.provider.address
+    store = EmbeddedStore(tmp_path / "store")
+    data = tmp_path / "data.csv"
+    data.write_text("x,y\n" + "".join(f"{i},{i * i}\n" for i in range(500)))
+    result = publish.publish_file(
+        publish.PublishRequest(path=data, name="served", price=10**18, payment_token=world.usd),
+        market=world.as_(world.accounts.publisher),
+        store=store,
+        provider_info=info,
+        provider_url=served,
+    )
+    out = tmp_path / "out.csv"
+    consumer = world.as_(world.accounts.consumer)
+    done = download.download(consumer, store, client, result.datatoken, out)
+    assert out.read_bytes() == data.read_bytes()
+    assert done.sha256 == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert client.last_nonce(world.accounts.consumer.address) > 0
+    # The same order again from a second request: a new nonce, another one-time key, same content key.
+    again = download.request_key(consumer, client, result.datatoken, done.order_tx)
+    assert len(again) == 32
+    with pytest.raises(ProviderError) as caught:
+        client.access({"datatoken": result.datatoken}, b"\x00" * 65)
+    assert (caught.value.status, caught.value.code) == (400, "invalid_request")
+    metrics = requests.Session()
+    metrics.trust_env = False
+    assert "datamarket_provider_access_granted_total" in metrics.get(served + "/metrics", timeout=5).text

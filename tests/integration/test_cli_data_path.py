@@ -1,0 +1,86 @@
+"""`datamarket up`, `publish`, `buy`, `download`, `status` and `down` against a real local market."""
+
+import hashlib
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+from web3 import HTTPProvider, Web3
+
+from datamarket.chain.market import Market
+from datamarket.cli import main
+
+pytestmark = pytest.mark.integration
+
+
+def _run(*args: str) -> dict:
+    result = CliRunner().invoke(main, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+def _fail(*args: str) -> dict:
+    result = CliRunner().invoke(main, [*args, "--json"])
+    assert result.exit_code == 1, result.output
+    return json.loads(result.output.strip().splitlines()[-1])["error"]
+
+
+@pytest.fixture
+def market_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATAMARKET_HOME", str(tmp_path / "market"))
+    monkeypatch.delenv("DATAMARKET_PRIVATE_KEY", raising=False)
+    yield tmp_path
+    CliRunner().invoke(main, ["down"])
+
+
+def test_publish_buy_download_round_trip(market_home):
+    status = _run("up")
+    assert status["chain_id"] == 31337
+    assert {name for name, s in status["services"].items() if s["running"]} == {"chain", "provider"}
+    source = market_home / "table.csv"
+    source.write_text("a,b,label\n" + "".join(f"{i},{i * i % 7},{i % 2}\n" for i in range(200)))
+
+    published = _run("publish", str(source), "--name", "squares", "--price", "2.5")
+    assert published["dataset"].startswith("eip155:31337/0x")
+    bought = _run("buy", published["dataset"])
+    assert bought["tx"].startswith("0x")
+    out = market_home / "out" / "table.csv"
+    downloaded = _run("download", published["dataset"], "-o", str(out))
+    assert downloaded["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert out.read_bytes() == source.read_bytes()
+
+
+def test_state_survives_down_and_up(market_home):
+    first = _run("up")
+    source = market_home / "one.csv"
+    source.write_text("x,y\n1,2\n3,4\n")
+    published = _run("publish", str(source), "--name", "tiny", "--free")
+    stopped = _run("down")
+    assert not any(s["running"] for s in stopped["services"].values())
+    second = _run("up")
+    assert second["contracts"] == first["contracts"]
+    # The dataset published before the restart is still on the chain and still downloadable.
+    _run("buy", published["dataset"])
+    downloaded = _run("download", published["dataset"], "-o", str(market_home / "one.out.csv"))
+    assert downloaded["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+
+
+def test_errors_are_one_json_object_with_a_code(market_home):
+    _run("up")
+    error = _fail("download", "0x" + "11" * 20, "-o", str(market_home / "x"))
+    assert error["code"] == "chain_error"
+    assert "not a dataset" in error["message"]
+    empty = market_home / "empty.csv"
+    empty.write_text("")
+    error = _fail("publish", str(empty), "--name", "empty", "--price", "1")
+    assert error["code"] == "unreadable_table"
+    assert "empty.csv" in error["message"]
+    not_csv = market_home / "noise.csv"
+    not_csv.write_bytes(bytes(range(256)) * 4)
+    assert _fail("publish", str(not_csv), "--name", "noise")["code"] == "unreadable_table"
+    # The refused commands published nothing.
+    status = _run("status")
+    w3 = Web3(HTTPProvider(status["services"]["chain"]["url"]))
+    assert Market(w3, status["contracts"]["market"]).dataset_count() == 0
+    assert os.environ["DATAMARKET_HOME"] == str(market_home / "market")
