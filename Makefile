@@ -59,6 +59,9 @@ demo: install
 
 bench: install compile
 	$(NPX) hardhat run scripts/bench/gas.js
+	$(PY) scripts/bench/cid_throughput.py
+	$(PY) scripts/bench/crypto_throughput.py
+	$(PY) scripts/bench/data_path.py
 
 clean:
 	rm -rf artifacts cache coverage coverage.json .pytest_cache .hypothesis

@@ -42,7 +42,7 @@ from datamarket.chain.market import dataset_id
 from datamarket.crypto.keys import InvalidPublicKey, rewrap
 from provider import orders
 from provider.context import ProviderContext, current, json_body
-from provider.datasets import DatasetDocument, load_document
+from provider.datasets import DatasetDocument
 from provider.errors import Forbidden, Unprocessable
 from provider.nonces import MAX_NONCE, NonceError, NonceUsed
 
@@ -124,7 +124,9 @@ def authorize(ctx: ProviderContext, req: AccessRequest, proof: list[str]) -> Dat
         min_confirmations=ctx.settings.min_confirmations,
     )
     record = orders.check_dataset(chain.dataset(req.datatoken), req.consumer, proof)
-    doc = load_document(chain, ctx.store, req.datatoken, record, max_bytes=ctx.settings.max_metadata_bytes)
+    doc = ctx.documents.get_or_load(
+        chain, ctx.store, req.datatoken, record, max_bytes=ctx.settings.max_metadata_bytes
+    )
     service = doc.service(req.service_id)
     if service is None:
         raise Unprocessable("the dataset's metadata document has no such service", code="metadata_invalid")

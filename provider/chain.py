@@ -149,11 +149,16 @@ class Web3ChainReader:
                 return None
             return OrderTx(tx_hash=tx_hash, status=None, block_number=None, block_timestamp=None)
         block = self._rpc(self.w3.eth.get_block, receipt["blockNumber"])
-        orders = tuple(
-            e
-            for e in decode_logs(receipt["logs"])
-            if isinstance(e, OrderStarted) and e.meta.address == self.market_address
-        )
+        # Only the market's OrderStarted logs are decoded (decoding is the costly part).
+        order_topic = bytes.fromhex(topic_of("OrderStarted")[2:])
+        logs = [
+            log
+            for log in receipt["logs"]
+            if log["topics"]
+            and bytes(log["topics"][0]) == order_topic
+            and to_checksum_address(log["address"]) == self.market_address
+        ]
+        orders = tuple(e for e in decode_logs(logs) if isinstance(e, OrderStarted))
         return OrderTx(
             tx_hash=tx_hash,
             status=int(receipt["status"]),

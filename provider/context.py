@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, request
@@ -12,6 +12,7 @@ from flask import current_app, request
 from datamarket.crypto.keys import KeyStore
 from datamarket.storage.base import ContentStore
 from provider.chain import ChainReader
+from provider.datasets import DocumentCache
 from provider.errors import BadRequest
 from provider.metrics import Metrics
 from provider.nonces import NonceStore
@@ -32,6 +33,8 @@ class ProviderContext:
     clock: Callable[[], float]
     #: The provider's own address (from its key).
     address: str
+    #: Verified metadata documents, so a repeated access skips the store and the schema check.
+    documents: DocumentCache = field(default_factory=DocumentCache)
 
     def close(self) -> None:
         self.nonces.close()

@@ -9,6 +9,8 @@ store's own messages, which name local paths.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,4 +68,39 @@ def load_document(
     return DatasetDocument(datatoken=datatoken, metadata_cid=pointer.cid, document=doc)
 
 
-__all__ = ["DatasetDocument", "load_document"]
+class DocumentCache:
+    """Verified metadata documents by (datatoken, sha256 the market stores), at most ``size`` of them.
+
+    A hit is exactly what a fresh load would return: the caller reads the dataset's record from the
+    chain on every request, and a document is cached under the hash it was verified against, so a
+    metadata update (a new hash on chain) misses and loads the new document."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._docs: OrderedDict[tuple[str, str], DatasetDocument] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_load(
+        self,
+        chain: ChainReader,
+        store: ContentStore,
+        datatoken: str,
+        record: DatasetRecord,
+        *,
+        max_bytes: int,
+    ) -> DatasetDocument:
+        key = (datatoken, record.metadata_hash.lower().removeprefix("0x"))
+        with self._lock:
+            doc = self._docs.get(key)
+            if doc is not None:
+                self._docs.move_to_end(key)
+                return doc
+        doc = load_document(chain, store, datatoken, record, max_bytes=max_bytes)
+        with self._lock:
+            self._docs[key] = doc
+            while len(self._docs) > self._size:
+                self._docs.popitem(last=False)
+        return doc
+
+
+__all__ = ["DatasetDocument", "DocumentCache", "load_document"]

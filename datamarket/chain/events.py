@@ -12,9 +12,8 @@ from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
 
+from eth_abi import decode
 from eth_utils import event_abi_to_log_topic, to_checksum_address
-from web3 import Web3
-from web3._utils.events import get_event_data
 
 from datamarket.chain import artifacts
 from datamarket.errors import EventDecodeError
@@ -282,19 +281,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _raw(value: Any) -> bytes:
+    """Bytes of a topic or data field, whether web3 gave HexBytes or the node's raw hex."""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    return bytes.fromhex(str(value).removeprefix("0x"))
+
+
 def decode_log(log: Any) -> MarketEvent | None:
     """Decode one log into its dataclass; None when it is not one of our events."""
     topics = log["topics"]
     if not topics:
         return None
-    entry = _abis_by_topic().get(bytes(topics[0]))
+    entry = _abis_by_topic().get(_raw(topics[0]))
     if entry is None:
         return None
     abi, cls = entry
+    # eth_abi directly, not web3's get_event_data: a provider decodes an order's log per request.
+    inputs = abi["inputs"]
+    indexed = [a["type"] for a in inputs if a["indexed"]]
+    if len(topics) != 1 + len(indexed):
+        raise EventDecodeError(
+            f"{abi['name']} log has {len(topics) - 1} indexed topics, expected {len(indexed)}"
+        )
     try:
-        data = get_event_data(Web3().codec, abi, log)
+        from_topics = iter(
+            [decode([t], _raw(topic))[0] for t, topic in zip(indexed, topics[1:], strict=True)]
+        )
+        from_data = iter(decode([a["type"] for a in inputs if not a["indexed"]], _raw(log["data"])))
     except Exception as exc:  # eth_abi raises several unrelated types for malformed data
         raise EventDecodeError(f"cannot decode {abi['name']} log: {exc}") from exc
+    args = [next(from_topics) if a["indexed"] else next(from_data) for a in inputs]
     meta = LogMeta(
         address=to_checksum_address(log["address"]),
         block_number=int(log["blockNumber"]),
@@ -303,8 +320,8 @@ def decode_log(log: Any) -> MarketEvent | None:
         log_index=int(log["logIndex"]),
     )
     values = []
-    for i, arg in enumerate(abi["inputs"]):
-        value = _plain(data["args"][arg["name"]])
+    for i, raw_value in enumerate(args):
+        value = _plain(raw_value)
         enum_type = _ENUMS.get((abi["name"], i))
         values.append(enum_type(value) if enum_type else value)
     if len(values) != len(fields(cls)) - 1:

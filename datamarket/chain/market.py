@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from eth_abi import decode
+from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
@@ -157,6 +157,14 @@ def _hex(value: bytes) -> str:
 
 
 @cache
+def _get_dataset_abi() -> tuple[bytes, list[str]]:
+    """The selector of ``getDataset(address)`` and its output type, from the packaged ABI."""
+    item = next(i for i in artifacts.load("DataMarket").abi if i.get("name") == "getDataset")
+    fields = ",".join(c["type"] for c in item["outputs"][0]["components"])
+    return function_abi_to_4byte_selector(item), [f"({fields})"]
+
+
+@cache
 def _error_table() -> dict[bytes, tuple[str, list[str], list[str]]]:
     table = {}
     for name in artifacts.EXPORTED:
@@ -230,8 +238,20 @@ class Market:
     # ------------------------------------------------------------------ reads
 
     def dataset(self, datatoken: str) -> DatasetRecord:
-        raw = self._call(self.contract.functions.getDataset(to_checksum_address(datatoken)))
-        values = [(_hex(v) if isinstance(v, bytes) else v) for v in raw]
+        # The hottest read (every buy, order and access): one raw eth_call, encoded and decoded with
+        # eth_abi directly, skips web3's contract machinery (a third of the provider's access time).
+        selector, types = _get_dataset_abi()
+        data = selector + encode(["address"], [to_checksum_address(datatoken)])
+        answer = self.w3.provider.make_request(
+            "eth_call", [{"to": self.address, "data": _hex(data)}, "latest"]
+        )
+        if "error" in answer:
+            raise ChainError(f"getDataset failed: {answer['error'].get('message', 'unknown error')}")
+        (raw,) = decode(types, bytes.fromhex(answer["result"].removeprefix("0x")))
+        values = [
+            _hex(v) if isinstance(v, bytes) else to_checksum_address(v) if isinstance(v, str) else v
+            for v in raw
+        ]
         values[1] = DatasetState(values[1])
         return DatasetRecord(*values)
 

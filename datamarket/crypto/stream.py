@@ -19,6 +19,7 @@ writes to a temporary file and renames it only on success: :func:`decrypt_to_pat
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import secrets
@@ -61,6 +62,12 @@ class DecryptionError(DatamarketError, ValueError):
     reordered, extended, a wrong key, or a bad header. Messages never include key material."""
 
     code = "decryption_failed"
+
+
+class PlaintextMismatch(DecryptionError):
+    """Every chunk authenticated, but the plaintext is not the one the caller expected."""
+
+    code = "plaintext_mismatch"
 
 
 class StreamParameterError(DatamarketError, ValueError):
@@ -189,26 +196,50 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, key: bytes, *, progress: Progre
 
 
 def decrypt_to_path(
-    src: BinaryIO, path: str | os.PathLike[str], key: bytes, *, progress: Progress | None = None
+    src: BinaryIO,
+    path: str | os.PathLike[str],
+    key: bytes,
+    *,
+    progress: Progress | None = None,
+    expected_sha256: str | None = None,
 ) -> int:
     """Decrypt into ``path`` all or nothing; return the number of plaintext bytes.
 
     The plaintext goes to a temporary file (mode 0600) beside ``path``, which replaces ``path`` only
-    once every chunk has authenticated. On any error the temporary file is removed and an existing
-    ``path`` is left untouched.
+    once every chunk has authenticated and, with ``expected_sha256``, the plaintext's sha256 (taken
+    as it is written, so the file is not read twice) matches. On any error the temporary file is
+    removed and an existing ``path`` is left untouched.
     """
     target = Path(path)
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as tmp:
-            size = decrypt_stream(src, tmp, key, progress=progress)
+            sink = _HashingWriter(tmp)
+            size = decrypt_stream(src, sink, key, progress=progress)
             tmp.flush()
+            if expected_sha256 is not None and sink.digest.hexdigest() != expected_sha256.lower():
+                raise PlaintextMismatch(
+                    "the decrypted plaintext's sha256 differs from the expected one",
+                    details={"reason": "plaintext_sha256"},
+                )
             os.fsync(tmp.fileno())
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return size
+
+
+class _HashingWriter:
+    """Writes through to a file and keeps the sha256 of what went through."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        return self.out.write(data)
 
 
 def encrypt_bytes(plaintext: bytes, key: bytes, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> bytes:

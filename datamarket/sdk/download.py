@@ -7,10 +7,12 @@ consumer makes for this request, and the consumer fetches the ciphertext from th
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty, Queue
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -21,7 +23,6 @@ from datamarket.chain.quotes import SERVICE_DOWNLOAD, ZERO_ADDRESS
 from datamarket.crypto import keys, stream
 from datamarket.errors import DatamarketError
 from datamarket.metadata import document
-from datamarket.sdk.files import sha256_file
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.storage.base import ContentStore, cat_bytes
 
@@ -107,16 +108,26 @@ def download(
     content_key = request_key(market, provider, datatoken, order_tx)
     file = dataset.metadata["files"][0]
     out = Path(out)
-    _decrypt(store, file["cid"], content_key, out)
-    digest = sha256_file(out)
-    if digest != file["plaintext_sha256"]:
-        out.unlink(missing_ok=True)
-        raise DownloadError("the decrypted file's sha256 differs from the metadata document's")
+    try:
+        _decrypt(store, file["cid"], content_key, out, file["plaintext_sha256"])
+    except stream.PlaintextMismatch:
+        raise DownloadError("the decrypted file's sha256 differs from the metadata document's") from None
+    digest = file["plaintext_sha256"]
     return DownloadResult(path=str(out), sha256=digest, order_tx=order_tx)
 
 
-def request_key(market: Market, provider: ProviderClient, datatoken: str, order_tx: str) -> bytes:
-    """Ask the provider for the content key of an ordered dataset, wrapped to a one-time key."""
+@dataclass(frozen=True)
+class AccessAsk:
+    """A signed access request with the one-time key its answer is wrapped to."""
+
+    request: auth.AccessRequest
+    signature: bytes
+    one_time: X25519PrivateKey
+    context: str
+
+
+def sign_access(market: Market, datatoken: str, order_tx: str) -> AccessAsk:
+    """Make a one-time X25519 key and sign an access request for it (nonce: now in milliseconds)."""
     one_time = X25519PrivateKey.generate()
     public = one_time.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     request = auth.AccessRequest(
@@ -128,15 +139,65 @@ def request_key(market: Market, provider: ProviderClient, datatoken: str, order_
         nonce=time.time_ns() // 1_000_000,
     )
     signature = auth.sign_access_request(request, market.account.key, market.chain_id, market.address)
-    answer = provider.access(request.to_json(), signature)
     context = f"access:{dataset_id(market.chain_id, datatoken)}:{order_tx}"
-    return keys.unwrap_key(answer["wrapped_key"], one_time, context=context)
+    return AccessAsk(request, signature, one_time, context)
 
 
-def _decrypt(store: ContentStore, cid: str, key: bytes, out: Path) -> None:
-    """Decrypt the ciphertext as it streams out of the store; ``out`` appears only when complete."""
+def open_answer(ask: AccessAsk, answer: dict) -> bytes:
+    """The content key from the provider's answer to ``ask``."""
+    return keys.unwrap_key(answer["wrapped_key"], ask.one_time, context=ask.context)
+
+
+def request_key(market: Market, provider: ProviderClient, datatoken: str, order_tx: str) -> bytes:
+    """Ask the provider for the content key of an ordered dataset, wrapped to a one-time key."""
+    ask = sign_access(market, datatoken, order_tx)
+    return open_answer(ask, provider.access(ask.request.to_json(), ask.signature))
+
+
+def _decrypt(store: ContentStore, cid: str, key: bytes, out: Path, sha256: str) -> None:
+    """Decrypt the ciphertext as it streams out of the store; ``out`` appears only when complete
+    and its sha256 matches. A thread reads (and verifies) blocks from the store while this one
+    decrypts, so the two run side by side."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    stream.decrypt_to_path(io.BufferedReader(_ChunkReader(store.cat(cid)), 1 << 20), out, key)
+    reader = _ChunkReader(_prefetch(store.cat(cid)))
+    stream.decrypt_to_path(io.BufferedReader(reader, 1 << 20), out, key, expected_sha256=sha256)
+
+
+_DONE = object()
+
+
+def _prefetch(chunks: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
+    """Iterate ``chunks`` in a background thread, ``depth`` chunks ahead; errors are re-raised here."""
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                queue.put(chunk)
+            queue.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            queue.put(exc)
+
+    worker = threading.Thread(target=produce, name="store-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                queue.get_nowait()
+            except Empty:
+                worker.join(0.01)
 
 
 class _ChunkReader(io.RawIOBase):

@@ -170,9 +170,16 @@ def _encryption_key(info: dict) -> bytes:
 
 
 def _phase(progress: Progress | None, name: str, total: int):
+    """Turn the encryptor's per-chunk byte counts into (phase, done so far, total) reports."""
     if progress is None:
         return None
-    return lambda done: progress(name, done, total)
+    done = [0]
+
+    def report(n: int) -> None:
+        done[0] += n
+        progress(name, done[0], total)
+
+    return report
 
 
 __all__ = ["PublishError", "PublishRequest", "PublishResult", "publish_file"]

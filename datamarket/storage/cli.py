@@ -7,6 +7,7 @@ directory: a directory (the embedded store) or an IPFS node's API URL (``http://
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import sys
@@ -21,6 +22,8 @@ from datamarket.storage import open_store
 from datamarket.storage.base import CarStore
 
 DEFAULT_STORE = Path(".datamarket") / "store"
+
+_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
 
 
 @click.group()
@@ -42,11 +45,13 @@ def store(ctx: click.Context, location: str) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=str))
 @click.option("--cid-version", type=click.Choice(["0", "1"]), default="1", show_default=True)
 @click.option("--only-hash", is_flag=True, help="Compute the CID without storing anything.")
+@_json_option
 @click.pass_obj
-def add(location: str, file: str, cid_version: str, only_hash: bool) -> None:
+def add(location: str, file: str, cid_version: str, only_hash: bool, as_json: bool) -> None:
     """Add FILE (- for stdin) and print its CID."""
-    with _errors(), _open_input(file) as stream:
-        click.echo(_open(location).add(stream, cid_version=int(cid_version), only_hash=only_hash))
+    with _errors(as_json), _open_input(file) as stream:
+        cid = _open(location).add(stream, cid_version=int(cid_version), only_hash=only_hash)
+        click.echo(json.dumps({"cid": cid}) if as_json else cid)
 
 
 @store.command()
@@ -64,22 +69,26 @@ def cat(location: str, cid: str) -> None:
 @store.command(name="export")
 @click.argument("cid")
 @click.argument("car_file", metavar="FILE.car", type=click.Path(dir_okay=False, path_type=Path))
+@_json_option
 @click.pass_obj
-def export_car(location: str, cid: str, car_file: Path) -> None:
+def export_car(location: str, cid: str, car_file: Path, as_json: bool) -> None:
     """Write the DAG of CID to FILE.car (CAR v1)."""
-    with _errors():
+    with _errors(as_json):
         store = _open(location)
         _write_atomically(car_file, lambda out: store.export_car(cid, out))
+        if as_json:
+            click.echo(json.dumps({"cid": cid, "car": str(car_file), "size": car_file.stat().st_size}))
 
 
 @store.command(name="import")
 @click.argument("car_file", metavar="FILE.car", type=click.Path(dir_okay=False, allow_dash=True))
+@_json_option
 @click.pass_obj
-def import_car(location: str, car_file: str) -> None:
+def import_car(location: str, car_file: str, as_json: bool) -> None:
     """Import FILE.car (CAR v1; - for stdin), pin its roots and print them."""
-    with _errors(), _open_input(car_file) as stream:
-        for root in _open(location).import_car(stream):
-            click.echo(root)
+    with _errors(as_json), _open_input(car_file) as stream:
+        roots = _open(location).import_car(stream)
+        click.echo(json.dumps({"roots": list(roots)}) if as_json else "\n".join(roots))
 
 
 def _open(location: str) -> CarStore:
@@ -96,22 +105,25 @@ def _open_input(path: str) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def _errors() -> Iterator[None]:
-    """Errors as one line, ``error (<code>): message``, and exit status 1."""
+def _errors(as_json: bool = False) -> Iterator[None]:
+    """Errors as one line, ``error (<code>): message`` (with --json, one JSON object), exit status 1."""
     try:
         yield
     except DatamarketError as exc:
-        _fail(exc.code, exc.message)
+        _fail(exc.code, exc.message, as_json)
     except BrokenPipeError:
         # The reader went away (`... | head`): not an error, but stdout can no longer be flushed.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
     except OSError as exc:
-        _fail("io_error", f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "))
+        _fail("io_error", f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), as_json)
 
 
-def _fail(code: str, message: str) -> None:
-    click.echo(f"error ({code}): {message}", err=True)
+def _fail(code: str, message: str, as_json: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps({"error": {"code": code, "message": message}}))
+    else:
+        click.echo(f"error ({code}): {message}", err=True)
     sys.exit(1)
 
 

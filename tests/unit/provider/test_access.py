@@ -240,3 +240,33 @@ def test_nonce_query_validates_the_address(scenario: Scenario) -> None:
         "address": scenario.consumer.address,
         "nonce": 0,
     }
+
+
+class CountingStore:
+    """Wraps the scenario's store and counts reads."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.reads = inner, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def cat(self, cid: str):
+        self.reads += 1
+        return self.inner.cat(cid)
+
+
+def test_metadata_documents_are_cached_by_the_hash_on_chain(scenario: Scenario) -> None:
+    s = scenario
+    ctx = s.app.extensions["datamarket_provider"]
+    counting = CountingStore(s.store)
+    object.__setattr__(ctx, "store", counting)
+    tx = s.order()
+    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=10))).status_code == 200
+    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=11))).status_code == 200
+    assert counting.reads == 1, "the second access reuses the verified document"
+    # A metadata update puts a new hash on chain: the next access loads the new document.
+    s.publish(DATATOKEN, timeout=1)
+    s.now[0] += 5
+    refused(s, s.body(s.request(tx, nonce=int(s.now[0] * 1000))), 410, "order_expired")
+    assert counting.reads == 2

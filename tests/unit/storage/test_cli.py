@@ -93,3 +93,25 @@ def test_a_corrupted_car_is_refused(runner, tmp_path, data_file):
     (tmp_path / "data.car").write_bytes(bytes(damaged))
     result = runner.invoke(store, ["--store", "other", "import", "data.car"])
     assert result.exit_code == 1 and result.stderr.startswith("error (content_corrupted)")
+
+
+def test_json_output_of_add_export_import_and_errors(tmp_path) -> None:
+    import json
+
+    runner = CliRunner()
+    source = tmp_path / "a.txt"
+    source.write_bytes(b"hello\n")
+    added = runner.invoke(store, ["--store", str(tmp_path / "one"), "add", str(source), "--json"])
+    assert added.exit_code == 0, added.output
+    cid = json.loads(added.output)["cid"]
+    plain = runner.invoke(store, ["--store", str(tmp_path / "one"), "add", "--only-hash", str(source)])
+    assert plain.output.strip() == cid
+    car = tmp_path / "a.car"
+    exported = runner.invoke(store, ["--store", str(tmp_path / "one"), "export", cid, str(car), "--json"])
+    assert json.loads(exported.output) == {"cid": cid, "car": str(car), "size": car.stat().st_size}
+    imported = runner.invoke(store, ["--store", str(tmp_path / "two"), "import", str(car), "--json"])
+    assert json.loads(imported.output) == {"roots": [cid]}
+    missing = runner.invoke(
+        store, ["--store", str(tmp_path / "two"), "add", str(tmp_path / "nope"), "--json"]
+    )
+    assert missing.exit_code != 0
