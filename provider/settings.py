@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from eth_account import Account
+from eth_keys.constants import SECPK1_N
 from eth_utils import is_checksum_address
 
 from datamarket.chain.quotes import SERVICE_COMPUTE, SERVICE_DOWNLOAD, ZERO_ADDRESS
@@ -283,7 +284,7 @@ def _problems(s: ProviderSettings) -> list[str]:
         p.append("private_key: must be 32 bytes of hex")
     else:
         raw = int(s.private_key.reveal().removeprefix("0x"), 16)
-        if not 0 < raw < 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141:
+        if not 0 < raw < SECPK1_N:  # the secp256k1 group order
             p.append("private_key: not a valid secp256k1 key")
     url = s.nonces_url
     if url is not None and urlsplit(url).scheme not in _NONCE_SCHEMES:
