@@ -94,6 +94,8 @@ def _token_units(w3, token: str, amount: str) -> int:
         value = Decimal(amount)
     except InvalidOperation:
         raise click.BadParameter(f"price {amount!r} is not a number") from None
+    if not value.is_finite():
+        raise click.BadParameter(f"price {amount!r} is not a finite number")
     decimals = 18
     if token != ZERO_ADDRESS:
         contract = w3.eth.contract(address=token, abi=artifacts.load("MockERC20").abi)
@@ -277,7 +279,7 @@ def _local() -> bool:
     from datamarket.settings import load_settings
 
     settings = load_settings()
-    return not os.environ.get("DATAMARKET_PRIVATE_KEY") and settings.chain_id == DEV_CHAIN_ID
+    return not settings.private_key and settings.chain_id == DEV_CHAIN_ID
 
 
 # ---------------------------------------------------------------------- demo

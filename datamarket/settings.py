@@ -59,7 +59,7 @@ class ClientSettings:
     def account(self, dev_index: int | None = None) -> LocalAccount:
         """The signing account: a public dev account by index (local chain only), else the key."""
         if dev_index is not None:
-            if self.chain_id not in (0, DEV_CHAIN_ID):
+            if self.chain_id != DEV_CHAIN_ID:
                 raise ConfigError(
                     "--account picks a public dev account, which exists only on the local chain"
                 )
@@ -101,4 +101,7 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
             raise ConfigError(f"unknown settings in {config}: {', '.join(sorted(unknown))}")
         settings = replace(settings, **values)
     overrides = {name: env[var] for name, var in _ENV.items() if env.get(var)}
+    if "rpc_url" in overrides and overrides["rpc_url"] != settings.rpc_url:
+        # Another node than the local market's: its chain is unknown until asked, never assumed local.
+        overrides["chain_id"] = 0
     return replace(settings, **overrides)

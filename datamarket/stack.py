@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -44,15 +45,26 @@ class Service:
     url: str
     pid: int | None = None
     log: str | None = None
+    #: A word of the process's command line (``anvil``, ``gunicorn``): a recorded pid that now
+    #: belongs to another program (after a reboot) is not taken for this service, nor signalled.
+    program: str = ""
 
     def alive(self) -> bool:
         if self.pid is None:
             return False
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(self.pid, os.WNOHANG)[0] == self.pid:  # our child, and it has exited
+                return False
         try:
             os.kill(self.pid, 0)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             return False
-        return True
+        try:
+            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
+        except OSError:  # no /proc here, or the process just went
+            return True
+        # Empty while a just-spawned process is still being exec'd: it cannot be told apart yet.
+        return not (self.program and cmdline) or self.program.encode() in cmdline
 
 
 @dataclass
@@ -164,14 +176,16 @@ def _start_chain(stack: Stack, port: int) -> None:
         return
     from datamarket.chain.devchain import find_anvil
 
-    port = port or free_port()
+    # The same port as before, so a provider still running keeps talking to the right node.
+    port = port or (urlsplit(current.url).port if current is not None else None) or free_port()
     log = stack.path / "logs" / "chain.log"
     state = stack.path / "chain" / "state.json"
     cmd = [find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(DEV_CHAIN_ID),
            "--state", str(state), "--state-interval", "5"]  # fmt: skip
     pid = _spawn(cmd, log)
-    service = Service("chain", f"http://127.0.0.1:{port}", pid, str(log))
+    service = Service("chain", f"http://127.0.0.1:{port}", pid, str(log), program="anvil")
     stack.services["chain"] = service
+    stack.save()
     chain = DevChain(port=port)
     _wait(lambda: chain.web3().eth.chain_id == DEV_CHAIN_ID, "chain", service)
 
@@ -200,8 +214,9 @@ def _start_provider(stack: Stack, port: int) -> None:
     cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
            "--access-logfile", "-", "provider.wsgi:app"]  # fmt: skip
     pid = _spawn(cmd, log, env)
-    service = Service("provider", f"http://127.0.0.1:{port}", pid, str(log))
+    service = Service("provider", f"http://127.0.0.1:{port}", pid, str(log), program="gunicorn")
     stack.services["provider"] = service
+    stack.save()
     _wait(lambda: requests.get(f"{service.url}/healthz", timeout=1).ok, "provider", service)
 
 
@@ -229,4 +244,6 @@ def _wait(check, name: str, service: Service, timeout: float = 30.0) -> None:
         except Exception:  # not answering yet; the client raises several types
             pass
         time.sleep(0.1)
-    raise StackError(f"{name} did not answer within {timeout:.0f} s; see {service.log}")
+    _terminate(service.pid)
+    service.pid = None
+    raise StackError(f"{name} did not answer within {timeout:.0f} s and was stopped; see {service.log}")

@@ -137,7 +137,9 @@ def authorize(ctx: ProviderContext, req: AccessRequest, proof: list[str]) -> Dat
 
 
 def release_key(ctx: ProviderContext, req: AccessRequest, doc: DatasetDocument) -> dict[str, str]:
-    """Step 8: the publisher's wrap (context ``content:<data CID>``) opened with the provider's key
+    """Step 8: the publisher's wrap (context ``content:<publisher>:<data CID>``, the publisher taken
+    from the chain's DatasetPublished, so a wrap copied into someone else's dataset does not open)
+    opened with the provider's key
     and wrapped again to ``req.consumer_key`` (context ``access:<dataset id>:<order tx>``)."""
     file = doc.file
     wrapped = file["encryption"]["wrapped_key"]
@@ -146,7 +148,7 @@ def release_key(ctx: ProviderContext, req: AccessRequest, doc: DatasetDocument) 
             wrapped,
             ctx.keys.private_key(wrapped.get("key_id")),
             req.consumer_key_bytes,
-            context=f"content:{file['cid']}",
+            context=f"content:{doc.publisher}:{file['cid']}",
             new_context=f"access:{dataset_id(ctx.chain.chain_id, req.datatoken)}:{req.order_tx}",
         )
     except InvalidPublicKey:

@@ -60,6 +60,9 @@ class MetadataPointer:
     cid: str
     sha256: str
     block_number: int
+    #: Who published the dataset (DatasetPublished's sender, which no document can change): the
+    #: publisher's key wrap is bound to it, so a wrap copied into another dataset does not open.
+    publisher: str = ""
 
 
 class ChainReader(Protocol):
@@ -194,8 +197,14 @@ class Web3ChainReader:
         if not events:
             return None
         last = max(events, key=lambda e: (e.meta.block_number, e.meta.log_index))
+        published = next((e for e in events if isinstance(e, DatasetPublished)), None)
+        if published is None:
+            return None
         return MetadataPointer(
-            cid=last.metadata_cid, sha256=last.metadata_hash, block_number=last.meta.block_number
+            cid=last.metadata_cid,
+            sha256=last.metadata_hash,
+            block_number=last.meta.block_number,
+            publisher=published.publisher,
         )
 
     def is_quote_used(self, provider: str, nonce: int) -> bool:

@@ -33,6 +33,8 @@ class DatasetDocument:
     datatoken: str
     metadata_cid: str
     document: dict[str, Any]
+    #: The dataset's original publisher, from the chain (see MetadataPointer.publisher).
+    publisher: str = ""
 
     def service(self, service_id: int) -> dict[str, Any] | None:
         return next((s for s in self.document["services"] if s["id"] == service_id), None)
@@ -65,7 +67,9 @@ def load_document(
         raise Unprocessable("the metadata document is too large", code="metadata_invalid") from None
     # Raises InvalidMetadata / MetadataHashMismatch (422) for a document the chain did not commit to.
     doc = document.load(raw, expected_sha256=record.metadata_hash)
-    return DatasetDocument(datatoken=datatoken, metadata_cid=pointer.cid, document=doc)
+    return DatasetDocument(
+        datatoken=datatoken, metadata_cid=pointer.cid, document=doc, publisher=pointer.publisher
+    )
 
 
 class DocumentCache:

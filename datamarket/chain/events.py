@@ -273,10 +273,10 @@ def topic_of(event_name: str) -> str:
     raise KeyError(f"unknown event {event_name!r}")
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, abi_type: str = "") -> Any:
     if isinstance(value, bytes | bytearray):
         return "0x" + bytes(value).hex()
-    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
+    if abi_type == "address":
         return to_checksum_address(value)
     return value
 
@@ -320,10 +320,13 @@ def decode_log(log: Any) -> MarketEvent | None:
         log_index=int(log["logIndex"]),
     )
     values = []
-    for i, raw_value in enumerate(args):
-        value = _plain(raw_value)
+    for i, (arg, raw_value) in enumerate(zip(inputs, args, strict=True)):
+        value = _plain(raw_value, arg["type"])
         enum_type = _ENUMS.get((abi["name"], i))
-        values.append(enum_type(value) if enum_type else value)
+        try:
+            values.append(enum_type(value) if enum_type else value)
+        except ValueError:
+            raise EventDecodeError(f"{abi['name']} has an unknown {arg['name']} value {value}") from None
     if len(values) != len(fields(cls)) - 1:
         raise EventDecodeError(f"{abi['name']} has {len(values)} arguments; the dataclass differs")
     return cls(meta, *values)

@@ -31,7 +31,7 @@ from datamarket.chain.events import (
     topic_of,
 )
 from datamarket.chain.quotes import ZERO_ADDRESS, ZERO_HASH, ProviderFee
-from datamarket.errors import ChainError, ContractRevert
+from datamarket.errors import ChainError, ChainUnavailable, ContractRevert
 
 MICRO = 10**6
 
@@ -245,8 +245,9 @@ class Market:
         answer = self.w3.provider.make_request(
             "eth_call", [{"to": self.address, "data": _hex(data)}, "latest"]
         )
-        if "error" in answer:
-            raise ChainError(f"getDataset failed: {answer['error'].get('message', 'unknown error')}")
+        if "error" in answer or answer.get("result") in (None, "0x"):
+            # A node that errs (rate limit, pruned state) or a market address with no code.
+            raise ChainUnavailable("the chain node did not answer getDataset")
         (raw,) = decode(types, bytes.fromhex(answer["result"].removeprefix("0x")))
         values = [
             _hex(v) if isinstance(v, bytes) else to_checksum_address(v) if isinstance(v, str) else v
@@ -488,7 +489,15 @@ class Market:
         and a hostile token could emit an imitation OrderStarted: the source address decides.
         """
         own = []
-        for event in decode_logs(logs):
+        # Only logs from the market or its datatokens are decoded: anything else (a hostile payment
+        # token's malformed log) is skipped before it can fail the decoding of a mined transaction.
+        mine = [
+            log
+            for log in logs
+            if to_checksum_address(log["address"]) == self.address
+            or self._is_datatoken(to_checksum_address(log["address"]))
+        ]
+        for event in decode_logs(mine):
             source = event.meta.address
             if source == self.address:
                 keep = MARKET_EVENTS.get(type(event).__name__) is type(event)

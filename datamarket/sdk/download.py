@@ -139,7 +139,8 @@ def sign_access(market: Market, datatoken: str, order_tx: str) -> AccessAsk:
         nonce=time.time_ns() // 1_000_000,
     )
     signature = auth.sign_access_request(request, market.account.key, market.chain_id, market.address)
-    context = f"access:{dataset_id(market.chain_id, datatoken)}:{order_tx}"
+    # The provider wraps to the request's normalized (lower-case) order hash.
+    context = f"access:{dataset_id(market.chain_id, datatoken)}:{request.order_tx}"
     return AccessAsk(request, signature, one_time, context)
 
 

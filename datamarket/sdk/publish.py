@@ -13,13 +13,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from datamarket.chain.market import Market, PublishParams, dataset_id, epsilon_units
 from datamarket.chain.quotes import SERVICE_COMPUTE, SERVICE_DOWNLOAD, ZERO_ADDRESS
 from datamarket.crypto import keys, stream
 from datamarket.errors import DatamarketError
 from datamarket.metadata import document, profile
-from datamarket.sdk.files import sha256_file
 from datamarket.storage.base import ContentStore, add_bytes
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -82,19 +82,23 @@ def publish_file(
     plain_size = req.path.stat().st_size
     # Tables get a profile; other files (images, archives) are published without one.
     data_profile = profile.profile_file(req.path) if req.path.suffix.lower() in TABLE_SUFFIXES else None
-    plaintext_sha256 = sha256_file(req.path)
 
     content_key = stream.new_content_key()
     with tempfile.TemporaryDirectory(prefix="datamarket-publish-") as tmp:
         encrypted = Path(tmp) / "data.enc"
-        with open(req.path, "rb") as src, open(encrypted, "wb") as dst:
+        # Size and sha256 are taken from the very bytes that get encrypted, so a file that changes
+        # while it is published cannot leave a document that disagrees with its ciphertext.
+        with open(req.path, "rb") as raw, open(encrypted, "wb") as dst:
+            src = _HashingReader(raw)
             stream.encrypt_stream(src, dst, content_key, progress=_phase(progress, "encrypt", plain_size))
+        plain_size, plaintext_sha256 = src.size, src.digest.hexdigest()
         size = encrypted.stat().st_size
         with open(encrypted, "rb") as src:
             data_cid = store.add(src, cid_version=1)
     if progress:
         progress("pin", size, size)
-    wrapped = keys.wrap_key(content_key, provider_key, context=f"content:{data_cid}")
+    # Bound to this publisher (as the chain records it) and this ciphertext.
+    wrapped = keys.wrap_key(content_key, provider_key, context=f"content:{market.account.address}:{data_cid}")
     del content_key
 
     services = _services(req, provider_url, provider_info["address"])
@@ -167,6 +171,19 @@ def _encryption_key(info: dict) -> bytes:
         return base64.urlsafe_b64decode(key["public_key"] + "=" * (-len(key["public_key"]) % 4))
     except (KeyError, IndexError, ValueError) as exc:
         raise PublishError(f"the provider published no usable encryption key ({exc})") from None
+
+
+class _HashingReader:
+    """Reads through to a file, keeping the sha256 and count of what was read."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw, self.size, self.digest = raw, 0, hashlib.sha256()
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.raw.read(n)
+        self.size += len(data)
+        self.digest.update(data)
+        return data
 
 
 def _phase(progress: Progress | None, name: str, total: int):

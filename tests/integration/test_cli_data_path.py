@@ -84,3 +84,34 @@ def test_errors_are_one_json_object_with_a_code(market_home):
     w3 = Web3(HTTPProvider(status["services"]["chain"]["url"]))
     assert Market(w3, status["contracts"]["market"]).dataset_count() == 0
     assert os.environ["DATAMARKET_HOME"] == str(market_home / "market")
+
+
+def test_a_recorded_pid_of_another_program_is_not_taken_for_a_service(market_home):
+    import subprocess
+
+    _run("up")
+    stack_file = market_home / "market" / "stack.json"
+    _run("down")
+    # A stale record whose pid now belongs to some other program (as after a reboot).
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        data = json.loads(stack_file.read_text())
+        data["services"]["chain"]["pid"] = other.pid
+        stack_file.write_text(json.dumps(data))
+        status = _run("status")
+        assert status["services"]["chain"]["running"] is False
+        _run("down")
+        assert other.poll() is None, "down must not signal a process that is not the chain"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_invalid_prices_are_usage_errors(market_home):
+    _run("up")
+    source = market_home / "t.csv"
+    source.write_text("a,b\n1,2\n")
+    for price in ("nan", "inf", "-1", "abc"):
+        result = CliRunner().invoke(main, ["publish", str(source), "--name", "t", "--price", price, "--json"])
+        assert result.exit_code == 2, (price, result.output)
+        assert "Traceback" not in result.output

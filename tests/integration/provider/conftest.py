@@ -72,7 +72,11 @@ class ProviderWorld:
         provider_address = (provider or a.provider).address
         content_key = stream.new_content_key()
         data_cid = add_bytes(self.store, stream.encrypt_bytes(PLAINTEXT, content_key))
-        wrapped = wrap_key(content_key, self.keys.public_keys()[0].public_key, context=f"content:{data_cid}")
+        wrapped = wrap_key(
+            content_key,
+            self.keys.public_keys()[0].public_key,
+            context=f"content:{a.publisher.address}:{data_cid}",
+        )
         doc = document.build_document(
             name="integration",
             description="provider integration dataset",

@@ -194,3 +194,25 @@ def test_topic_of_is_the_keccak_of_the_signature() -> None:
     assert topic_of("Transfer") == "0x" + keccak(text="Transfer(address,address,uint256)").hex()
     with pytest.raises(KeyError, match="NoSuchEvent"):
         topic_of("NoSuchEvent")
+
+
+def test_hostile_values_are_decode_errors_or_plain_strings() -> None:
+    from datamarket.chain.events import DatasetPublished, decode_log
+
+    market = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    state = event_abi("DataMarket", "DatasetStateChanged")
+    bad_enum = make_log(state, [market, 1, 9], address=market)
+    with pytest.raises(EventDecodeError, match="unknown"):
+        decode_log(bad_enum)
+    # A CID that looks like an address is a string, not something to checksum (which would raise).
+    published = event_abi("DataMarket", "DatasetPublished")
+    odd_cid = "0x" + "z" * 40
+    values = [market, market, market, 1, 3, 10, b"\x01" * 32, odd_cid]
+    event = decode_log(make_log(published, values, address=market))
+    assert isinstance(event, DatasetPublished)
+    assert event.metadata_cid == odd_cid
+    # Four topics where Transfer has three: a decode error, never a crash of another kind.
+    transfer = make_log(event_abi("Datatoken", "Transfer"), [market, market, 5], address=market)
+    transfer["topics"].append(transfer["topics"][1])
+    with pytest.raises(EventDecodeError):
+        decode_log(transfer)

@@ -99,14 +99,18 @@ class Scenario:
     def publish(self, datatoken: str, *, timeout: int = 3600, provider: str | None = None, **kw: Any) -> None:
         provider = provider or self.provider.address
         wrapped = wrap_key(
-            self.content_key, self.keys.public_keys()[0].public_key, context=f"content:{DATA_CID}"
+            self.content_key,
+            self.keys.public_keys()[0].public_key,
+            context=f"content:{dev_account(1).address}:{DATA_CID}",
         )
         metadata = build_metadata(provider, wrapped, timeout=timeout)
         cid = self.store.add(io.BytesIO(metadata))
         self.chain.datasets[datatoken] = record(
             publisher=dev_account(1).address, provider=provider, metadata=metadata, **kw
         )
-        self.chain.pointers[datatoken] = MetadataPointer(cid, self.chain.datasets[datatoken].metadata_hash, 1)
+        self.chain.pointers[datatoken] = MetadataPointer(
+            cid, self.chain.datasets[datatoken].metadata_hash, 1, publisher=dev_account(1).address
+        )
 
     def order(self, *, consumer: str | None = None, datatoken: str = DATATOKEN, **kw: Any) -> str:
         tx = "0x" + secrets.token_hex(32)

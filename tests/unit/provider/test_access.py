@@ -270,3 +270,18 @@ def test_metadata_documents_are_cached_by_the_hash_on_chain(scenario: Scenario) 
     s.now[0] += 5
     refused(s, s.body(s.request(tx, nonce=int(s.now[0] * 1000))), 410, "order_expired")
     assert counting.reads == 2
+
+
+def test_a_wrap_copied_into_another_publishers_dataset_does_not_open(scenario: Scenario) -> None:
+    """Mallory copies Alice's public metadata (file CID and wrapped key) into her own dataset on the
+    same provider and orders it: the provider must not release Alice's content key."""
+    s = scenario
+    from dataclasses import replace
+
+    alice = s.chain.pointers[DATATOKEN]
+    s.chain.datasets[OTHER_DATATOKEN] = s.chain.datasets[DATATOKEN]
+    s.chain.pointers[OTHER_DATATOKEN] = replace(alice, publisher=dev_account(5).address)
+    tx = s.order(datatoken=OTHER_DATATOKEN)
+    refused(s, s.body(s.request(tx, datatoken=OTHER_DATATOKEN)), 422, "key_unwrap_failed")
+    # Alice's own dataset still opens.
+    assert s.client.post(ACCESS, json=s.body(s.request(s.order()))).status_code == 200
