@@ -60,6 +60,15 @@ class ProviderFee:
             "environment": bytes.fromhex(self.environment.removeprefix("0x")),
         }
 
+    @classmethod
+    def from_json(cls, q: dict) -> ProviderFee:
+        """A quote from its JSON form (the EIP-712 field names, as the provider's /fees answers)."""
+        return cls(
+            datatoken=q["datatoken"], consumer=q["consumer"], service_id=int(q["serviceId"]),
+            fee_token=q["feeToken"], amount=int(q["amount"]), valid_until=int(q["validUntil"]),
+            nonce=int(q["nonce"]), environment=q["environment"],
+        )  # fmt: skip
+
     def as_tuple(self) -> tuple:
         """The ABI tuple the market's functions take."""
         m = self.message()

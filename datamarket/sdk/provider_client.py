@@ -45,12 +45,7 @@ class ProviderClient:
         if environment is not None:
             body["environment"] = environment
         answer = self._request("POST", "/api/v1/fees", json=body)
-        q = answer["quote"]
-        quote = ProviderFee(
-            datatoken=q["datatoken"], consumer=q["consumer"], service_id=int(q["serviceId"]),
-            fee_token=q["feeToken"], amount=int(q["amount"]), valid_until=int(q["validUntil"]),
-            nonce=int(q["nonce"]), environment=q["environment"],
-        )  # fmt: skip
+        quote = ProviderFee.from_json(answer["quote"])
         return quote, bytes.fromhex(answer["signature"].removeprefix("0x"))
 
     def access(self, request: dict[str, Any], signature: bytes, proof: list[str] | None = None) -> dict:

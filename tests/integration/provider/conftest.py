@@ -131,16 +131,7 @@ class ProviderWorld:
         )
         assert response.status_code == 200, response.json
         q = response.json["quote"]
-        quote = ProviderFee(
-            datatoken=q["datatoken"],
-            consumer=q["consumer"],
-            service_id=q["serviceId"],
-            fee_token=q["feeToken"],
-            amount=q["amount"],
-            valid_until=q["validUntil"],
-            nonce=q["nonce"],
-            environment=q["environment"],
-        )
+        quote = ProviderFee.from_json(q)
         return quote, bytes.fromhex(response.json["signature"][2:])
 
     def order(self, ds: Dataset, consumer: LocalAccount | None = None, *, service_id: int = 0) -> str:

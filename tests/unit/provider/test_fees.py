@@ -37,16 +37,7 @@ def test_quote_is_signed_by_the_provider_and_nonces_increase(scenario: Scenario)
         "nonce": 1,
         "environment": ZERO_HASH,
     }
-    quote = ProviderFee(
-        datatoken=q["datatoken"],
-        consumer=q["consumer"],
-        service_id=q["serviceId"],
-        fee_token=q["feeToken"],
-        amount=q["amount"],
-        valid_until=q["validUntil"],
-        nonce=q["nonce"],
-        environment=q["environment"],
-    )
+    quote = ProviderFee.from_json(q)
     signature = bytes.fromhex(answers[0]["signature"][2:])
     assert recover_quote_signer(quote, signature, chain_id=CHAIN_ID, market=MARKET) == s.provider.address
 
