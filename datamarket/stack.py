@@ -121,6 +121,7 @@ def up(home: str | Path | None = None, *, chain_port: int = 0, provider_port: in
     _deploy_once(stack)
     stack.store = os.environ.get("DATAMARKET_IPFS_API") or str(root / "store")
     _start_provider(stack, provider_port)
+    _start_worker(stack)
     stack.save()
     return stack
 
@@ -220,9 +221,41 @@ def _start_provider(stack: Stack, port: int) -> None:
     _wait(lambda: requests.get(f"{service.url}/healthz", timeout=1).ok, "provider", service)
 
 
+def _start_worker(stack: Stack) -> None:
+    """The compute worker: the provider's settings, the same job database and broker."""
+    current = stack.services.get("worker")
+    if current is not None and current.alive():
+        return
+    log = stack.path / "logs" / "worker.log"
+    cmd = [sys.executable, "-m", "compute_to_data", "--queues", ",".join(_environments())]
+    pid = _spawn(cmd, log, provider_env(stack))
+    service = Service("worker", os.environ.get("DATAMARKET_BROKER_URL") or "sqlite", pid, str(log),
+                      program="compute_to_data")  # fmt: skip
+    stack.services["worker"] = service
+    stack.save()
+    from compute_to_data.jobs import JobStore
+
+    jobs = JobStore(f"sqlite:///{stack.path / 'provider' / 'jobs.db'}")
+    try:
+        _wait(lambda: "cpu" in jobs.live_queues(10.0), "worker", service, timeout=60.0)
+    finally:
+        jobs.close()
+
+
+def _environments() -> list[str]:
+    """cpu, and gpu where this machine has an NVIDIA GPU."""
+    return ["cpu", "gpu"] if any(Path("/dev").glob("nvidia[0-9]*")) else ["cpu"]
+
+
 def provider_env(stack: Stack) -> dict[str, str]:
-    """The provider's settings for the local market (its key is a public dev key)."""
+    """The provider's settings for the local market (its key is a public dev key). The broker is
+    Redis where ``DATAMARKET_BROKER_URL`` names one, else the embedded SQLite broker."""
+    broker = os.environ.get("DATAMARKET_BROKER_URL")
     return {
+        **({"DATAMARKET_PROVIDER_BROKER_URL": broker} if broker else {}),
+        "DATAMARKET_PROVIDER_DATA_DIR": str(stack.path / "provider"),
+        "DATAMARKET_PROVIDER_SERVICES": "download,compute",
+        "DATAMARKET_PROVIDER_COMPUTE_ENVIRONMENTS": ",".join(_environments()),
         "DATAMARKET_PROVIDER_RPC_URL": stack.services["chain"].url,
         "DATAMARKET_PROVIDER_MARKET": stack.contracts["market"],
         "DATAMARKET_PROVIDER_PRIVATE_KEY": dev_account(PROVIDER_ACCOUNT).key.hex(),

@@ -99,11 +99,12 @@ def grant_access(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def authenticate(ctx: ProviderContext, access: AccessBody) -> None:
-    """Steps 2-4: the nonce window, the signature, and a read-only look at the last nonce."""
+def authenticate(ctx: ProviderContext, access: AccessBody, verify: Any = verify_access_signature) -> None:
+    """Steps 2-4: the nonce window, the signature (checked by ``verify``), and a read-only look at
+    the last nonce."""
     req = access.request
     check_nonce_window(req.nonce, now_ms=int(ctx.clock() * 1000), window_ms=ctx.settings.nonce_window_ms)
-    verify_access_signature(req, access.signature, ctx.chain.chain_id, ctx.chain.market_address)
+    verify(req, access.signature, ctx.chain.chain_id, ctx.chain.market_address)
     if req.nonce <= ctx.nonces.last(req.consumer):
         raise NonceUsed(
             "the nonce must be greater than the last one accepted from this address",
@@ -111,9 +112,12 @@ def authenticate(ctx: ProviderContext, access: AccessBody) -> None:
         )
 
 
-def authorize(ctx: ProviderContext, req: AccessRequest, proof: list[str]) -> DatasetDocument:
-    """Steps 5-7: the order on chain, the dataset's state and allowlist, the service and its timeout.
-    Returns the dataset's verified metadata document."""
+def authorize(
+    ctx: ProviderContext, req: AccessRequest, proof: list[str], *, kind: str = "download"
+) -> DatasetDocument:
+    """Steps 5-7: the order on chain, the dataset's state and allowlist, the service (of type
+    ``kind``) and its timeout. Returns the dataset's verified metadata document. ``req`` may be any
+    signed request with the AccessRequest fields (a ComputeRequest too)."""
     chain = ctx.chain
     latest = chain.latest_block()
     order = orders.match_order(
@@ -130,8 +134,10 @@ def authorize(ctx: ProviderContext, req: AccessRequest, proof: list[str]) -> Dat
     service = doc.service(req.service_id)
     if service is None:
         raise Unprocessable("the dataset's metadata document has no such service", code="metadata_invalid")
-    if service["type"] != "download":
-        raise Forbidden("this service does not release the content key", code="service_not_downloadable")
+    if service["type"] != kind:
+        if kind == "download":
+            raise Forbidden("this service does not release the content key", code="service_not_downloadable")
+        raise Forbidden(f"this service is not a {kind} service", code=f"service_not_{kind}")
     orders.check_not_expired(order, timeout=service["timeout"], now=latest.timestamp)
     return doc
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
@@ -17,7 +18,7 @@ from flask import Flask, Response, g, request
 from datamarket.crypto.keys import KeyStore
 from datamarket.errors import ConfigError
 from datamarket.storage.base import ContentStore
-from provider import access, errors, fees, info, ops
+from provider import access, compute, errors, fees, info, ops
 from provider.chain import ChainReader, Web3ChainReader
 from provider.context import EXTENSION, ProviderContext
 from provider.metrics import Metrics
@@ -48,6 +49,7 @@ def create_app(
     store: ContentStore | None = None,
     nonces: NonceStore | None = None,
     keys: KeyStore | None = None,
+    jobs: Any = None,
     clock: Callable[[], float] = time.time,
 ) -> Flask:
     """A provider app for ``settings``; each adapter not given is built from the settings."""
@@ -71,14 +73,28 @@ def create_app(
         metrics=Metrics(),
         clock=clock,
         address=address,
+        compute=_compute_backend(settings, jobs),
     )
     app.extensions[EXTENSION] = ctx
-    for blueprint in (info.bp, access.bp, fees.bp, ops.bp):
+    for blueprint in (info.bp, access.bp, fees.bp, ops.bp, compute.bp):
         app.register_blueprint(blueprint)
     errors.register(app, on_error=ctx.metrics.record_error)
     _instrument(app, ctx.metrics)
     logging.getLogger("provider").setLevel(settings.log_level)
     return app
+
+
+def _compute_backend(settings: ProviderSettings, jobs: Any) -> compute.ComputeBackend | None:
+    """The job database and the broker, where the provider offers compute."""
+    if "compute" not in settings.services:
+        return None
+    from compute_to_data.jobs import JobStore
+
+    return compute.ComputeBackend(
+        jobs=jobs or JobStore(str(settings.jobs_url)),
+        broker_url=str(settings.broker_url),
+        lease_s=settings.job_lease_s,
+    )
 
 
 def _instrument(app: Flask, metrics: Metrics) -> None:

@@ -35,9 +35,13 @@ class ProviderContext:
     address: str
     #: Verified metadata documents, so a repeated access skips the store and the schema check.
     documents: DocumentCache = field(default_factory=DocumentCache)
+    #: The compute backend (``provider.compute.ComputeBackend``) where the compute service is on.
+    compute: Any = None
 
     def close(self) -> None:
         self.nonces.close()
+        if self.compute is not None:
+            self.compute.close()
 
 
 def current() -> ProviderContext:

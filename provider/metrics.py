@@ -40,6 +40,13 @@ class Metrics:
             "datamarket_provider_quotes_issued", "Provider-fee quotes signed", registry=self.registry
         )
 
+        self.compute_jobs = Counter(
+            "datamarket_provider_compute_jobs",
+            "Compute jobs accepted",
+            ["environment"],
+            registry=self.registry,
+        )
+
     def record_error(self, status: int, code: str) -> None:
         self.errors.labels(code=code, status=str(status)).inc()
 

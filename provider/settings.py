@@ -104,6 +104,30 @@ class ProviderSettings:
     max_metadata_bytes: int = 1024 * 1024
     rpc_timeout_s: float = 10.0
     log_level: str = "INFO"
+    # ---- compute-to-data (docs/compute.md)
+    #: The job database: ``sqlite:///path`` (default ``<data_dir>/jobs.db``) or ``postgresql://...``.
+    jobs_url: str | None = field(default=None, repr=False)
+    #: The Celery broker: ``redis://...`` (or ``amqp://``); default the embedded SQLite broker
+    #: ``sqla+sqlite:///<data_dir>/broker.db``.
+    broker_url: str | None = field(default=None, repr=False)
+    #: Where workers stage jobs (each job in its own 0700 directory, data and outputs on tmpfs).
+    jobs_dir: Path | None = None
+    #: Resource classes offered: cpu and, where a GPU worker runs, gpu.
+    compute_environments: tuple[str, ...] = ("cpu",)
+    job_wall_time_s: int = 3600
+    job_memory_mb: int = 8192
+    job_output_mb: int = 256
+    job_processes: int = 128
+    #: Queued or running jobs at most; more are refused with 503 until some finish.
+    max_pending_jobs: int = 100
+    #: A worker renews its lease on a job this often (seconds); a lease lapses after 3 periods.
+    job_lease_s: float = 5.0
+    job_max_attempts: int = 2
+    #: Receipts wait this long (seconds) for others to share their transaction.
+    receipt_batch_delay_s: float = 2.0
+    #: Run published algorithms that the dataset trusts (and any, where a dataset allows any).
+    #: Off: built-ins only.
+    published_algorithms: bool = True
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -118,6 +142,12 @@ class ProviderSettings:
             object.__setattr__(self, "store", str(self.data_dir / "store"))
         if self.nonces_url is None:
             object.__setattr__(self, "nonces_url", f"sqlite:///{self.data_dir / 'nonces.db'}")
+        if self.jobs_url is None:
+            object.__setattr__(self, "jobs_url", f"sqlite:///{self.data_dir / 'jobs.db'}")
+        if self.broker_url is None:
+            object.__setattr__(self, "broker_url", f"sqla+sqlite:///{self.data_dir / 'broker.db'}")
+        if self.jobs_dir is None:
+            object.__setattr__(self, "jobs_dir", self.data_dir / "jobs")
 
     def __repr__(self) -> str:
         shown = []
@@ -125,7 +155,7 @@ class ProviderSettings:
             value = getattr(self, f.name)
             if f.name == "private_key":
                 value = "***"
-            elif f.name == "nonces_url" and value is not None:
+            elif f.name in ("nonces_url", "jobs_url", "broker_url") and value is not None:
                 value = mask_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"ProviderSettings({', '.join(shown)})"
@@ -229,6 +259,23 @@ def _float(value: Any) -> float:
     return float(value)
 
 
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+        "0",
+        "false",
+        "no",
+        "off",
+    ):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    raise TypeError(type(value).__name__)
+
+
 def _str(value: Any) -> str:
     if not isinstance(value, str):
         raise TypeError(type(value).__name__)
@@ -262,6 +309,19 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_metadata_bytes": _int,
     "rpc_timeout_s": _float,
     "log_level": lambda v: _str(v).upper(),
+    "jobs_url": _str,
+    "broker_url": _str,
+    "jobs_dir": lambda v: Path(_str(v)).expanduser(),
+    "compute_environments": _services,
+    "job_wall_time_s": _int,
+    "job_memory_mb": _int,
+    "job_output_mb": _int,
+    "job_processes": _int,
+    "max_pending_jobs": _int,
+    "job_lease_s": _float,
+    "job_max_attempts": _int,
+    "receipt_batch_delay_s": _float,
+    "published_algorithms": _bool,
 }
 
 
@@ -308,6 +368,34 @@ def _problems(s: ProviderSettings) -> list[str]:
             p.append(f"{name}: must be an integer in [{low}, {high})")
     if not isinstance(s.rpc_timeout_s, float | int) or not 0 < s.rpc_timeout_s <= 600:
         p.append("rpc_timeout_s: must be in (0, 600]")
+    if s.jobs_url is not None and urlsplit(s.jobs_url).scheme not in ("sqlite", "postgresql", "postgres"):
+        p.append("jobs_url: must be a sqlite:/// or postgresql:// URL")
+    if s.broker_url is not None and urlsplit(s.broker_url).scheme not in (
+        "redis",
+        "rediss",
+        "amqp",
+        "amqps",
+        "sqla+sqlite",
+        "sqla+postgresql",
+    ):
+        p.append("broker_url: must be a redis://, amqp:// or sqla+sqlite:/// URL")
+    if not s.compute_environments or any(e not in ("cpu", "gpu") for e in s.compute_environments):
+        p.append("compute_environments: a non-empty list among cpu, gpu")
+    for name, low, high in (
+        ("job_wall_time_s", 1, 7 * 86400 + 1),
+        ("job_memory_mb", 64, 4 * 1024 * 1024),
+        ("job_output_mb", 1, 1024 * 1024),
+        ("job_processes", 8, 100_000),
+        ("max_pending_jobs", 1, 1_000_000),
+        ("job_max_attempts", 1, 101),
+    ):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value < high:
+            p.append(f"{name}: must be an integer in [{low}, {high})")
+    for name in ("job_lease_s", "receipt_batch_delay_s"):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, float | int) or not 0 < value <= 3600:
+            p.append(f"{name}: must be in (0, 3600]")
     if s.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         p.append("log_level: one of DEBUG, INFO, WARNING, ERROR")
     return p

@@ -24,7 +24,7 @@ from datamarket.crypto import keys, stream
 from datamarket.errors import DatamarketError
 from datamarket.metadata import document
 from datamarket.sdk.provider_client import ProviderClient
-from datamarket.storage.base import ContentStore, cat_bytes
+from datamarket.storage.base import ChunkReader, ContentStore, cat_bytes
 
 MAX_METADATA_BYTES = 1 << 20
 
@@ -160,7 +160,7 @@ def _decrypt(store: ContentStore, cid: str, key: bytes, out: Path, sha256: str) 
     and its sha256 matches. A thread reads (and verifies) blocks from the store while this one
     decrypts, so the two run side by side."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    reader = _ChunkReader(_prefetch(store.cat(cid)))
+    reader = ChunkReader(_prefetch(store.cat(cid)))
     stream.decrypt_to_path(io.BufferedReader(reader, 1 << 20), out, key, expected_sha256=sha256)
 
 
@@ -199,28 +199,6 @@ def _prefetch(chunks: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
                 queue.get_nowait()
             except Empty:
                 worker.join(0.01)
-
-
-class _ChunkReader(io.RawIOBase):
-    """A readable file over an iterator of byte chunks."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        while not self._pending:
-            try:
-                self._pending = next(self._chunks)
-            except StopIteration:
-                return 0
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
 
 
 __all__ = ["Dataset", "DownloadError", "DownloadResult", "buy", "download", "order", "resolve"]

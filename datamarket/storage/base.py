@@ -18,8 +18,9 @@ StorageError
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import BinaryIO, Protocol, runtime_checkable
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 from datamarket.errors import DatamarketError
 
@@ -91,6 +92,28 @@ class CarStore(ContentStore, Protocol):
         """Store every block of a CAR v1 (each verified against its CID), pin its roots (each must
         be complete) and return them."""
         ...
+
+
+class ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks (such as ``ContentStore.cat``)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
 
 
 def add_bytes(store: ContentStore, data: bytes, *, cid_version: int = 1) -> str:

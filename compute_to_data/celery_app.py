@@ -1,0 +1,197 @@
+"""The Celery application: the broker, the queues and the two tasks.
+
+- ``datamarket.compute.run_job(job_id)``: one job, on the queue of its resource class (``cpu`` or
+  ``gpu``). ``acks_late`` with ``reject_on_worker_lost``: the message is acknowledged only when the
+  task returns, so a worker killed mid-job leaves it to be delivered again; the job database's
+  lease decides whether the redelivered task runs it (the lease lapsed) or drops it (it is final,
+  or another worker holds it).
+- ``datamarket.compute.post_receipts()``: posts the pending receipts in one transaction.
+
+Broker: Redis (or RabbitMQ) when ``broker_url`` says so; otherwise the embedded SQLite broker
+(``sqla+sqlite:///``) with a 50 ms polling interval (kombu's default polls once a second). Results
+are not stored in Celery: the job database is the record.
+
+The provider only sends tasks by name (:func:`enqueue`); it never imports the worker's code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_ready, worker_shutting_down
+
+from provider.settings import ProviderSettings
+
+log = logging.getLogger("datamarket.compute")
+
+RUN_JOB = "datamarket.compute.run_job"
+POST_RECEIPTS = "datamarket.compute.post_receipts"
+#: Seconds between a worker's sweeps for jobs whose worker died (and heartbeats).
+REAP_INTERVAL_S = 5.0
+SQLITE_POLLING_INTERVAL_S = 0.05
+
+
+def make_celery(broker: str, *, lease_s: float = 5.0) -> Celery:
+    if broker.startswith("sqla+"):
+        from kombu.transport.sqlalchemy import Transport
+
+        Transport.polling_interval = SQLITE_POLLING_INTERVAL_S
+        Path(broker.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    app = Celery("datamarket", broker=broker, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="cpu",
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        # A redelivered job is checked against its lease, so a visibility timeout shorter than
+        # the longest job is safe: it only decides how soon a dead worker's job is noticed.
+        broker_transport_options={"visibility_timeout": max(60, int(lease_s * 12))},
+    )
+    return app
+
+
+def enqueue(app: Celery, job_id: str, environment: str) -> None:
+    app.send_task(RUN_JOB, args=[job_id], queue=environment)
+
+
+def schedule_receipts(app: Celery, delay_s: float) -> None:
+    app.send_task(POST_RECEIPTS, countdown=delay_s, queue="cpu")
+
+
+# ------------------------------------------------------------------------------------ worker side
+
+
+class Worker:
+    """What a worker process builds once: the job runner's context, the lease keeper, and a
+    background sweep for jobs whose worker died."""
+
+    def __init__(self, settings: ProviderSettings, app: Celery, queues: tuple[str, ...]) -> None:
+        from compute_to_data import receipts, runner, sandbox
+        from compute_to_data.jobs import JobStore, LeaseKeeper
+        from datamarket.crypto.keys import KeyStore
+        from provider.app import open_content_store
+        from provider.chain import Web3ChainReader
+
+        sandbox.check_available()
+        self.settings, self.app, self.queues, self._runner = settings, app, queues, runner
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.jobs = JobStore(str(settings.jobs_url))
+        chain = Web3ChainReader.connect(
+            settings.rpc_url,
+            settings.market,
+            chain_id=settings.chain_id,
+            deploy_block=settings.market_deploy_block,
+            timeout=settings.rpc_timeout_s,
+        )
+        gpus = runner.GpuPool.detect() if "gpu" in queues else runner.GpuPool()
+        if "gpu" in queues and not gpus.devices:
+            log.warning("the gpu queue was asked for, but this machine has no NVIDIA GPU")
+        self.leases = LeaseKeeper(self.jobs, self.worker_id, lease_s=settings.job_lease_s)
+        self.ctx = runner.WorkerContext(
+            jobs=self.jobs,
+            chain=chain,
+            store=open_content_store(str(settings.store)),
+            keys=KeyStore(settings.keys_dir),  # type: ignore[arg-type]
+            jobs_dir=Path(settings.jobs_dir),  # type: ignore[arg-type]
+            worker_id=self.worker_id,
+            limits=sandbox.Limits(
+                wall_time_s=settings.job_wall_time_s,
+                cpu_time_s=settings.job_wall_time_s * max(os.cpu_count() or 1, 1),
+                memory_bytes=settings.job_memory_mb * 1024 * 1024,
+                output_bytes=settings.job_output_mb * 1024 * 1024,
+                processes=settings.job_processes,
+            ),
+            lease_s=settings.job_lease_s * 3,
+            max_attempts=settings.job_max_attempts,
+            published_algorithms=settings.published_algorithms,
+            max_metadata_bytes=settings.max_metadata_bytes,
+            gpus=gpus,
+            on_final=lambda job_id: schedule_receipts(app, settings.receipt_batch_delay_s),
+        )
+        self.poster = receipts.ReceiptPoster(self.jobs, settings)
+        self._stop = threading.Event()
+        sandbox.sweep("job-")
+        self.jobs.stale_posting()
+        self._thread = threading.Thread(target=self._sweep_loop, name="job-sweeper", daemon=True)
+        self._thread.start()
+
+    def run(self, job_id: str) -> str | None:
+        return self._runner.run_job(self.ctx, job_id, self.leases.hold)
+
+    def _sweep_loop(self) -> None:
+        """Heartbeat, and put back on the queue the jobs whose worker stopped renewing its lease."""
+        gpus = len(self.ctx.gpus.devices)
+        while True:
+            try:
+                self.jobs.heartbeat(self.worker_id, ",".join(self.queues), gpus)
+                for job in self.jobs.lapsed():
+                    log.warning("job %s: its worker stopped; sending it again", job.id)
+                    enqueue(self.app, job.id, job.environment)
+            except Exception:
+                log.exception("the job sweep failed; trying again")
+            if self._stop.wait(REAP_INTERVAL_S):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.leases.stop()
+
+
+_worker: Worker | None = None
+
+
+def build_worker_app(settings: ProviderSettings, queues: tuple[str, ...]) -> Celery:
+    """The app a worker runs, with the tasks bound to this process's :class:`Worker`."""
+    app = make_celery(str(settings.broker_url), lease_s=settings.job_lease_s)
+
+    def current() -> Worker:
+        global _worker
+        if _worker is None:
+            _worker = Worker(settings, app, queues)
+        return _worker
+
+    @app.task(name=RUN_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
+    def run_job(self: Any, job_id: str) -> str | None:
+        return current().run(job_id)
+
+    @app.task(name=POST_RECEIPTS, acks_late=True)
+    def post_receipts() -> int:
+        return current().poster.post_pending()
+
+    @worker_ready.connect(weak=False)
+    def _ready(**_: Any) -> None:
+        current()
+        schedule_receipts(app, 0)
+
+    @worker_process_init.connect(weak=False)
+    def _child(**_: Any) -> None:
+        global _worker
+        _worker = None
+
+    @worker_shutting_down.connect(weak=False)
+    def _down(**_: Any) -> None:
+        if _worker is not None:
+            _worker.stop()
+
+    return app
+
+
+__all__ = [
+    "POST_RECEIPTS",
+    "RUN_JOB",
+    "Worker",
+    "build_worker_app",
+    "enqueue",
+    "make_celery",
+    "schedule_receipts",
+]

@@ -1,0 +1,673 @@
+"""The job database: one row per compute job, its state machine, leases, epsilon reservations and
+the queue of receipts to post on chain.
+
+SQLAlchemy Core over SQLite (default, ``sqlite:///path``) or PostgreSQL (``postgresql://...``).
+Every state change is one conditional ``UPDATE ... WHERE state IN (...)``, so two workers (or a
+worker and a cancelling provider) can never both move a job: the loser sees ``rowcount == 0``.
+
+States (docs/compute.md)::
+
+    queued -> staging -> running -> checking -> publishing -> succeeded
+    any non-final -> failed | cancelled;   checking -> rejected
+
+A worker that claims a job holds a lease (``lease_owner``, ``lease_until``) and renews it while it
+works. A job whose lease lapsed (its worker died) is claimed again from staging, ``attempts`` + 1,
+until ``max_attempts``; then it fails with ``worker_lost``.
+
+Epsilon: a job reserves its requested epsilon when it is created, in the same transaction that
+checks the dataset's remaining budget; the reservation ends when its receipt is mined (the chain's
+``epsilonSpent`` then holds it) or when the job ends without releasing anything (charged 0).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from datamarket.errors import DatamarketError
+
+QUEUED, STAGING, RUNNING, CHECKING, PUBLISHING = "queued", "staging", "running", "checking", "publishing"
+SUCCEEDED, FAILED, REJECTED, CANCELLED = "succeeded", "failed", "rejected", "cancelled"
+ACTIVE = (STAGING, RUNNING, CHECKING, PUBLISHING)
+FINAL = (SUCCEEDED, FAILED, REJECTED, CANCELLED)
+STATES = (QUEUED, *ACTIVE, *FINAL)
+#: The state each step moves from.
+NEXT = {STAGING: RUNNING, RUNNING: CHECKING, CHECKING: PUBLISHING, PUBLISHING: SUCCEEDED}
+
+#: Receipt status of a job: none (not final yet), pending (to post), posting (in a batch), posted.
+R_NONE, R_PENDING, R_POSTING, R_POSTED = "none", "pending", "posting", "posted"
+
+metadata = sa.MetaData()
+
+jobs = sa.Table(
+    "compute_jobs",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("consumer", sa.String(42), nullable=False),
+    sa.Column("datatoken", sa.String(42), nullable=False, index=True),
+    sa.Column("service_id", sa.Integer, nullable=False),
+    sa.Column("order_tx", sa.String(66), nullable=False, unique=True),
+    sa.Column("consumer_key", sa.String(66), nullable=False),
+    sa.Column("algorithm", sa.Text, nullable=False),  # JSON: a built-in's name or {"bundle", "sha256"}
+    sa.Column("algorithm_hash", sa.String(64), nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # canonical JSON
+    sa.Column("environment", sa.String(8), nullable=False),
+    sa.Column("epsilon_units", sa.BigInteger, nullable=False),  # requested, micro-epsilon
+    sa.Column("charged_units", sa.BigInteger, nullable=False, default=0),
+    sa.Column("delta", sa.Float, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("progress", sa.Float, nullable=False, default=0.0),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("state_since", sa.Float, nullable=False),
+    sa.Column("timings", sa.Text, nullable=False, default="{}"),
+    sa.Column("error", sa.Text),  # JSON {"code", "message", "details"}
+    sa.Column("logs", sa.Text),  # released logs (after the policy passed them)
+    sa.Column("logs_truncated", sa.Boolean, nullable=False, default=False),
+    sa.Column("result", sa.Text),  # JSON: what GET /result answers
+    sa.Column("output_hash", sa.String(64)),
+    sa.Column("first_output_s", sa.Float),
+    sa.Column("receipt_status", sa.String(8), nullable=False, default=R_NONE, index=True),
+    sa.Column("receipt_batch", sa.String(32)),
+    sa.Column("receipt_tx", sa.String(66)),
+    sa.Column("receipt_block", sa.BigInteger),
+)
+
+workers = sa.Table(
+    "compute_workers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("queues", sa.String(64), nullable=False),
+    sa.Column("gpus", sa.Integer, nullable=False),
+    sa.Column("seen_at", sa.Float, nullable=False),
+)
+
+# One row per dataset, locked (PostgreSQL: SELECT ... FOR UPDATE) while a job reserves epsilon.
+budget_locks = sa.Table(
+    "compute_budget_locks", metadata, sa.Column("datatoken", sa.String(42), primary_key=True)
+)
+
+
+class JobError(DatamarketError):
+    code = "job_error"
+
+
+class OrderAlreadyUsed(JobError):
+    code = "order_already_used"
+
+
+class BudgetExceeded(JobError):
+    code = "epsilon_exceeds_budget"
+
+
+def hash_token(token: str) -> str:
+    return sha256(token.encode()).hexdigest()
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+@dataclass(frozen=True)
+class NewJob:
+    consumer: str
+    datatoken: str
+    service_id: int
+    order_tx: str
+    consumer_key: str
+    algorithm: str | dict
+    algorithm_hash: str
+    params: dict
+    environment: str
+    epsilon_units: int
+    delta: float
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    consumer: str
+    datatoken: str
+    service_id: int
+    order_tx: str
+    consumer_key: str
+    algorithm: str | dict
+    algorithm_hash: str
+    params: dict
+    environment: str
+    epsilon_units: int
+    charged_units: int
+    delta: float
+    state: str
+    progress: float
+    attempts: int
+    lease_owner: str | None
+    lease_until: float | None
+    cancel_requested: bool
+    created_at: float
+    state_since: float
+    timings: dict
+    error: dict | None
+    logs: str | None
+    logs_truncated: bool
+    result: dict | None
+    output_hash: str | None
+    first_output_s: float | None
+    receipt_status: str
+    receipt_tx: str | None
+    receipt_block: int | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Job:
+        m = dict(row._mapping)
+        return cls(
+            id=m["id"],
+            consumer=m["consumer"],
+            datatoken=m["datatoken"],
+            service_id=m["service_id"],
+            order_tx=m["order_tx"],
+            consumer_key=m["consumer_key"],
+            algorithm=json.loads(m["algorithm"]),
+            algorithm_hash=m["algorithm_hash"],
+            params=json.loads(m["params"]),
+            environment=m["environment"],
+            epsilon_units=m["epsilon_units"],
+            charged_units=m["charged_units"] or 0,
+            delta=m["delta"],
+            state=m["state"],
+            progress=m["progress"] or 0.0,
+            attempts=m["attempts"] or 0,
+            lease_owner=m["lease_owner"],
+            lease_until=m["lease_until"],
+            cancel_requested=bool(m["cancel_requested"]),
+            created_at=m["created_at"],
+            state_since=m["state_since"],
+            timings=json.loads(m["timings"] or "{}"),
+            error=json.loads(m["error"]) if m["error"] else None,
+            logs=m["logs"],
+            logs_truncated=bool(m["logs_truncated"]),
+            result=json.loads(m["result"]) if m["result"] else None,
+            output_hash=m["output_hash"],
+            first_output_s=m["first_output_s"],
+            receipt_status=m["receipt_status"],
+            receipt_tx=m["receipt_tx"],
+            receipt_block=m["receipt_block"],
+        )
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL
+
+
+def _engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            dbapi_conn.execute("PRAGMA journal_mode=WAL")
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+            dbapi_conn.execute("PRAGMA busy_timeout=30000")
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            # IMMEDIATE: take the write lock at the start, so check-then-write is serialized
+            # across processes (the provider's gunicorn workers and the Celery workers).
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1).replace(
+        "postgres://", "postgresql+psycopg://", 1
+    )
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class JobStore:
+    """The job database (see the module docstring)."""
+
+    def __init__(self, url: str, *, clock: Any = time.time) -> None:
+        self.engine = _engine(url)
+        self.clock = clock
+        self._dialect = self.engine.dialect.name
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # ------------------------------------------------------------------------------ creating
+
+    def create(
+        self, new: NewJob, *, budget_units: int, chain_spent_units: int, chain_block: int
+    ) -> tuple[Job, str]:
+        """Create a job in ``queued``, reserving ``new.epsilon_units`` of the dataset's budget.
+
+        ``budget_units`` and ``chain_spent_units`` are the chain's figures at ``chain_block``;
+        reservations of jobs whose receipt was mined after that block still count. Raises
+        OrderAlreadyUsed (one order, one job) or BudgetExceeded. Returns the job and its bearer
+        token (only its hash is stored)."""
+        token = secrets.token_urlsafe(32)
+        job_id = secrets.token_hex(16)
+        now = self.clock()
+        with self._tx() as conn:
+            self._lock_budget(conn, new.datatoken)
+            existing = conn.execute(sa.select(jobs.c.id).where(jobs.c.order_tx == new.order_tx)).first()
+            if existing is not None:
+                raise OrderAlreadyUsed(
+                    "this order has already started a job; one order runs one job",
+                    details={"job_id": existing.id},
+                )
+            if new.epsilon_units:
+                reserved = self._reserved(conn, new.datatoken, chain_block)
+                remaining = budget_units - chain_spent_units - reserved
+                if new.epsilon_units > remaining:
+                    raise BudgetExceeded(
+                        "the job asks for more epsilon than the dataset has left",
+                        details={"requested": new.epsilon_units / 1e6, "remaining": max(remaining, 0) / 1e6},
+                    )
+            conn.execute(
+                jobs.insert().values(
+                    id=job_id,
+                    token_hash=hash_token(token),
+                    consumer=new.consumer,
+                    datatoken=new.datatoken,
+                    service_id=new.service_id,
+                    order_tx=new.order_tx,
+                    consumer_key=new.consumer_key,
+                    algorithm=dumps(new.algorithm),
+                    algorithm_hash=new.algorithm_hash,
+                    params=dumps(new.params),
+                    environment=new.environment,
+                    epsilon_units=new.epsilon_units,
+                    charged_units=0,
+                    delta=new.delta,
+                    state=QUEUED,
+                    progress=0.0,
+                    attempts=0,
+                    cancel_requested=False,
+                    created_at=now,
+                    state_since=now,
+                    timings="{}",
+                    logs_truncated=False,
+                    receipt_status=R_NONE,
+                )
+            )
+        return self.get(job_id), token
+
+    def _lock_budget(self, conn: Connection, datatoken: str) -> None:
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+
+            conn.execute(insert(budget_locks).values(datatoken=datatoken).on_conflict_do_nothing())
+            conn.execute(
+                sa.select(budget_locks).where(budget_locks.c.datatoken == datatoken).with_for_update()
+            )
+        # SQLite: BEGIN IMMEDIATE already holds the database's write lock.
+
+    def _reserved(self, conn: Connection, datatoken: str, chain_block: int) -> int:
+        """Epsilon held by this dataset's jobs that the chain (at ``chain_block``) does not count yet."""
+        c = jobs.c
+        q = sa.select(sa.func.coalesce(sa.func.sum(c.epsilon_units), 0)).where(
+            c.datatoken == datatoken,
+            sa.or_(
+                c.state.in_((QUEUED, *ACTIVE)),
+                sa.and_(
+                    c.state == SUCCEEDED,
+                    sa.or_(c.receipt_status != R_POSTED, c.receipt_block > chain_block),
+                ),
+            ),
+        )
+        return int(conn.execute(q).scalar_one())
+
+    def reserved(self, datatoken: str, chain_block: int) -> int:
+        with self.engine.connect() as conn:
+            return self._reserved(conn, datatoken, chain_block)
+
+    def pending_count(self) -> int:
+        with self.engine.connect() as conn:
+            q = sa.select(sa.func.count()).select_from(jobs).where(jobs.c.state.in_((QUEUED, *ACTIVE)))
+            return int(conn.execute(q).scalar_one())
+
+    # ------------------------------------------------------------------------------ reading
+
+    def get(self, job_id: str) -> Job | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return Job.from_row(row) if row is not None else None
+
+    def get_authorized(self, job_id: str, token: str) -> Job | None:
+        """The job, if ``token`` is its bearer token (compared in constant time)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None or not secrets.compare_digest(row.token_hash, hash_token(token)):
+            return None
+        return Job.from_row(row)
+
+    def list_active(self) -> list[Job]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(jobs).where(jobs.c.state.in_((QUEUED, *ACTIVE)))).all()
+        return [Job.from_row(r) for r in rows]
+
+    # ------------------------------------------------------------------------------ moving
+
+    def _timings_after(self, conn: Connection, job_id: str, now: float) -> str:
+        row = conn.execute(
+            sa.select(jobs.c.state, jobs.c.state_since, jobs.c.timings).where(jobs.c.id == job_id)
+        ).one()
+        timings = json.loads(row.timings or "{}")
+        timings[row.state] = round(timings.get(row.state, 0.0) + max(now - row.state_since, 0.0), 6)
+        return dumps(timings)
+
+    def claim(self, job_id: str, worker: str, *, lease_s: float, max_attempts: int) -> Job | None:
+        """Take the job for ``worker``: from queued, or from any active state whose lease lapsed.
+        The job moves to staging with attempts + 1. None when the job is final, unknown, or held
+        by a live worker. A lapsed job that has used its attempts is failed with worker_lost."""
+        now = self.clock()
+        c = jobs.c
+        with self._tx() as conn:
+            row = conn.execute(sa.select(jobs).where(c.id == job_id)).first()
+            if row is None or row.state in FINAL:
+                return None
+            lapsed = row.state in ACTIVE and (row.lease_until or 0) < now
+            if row.state != QUEUED and not lapsed:
+                return None
+            if row.cancel_requested:
+                self._finish(conn, job_id, CANCELLED, now, error=None)
+                return None
+            if row.attempts >= max_attempts:
+                self._finish(
+                    conn,
+                    job_id,
+                    FAILED,
+                    now,
+                    error={
+                        "code": "worker_lost",
+                        "message": "the worker running the job stopped; no attempts left",
+                        "details": {"attempts": row.attempts},
+                    },
+                )
+                return None
+            conn.execute(
+                jobs.update()
+                .where(c.id == job_id, c.state == row.state)
+                .values(
+                    state=STAGING,
+                    attempts=row.attempts + 1,
+                    lease_owner=worker,
+                    lease_until=now + lease_s,
+                    timings=self._timings_after(conn, job_id, now),
+                    state_since=now,
+                    progress=0.0,
+                )
+            )
+        return self.get(job_id)
+
+    def advance(self, job_id: str, worker: str, from_state: str, to_state: str, **values: Any) -> bool:
+        """Move the job ``from_state -> to_state`` if ``worker`` still holds it. False otherwise
+        (cancelled meanwhile, or another worker took over)."""
+        now = self.clock()
+        c = jobs.c
+        with self._tx() as conn:
+            timings = self._timings_after(conn, job_id, now)
+            if "result" in values and values["result"] is not None:
+                values["result"] = dumps(values["result"])
+            res = conn.execute(
+                jobs.update()
+                .where(
+                    c.id == job_id,
+                    c.state == from_state,
+                    c.lease_owner == worker,
+                    c.cancel_requested.is_(False),
+                )
+                .values(state=to_state, state_since=now, timings=timings, **values)
+            )
+            if res.rowcount and to_state in FINAL:
+                self._after_final(conn, job_id, to_state)
+            return bool(res.rowcount)
+
+    def finish(
+        self, job_id: str, state: str, *, worker: str | None = None, error: dict | None = None, **values: Any
+    ) -> bool:
+        """End the job in ``state`` (failed, rejected, cancelled; succeeded goes through advance).
+        With ``worker``, only if that worker still holds it. False if it was already final."""
+        now = self.clock()
+        with self._tx() as conn:
+            return self._finish(conn, job_id, state, now, error=error, worker=worker, **values)
+
+    def _finish(
+        self, conn: Connection, job_id: str, state: str, now: float, *, error: dict | None,
+        worker: str | None = None, **values: Any,
+    ) -> bool:  # fmt: skip
+        c = jobs.c
+        cond = [c.id == job_id, c.state.notin_(FINAL)]
+        if worker is not None:
+            cond.append(c.lease_owner == worker)
+        timings = self._timings_after(conn, job_id, now)
+        res = conn.execute(
+            jobs.update()
+            .where(*cond)
+            .values(
+                state=state,
+                state_since=now,
+                timings=timings,
+                lease_until=None,
+                error=dumps(error) if error else None,
+                **values,
+            )
+        )
+        if res.rowcount:
+            self._after_final(conn, job_id, state)
+        return bool(res.rowcount)
+
+    def _after_final(self, conn: Connection, job_id: str, state: str) -> None:
+        """A final job gets its receipt queued; only a succeeded one is charged its epsilon."""
+        c = jobs.c
+        charged = c.epsilon_units if state == SUCCEEDED else 0
+        conn.execute(
+            jobs.update()
+            .where(c.id == job_id)
+            .values(receipt_status=R_PENDING, charged_units=charged, lease_until=None)
+        )
+
+    def set_progress(self, job_id: str, worker: str, progress: float) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.id == job_id, jobs.c.lease_owner == worker)
+                .values(progress=max(0.0, min(1.0, progress)))
+            )
+
+    def record(self, job_id: str, **values: Any) -> None:
+        """Set plain columns (first_output_s, logs, ...) without a state change."""
+        with self._tx() as conn:
+            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+
+    def renew(self, job_ids: list[str], worker: str, *, lease_s: float) -> set[str]:
+        """Renew ``worker``'s leases; returns the ids whose cancellation was asked for."""
+        if not job_ids:
+            return set()
+        now = self.clock()
+        c = jobs.c
+        with self._tx() as conn:
+            conn.execute(
+                jobs.update()
+                .where(c.id.in_(job_ids), c.lease_owner == worker, c.state.in_(ACTIVE))
+                .values(lease_until=now + lease_s)
+            )
+            rows = conn.execute(sa.select(c.id).where(c.id.in_(job_ids), c.cancel_requested.is_(True))).all()
+        return {r.id for r in rows}
+
+    def request_cancel(self, job_id: str) -> Job | None:
+        """Cancel: a queued job (or one whose worker is gone) ends at once; a running one is
+        flagged, and its worker kills the sandbox and ends it."""
+        now = self.clock()
+        c = jobs.c
+        with self._tx() as conn:
+            row = conn.execute(sa.select(jobs).where(c.id == job_id)).first()
+            if row is None:
+                return None
+            if row.state not in FINAL:
+                if row.state == QUEUED or (row.lease_until or 0) < now:
+                    self._finish(conn, job_id, CANCELLED, now, error=None)
+                else:
+                    conn.execute(jobs.update().where(c.id == job_id).values(cancel_requested=True))
+        return self.get(job_id)
+
+    def lapsed(self) -> list[Job]:
+        """Active jobs whose worker stopped renewing its lease."""
+        now = self.clock()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs).where(jobs.c.state.in_(ACTIVE), sa.func.coalesce(jobs.c.lease_until, 0) < now)
+            ).all()
+        return [Job.from_row(r) for r in rows]
+
+    # ------------------------------------------------------------------------------ receipts
+
+    def take_receipts(self, limit: int = 100) -> tuple[str, list[Job]]:
+        """Mark up to ``limit`` pending receipts as one batch (posting) and return them."""
+        batch = secrets.token_hex(16)
+        c = jobs.c
+        with self._tx() as conn:
+            ids = [
+                r.id
+                for r in conn.execute(
+                    sa.select(c.id)
+                    .where(c.receipt_status == R_PENDING)
+                    .order_by(c.datatoken, c.id)
+                    .limit(limit)
+                ).all()
+            ]
+            if ids:
+                conn.execute(
+                    jobs.update()
+                    .where(c.id.in_(ids), c.receipt_status == R_PENDING)
+                    .values(receipt_status=R_POSTING, receipt_batch=batch)
+                )
+            rows = conn.execute(
+                sa.select(jobs).where(c.receipt_batch == batch).order_by(c.datatoken, c.id)
+            ).all()
+        return batch, [Job.from_row(r) for r in rows]
+
+    def receipts_posted(self, batch: str, tx: str, block: int) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.receipt_batch == batch)
+                .values(receipt_status=R_POSTED, receipt_tx=tx, receipt_block=block)
+            )
+
+    def receipts_failed(self, batch: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.receipt_batch == batch, jobs.c.receipt_status == R_POSTING)
+                .values(receipt_status=R_PENDING, receipt_batch=None)
+            )
+
+    def stale_posting(self) -> None:
+        """Batches left in ``posting`` by a worker that died go back to pending. (A batch whose
+        transaction did land is then posted twice; the chain counts both, so callers check the
+        chain for the job's receipt first: see receipts.py.)"""
+        with self._tx() as conn:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.receipt_status == R_POSTING)
+                .values(receipt_status=R_PENDING, receipt_batch=None)
+            )
+
+    # ------------------------------------------------------------------------------ workers
+
+    def heartbeat(self, worker: str, queues: str, gpus: int) -> None:
+        now = self.clock()
+        with self._tx() as conn:
+            updated = conn.execute(
+                workers.update().where(workers.c.id == worker).values(seen_at=now, queues=queues, gpus=gpus)
+            ).rowcount
+            if not updated:
+                conn.execute(workers.insert().values(id=worker, queues=queues, gpus=gpus, seen_at=now))
+
+    def live_queues(self, within_s: float) -> set[str]:
+        cutoff = self.clock() - within_s
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(workers.c.queues).where(workers.c.seen_at >= cutoff)).all()
+        return {q for r in rows for q in r.queues.split(",") if q}
+
+
+class LeaseKeeper:
+    """A worker's background thread: renews the leases of the jobs it runs and tells each job
+    when its cancellation was asked for (through the job's threading.Event)."""
+
+    def __init__(self, store: JobStore, worker: str, *, lease_s: float) -> None:
+        self.store, self.worker, self.lease_s = store, worker, lease_s
+        self._held: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lease-keeper", daemon=True)
+        self._thread.start()
+
+    @contextmanager
+    def hold(self, job_id: str) -> Iterator[threading.Event]:
+        cancel = threading.Event()
+        with self._lock:
+            self._held[job_id] = cancel
+        try:
+            yield cancel
+        finally:
+            with self._lock:
+                self._held.pop(job_id, None)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            with self._lock:
+                held = dict(self._held)
+            try:
+                for job_id in self.store.renew(list(held), self.worker, lease_s=self.lease_s):
+                    held[job_id].set()
+            except Exception:  # a database hiccup must not kill the thread; the next round retries
+                continue
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+__all__ = [
+    "ACTIVE",
+    "CANCELLED",
+    "CHECKING",
+    "FAILED",
+    "FINAL",
+    "PUBLISHING",
+    "QUEUED",
+    "REJECTED",
+    "RUNNING",
+    "STAGING",
+    "STATES",
+    "SUCCEEDED",
+    "BudgetExceeded",
+    "Job",
+    "JobError",
+    "JobStore",
+    "LeaseKeeper",
+    "NewJob",
+    "OrderAlreadyUsed",
+]

@@ -1,0 +1,404 @@
+"""One compute job's steps, run by a worker: stage, run, check, publish (docs/compute.md).
+
+Each step starts by moving the job's state in the database on the condition that this worker still
+holds it and nobody asked to cancel it; a step that finds the job moved stops without touching it.
+Every attempt starts from an empty job directory, so a job taken over after a worker died simply
+runs again from staging: the steps are idempotent.
+
+The job directory (mode 0700, under the provider's ``jobs_dir``) holds ``data/`` (a tmpfs with the
+decrypted dataset, read-only inside the sandbox), ``job/`` (params.json and the algorithm,
+read-only), ``out/`` (the size-capped tmpfs the algorithm writes) and ``logs.txt``. All of it is
+removed when the attempt ends, whatever the outcome.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import mimetypes
+import os
+import shutil
+import tarfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+from datamarket.crypto import keys, stream
+from datamarket.errors import DatamarketError
+from datamarket.storage.base import ChunkReader, ContentStore, cat_bytes
+from provider.chain import ChainReader
+from provider.datasets import DocumentCache
+
+from . import builtins, bundle, policy, sandbox
+from .jobs import (
+    CANCELLED,
+    CHECKING,
+    FAILED,
+    PUBLISHING,
+    REJECTED,
+    RUNNING,
+    STAGING,
+    SUCCEEDED,
+    Job,
+    JobStore,
+)
+
+log = logging.getLogger("datamarket.compute")
+
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+#: How often (seconds) a progress line may reach the database.
+PROGRESS_INTERVAL_S = 0.5
+
+
+class JobFailure(DatamarketError):
+    """A job that ends as failed (or rejected, with ``state``); the message goes to the consumer."""
+
+    def __init__(self, code: str, message: str, *, details: dict | None = None, state: str = FAILED) -> None:
+        super().__init__(message, details=details)
+        self.code = code
+        self.state = state
+
+    def as_error(self) -> dict:
+        return {"code": self.code, "message": self.message, "details": self.details or {}}
+
+
+class Stopped(Exception):
+    """The job moved under us (cancelled, or taken over): stop quietly."""
+
+
+@dataclass
+class GpuPool:
+    """The GPUs of this worker; a GPU job takes one for its whole run."""
+
+    devices: tuple[int, ...] = ()
+    _free: list[int] = field(default_factory=list)
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def __post_init__(self) -> None:
+        self._free = list(self.devices)
+
+    @classmethod
+    def detect(cls) -> GpuPool:
+        """NVIDIA GPUs from their device nodes (no CUDA library is loaded in the worker)."""
+        found = sorted(int(p.name[6:]) for p in Path("/dev").glob("nvidia[0-9]*") if p.name[6:].isdigit())
+        return cls(devices=tuple(found))
+
+    def acquire(self, timeout: float | None = None) -> int:
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._free, timeout=timeout):
+                raise JobFailure("no_gpu", "no GPU became free on this worker")
+            return self._free.pop(0)
+
+    def release(self, device: int) -> None:
+        with self._cond:
+            self._free.append(device)
+            self._cond.notify()
+
+
+@dataclass
+class WorkerContext:
+    """What a worker needs to run jobs."""
+
+    jobs: JobStore
+    chain: ChainReader
+    store: ContentStore
+    keys: keys.KeyStore
+    jobs_dir: Path
+    worker_id: str
+    limits: sandbox.Limits
+    lease_s: float
+    max_attempts: int
+    published_algorithms: bool = True
+    max_metadata_bytes: int = 1024 * 1024
+    documents: DocumentCache = field(default_factory=DocumentCache)
+    gpus: GpuPool = field(default_factory=GpuPool)
+    python: Path | None = None
+    policy_limits: policy.PolicyLimits = field(default_factory=policy.PolicyLimits)
+    #: Called with the job id when a job ends (the worker schedules the receipts' batch).
+    on_final: Callable[[str], None] = lambda job_id: None
+
+
+def data_file_name(content_type: str) -> str:
+    ext = {"text/csv": ".csv", "text/plain": ".txt", "application/json": ".json"}.get(content_type)
+    return "data" + (ext or mimetypes.guess_extension(content_type or "") or "")
+
+
+def run_job(ctx: WorkerContext, job_id: str, hold: Callable[[str], Any]) -> str | None:
+    """Run ``job_id`` if this worker can claim it; return its final state (None if not claimed).
+
+    ``hold(job_id)`` is a context manager (``LeaseKeeper.hold``) that renews the lease while the
+    job runs and yields the event set when the job's cancellation is asked for."""
+    job = ctx.jobs.claim(job_id, ctx.worker_id, lease_s=ctx.lease_s, max_attempts=ctx.max_attempts)
+    if job is None:
+        final = ctx.jobs.get(job_id)
+        if final is not None and final.final:
+            ctx.on_final(job_id)
+        return None
+    workdir = ctx.jobs_dir / job_id
+    with hold(job_id) as cancel:
+        try:
+            _attempt(ctx, job, workdir, cancel)
+        except Stopped:
+            pass
+        except JobFailure as failure:
+            ctx.jobs.finish(job_id, failure.state, worker=ctx.worker_id, error=failure.as_error())
+        except Exception:
+            log.exception("job %s: internal error", job_id)
+            ctx.jobs.finish(
+                job_id,
+                FAILED,
+                worker=ctx.worker_id,
+                error={
+                    "code": "internal_error",
+                    "message": "the worker failed running the job",
+                    "details": {},
+                },
+            )
+        finally:
+            _cleanup(workdir)
+    now = ctx.jobs.get(job_id)
+    if now is not None and not now.final and now.cancel_requested:
+        ctx.jobs.finish(job_id, CANCELLED)
+        now = ctx.jobs.get(job_id)
+    if now is not None and now.final:
+        ctx.on_final(job_id)
+    return now.state if now is not None else None
+
+
+def _step(ctx: WorkerContext, job: Job, from_state: str, to_state: str, **values: Any) -> None:
+    if not ctx.jobs.advance(job.id, ctx.worker_id, from_state, to_state, **values):
+        raise Stopped
+
+
+def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Event) -> None:
+    _cleanup(workdir)
+    workdir.mkdir(parents=True, mode=0o700)
+    os.chmod(workdir, 0o700)
+    data_dir, job_dir, out_dir = workdir / "data", workdir / "job", workdir / "out"
+    for d in (data_dir, job_dir, out_dir):
+        d.mkdir(mode=0o755)
+
+    # ---- staging
+    files = stage_data(ctx, job, data_dir)
+    index = policy.RawIndex.from_files(files)
+    stage_algorithm(ctx, job, job_dir / "algorithm")
+    device = "cuda" if job.environment == "gpu" else "cpu"
+    params = {
+        "params": job.params,
+        "epsilon": job.epsilon_units / 1e6 if job.epsilon_units else None,
+        "delta": job.delta,
+        "device": device,
+        "files": [f"/data/{f.name}" for f in files],
+        "seed": int(job.id[:8], 16),
+    }
+    (job_dir / "params.json").write_text(json.dumps(params, sort_keys=True))
+    sandbox.prepare_output(out_dir, ctx.limits.output_bytes)
+    if cancel.is_set():
+        raise Stopped
+    _step(ctx, job, STAGING, RUNNING)
+
+    # ---- running
+    gpu = ctx.gpus.acquire(timeout=ctx.limits.wall_time_s) if job.environment == "gpu" else None
+    try:
+        result = run_sandboxed(ctx, job, workdir, cancel, gpu)
+    finally:
+        if gpu is not None:
+            ctx.gpus.release(gpu)
+    log_text, truncated = _read_logs(workdir / "logs.txt", ctx.limits.log_bytes)
+    ctx.jobs.record(job.id, first_output_s=result.first_output_s)
+    if result.reason == "cancelled":
+        raise Stopped
+    if result.reason != "exited" or result.exit_code != 0:
+        # The logs of a failed run are released only if they carry no raw rows.
+        clean = policy.scan_text(log_text, index) is None
+        ctx.jobs.record(job.id, logs=log_text if clean else None, logs_truncated=truncated)
+        raise JobFailure(*_failure(result))
+    _step(ctx, job, RUNNING, CHECKING)
+
+    # ---- checking
+    epsilon = job.epsilon_units / 1e6 if job.epsilon_units else None
+    verdict = policy.check_outputs(
+        out_dir,
+        log_text,
+        index,
+        epsilon=epsilon,
+        dp_required=bool(job.epsilon_units),
+        limits=ctx.policy_limits,
+    )
+    if not verdict.ok:
+        raise JobFailure(
+            verdict.code or "rejected",
+            verdict.message or "the outputs break the output policy",
+            details={"file": verdict.file} if verdict.file else {},
+            state=REJECTED,
+        )
+    _step(ctx, job, CHECKING, PUBLISHING)
+
+    # ---- publishing
+    result_doc = publish_outputs(ctx, job, out_dir)
+    _step(
+        ctx,
+        job,
+        PUBLISHING,
+        SUCCEEDED,
+        result=result_doc,
+        output_hash=result_doc["output_hash"],
+        logs=log_text,
+        logs_truncated=truncated,
+        progress=1.0,
+    )
+
+
+def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> list[Path]:
+    """Decrypt the dataset's file into ``data_dir`` (a tmpfs sized to it)."""
+    record = ctx.chain.dataset(job.datatoken)
+    if record is None:
+        raise JobFailure("unknown_dataset", "the dataset is no longer on the market")
+    doc = ctx.documents.get_or_load(
+        ctx.chain, ctx.store, job.datatoken, record, max_bytes=ctx.max_metadata_bytes
+    )
+    entry = doc.file
+    sandbox.prepare_output(data_dir, int(entry["plaintext_size"]) + (1 << 20))
+    try:
+        content_key = ctx.keys.unwrap(
+            entry["encryption"]["wrapped_key"], context=f"content:{doc.publisher}:{entry['cid']}"
+        )
+    except keys.KeyMaterialError:
+        raise JobFailure(
+            "key_unavailable", "the dataset's content key does not open on this provider"
+        ) from None
+    target = data_dir / data_file_name(entry.get("content_type", ""))
+    try:
+        stream.decrypt_to_path(
+            ChunkReader(ctx.store.cat(entry["cid"])),
+            target,
+            content_key,
+            expected_sha256=entry["plaintext_sha256"],
+        )
+    except stream.DecryptionError:
+        raise JobFailure(
+            "data_corrupted", "the dataset's ciphertext does not decrypt to its published hash"
+        ) from None
+    finally:
+        del content_key
+    os.chmod(target, 0o444)
+    return [target]
+
+
+def stage_algorithm(ctx: WorkerContext, job: Job, dest: Path) -> None:
+    dest.mkdir(mode=0o755)
+    if isinstance(job.algorithm, str):
+        shutil.copyfile(builtins.get(job.algorithm).script, dest / "main.py")
+    else:
+        data = cat_bytes(ctx.store, job.algorithm["bundle"], max_size=MAX_BUNDLE_BYTES)
+        if bundle.bundle_hash(data) != job.algorithm["sha256"]:
+            raise JobFailure("algorithm_mismatch", "the algorithm bundle does not match its hash")
+        bundle.unpack(data, dest)
+    for path in dest.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+def run_sandboxed(
+    ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Event, gpu: int | None
+) -> sandbox.SandboxResult:
+    last = [0.0]
+
+    def on_line(line: str) -> None:
+        text = line.strip().lower()
+        if not text.startswith("progress:"):
+            return
+        try:
+            value = float(text.split(":", 1)[1])
+        except ValueError:
+            return
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_INTERVAL_S or value >= 1.0:
+            last[0] = now
+            ctx.jobs.set_progress(job.id, ctx.worker_id, value)
+
+    python = ctx.python or Path(os.sys.executable)
+    spec = sandbox.SandboxSpec(
+        argv=(str(python), "/job/algorithm/main.py"),
+        data_dir=workdir / "data",
+        job_dir=workdir / "job",
+        out_dir=workdir / "out",
+        log_path=workdir / "logs.txt",
+        limits=ctx.limits,
+        gpus=(gpu,) if gpu is not None else (),
+        name=f"job-{job.id}",
+        python=python,
+    )
+    return sandbox.run(spec, on_line=on_line, cancel=cancel)
+
+
+_REASONS = {
+    "wall_time": ("wall_time_exceeded", "the algorithm ran past the wall-time limit"),
+    "cpu_time": ("cpu_time_exceeded", "the algorithm used more CPU time than allowed"),
+    "memory": ("memory_exceeded", "the algorithm used more memory than allowed"),
+    "output_full": ("output_too_large", "the algorithm wrote more output than allowed"),
+    "file_size": ("output_too_large", "the algorithm wrote a file larger than allowed"),
+    "killed": ("algorithm_killed", "the algorithm was killed"),
+}
+
+
+def _failure(result: sandbox.SandboxResult) -> tuple[str, str]:
+    if result.reason in _REASONS:
+        return _REASONS[result.reason]
+    return "algorithm_failed", f"the algorithm exited with status {result.exit_code}"
+
+
+def _read_logs(path: Path, limit: int) -> tuple[str, bool]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return "", False
+    return raw[:limit].decode("utf-8", "replace"), len(raw) >= limit
+
+
+def publish_outputs(ctx: WorkerContext, job: Job, out_dir: Path) -> dict[str, Any]:
+    """Tar the outputs, encrypt the tar to the consumer's key, add it to the content store."""
+    manifest = policy.manifest(out_dir)
+    archive = tar_outputs(out_dir, manifest)
+    content_key = stream.new_content_key()
+    ciphertext = io.BytesIO()
+    stream.encrypt_stream(io.BytesIO(archive), ciphertext, content_key)
+    cid = ctx.store.add(io.BytesIO(ciphertext.getvalue()))
+    wrapped = keys.wrap_key(content_key, bytes.fromhex(job.consumer_key[2:]), context=f"result:{job.id}")
+    del content_key
+    return {
+        "job_id": job.id,
+        "cid": cid,
+        "size": len(ciphertext.getvalue()),
+        "plaintext_size": len(archive),
+        "plaintext_sha256": sha256(archive).hexdigest(),
+        "wrapped_key": wrapped,
+        "outputs": manifest,
+        "output_hash": policy.output_hash(manifest),
+    }
+
+
+def tar_outputs(out_dir: Path, manifest: list[dict]) -> bytes:
+    """A deterministic tar of the files in ``manifest`` (sorted, mtime 0, owner 0, mode 0644)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for entry in manifest:
+            path = out_dir / entry["path"]
+            info = tarfile.TarInfo(entry["path"])
+            info.size, info.mtime, info.mode, info.uid, info.gid = entry["size"], 0, 0o644, 0, 0
+            with path.open("rb") as f:
+                tar.addfile(info, f)
+    return buf.getvalue()
+
+
+def _cleanup(workdir: Path) -> None:
+    for sub in ("out", "data"):
+        sandbox.release_output(workdir / sub)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+__all__ = ["GpuPool", "JobFailure", "WorkerContext", "data_file_name", "run_job", "tar_outputs"]

@@ -1,0 +1,317 @@
+"""Compute-to-data on the provider: ``POST /api/v1/compute`` and the job's status, logs, result
+and cancellation; ``GET /api/v1/privacy/<datatoken>`` (docs/compute.md).
+
+``POST /compute`` checks, in this order, and writes only at the end:
+
+1. the body: the signed ComputeRequest, the job spec, and that ``jobHash`` is the spec's hash (400);
+2. nonce window, signature, last nonce (as ``/access``: 422, 401, 409);
+3. the order on chain for a compute service, the dataset's state and allowlist, the order's age
+   (as ``/access``);
+4. the algorithm: a built-in, or a published bundle the dataset trusts (or any, where it allows
+   any) (403 ``algorithm_not_trusted``, 422 ``unknown_algorithm``);
+5. epsilon: declared where the algorithm needs it, at most the dataset's per-job maximum (422);
+6. resources: the environment is offered and a worker serves it (422, 503), the queue has room (503);
+7. the nonce is consumed (one atomic update), then the job row is created, reserving epsilon
+   against the budget on chain minus the reservations of unposted jobs (409
+   ``order_already_used``, 422 ``epsilon_exceeds_budget``), then the task is sent. If the broker
+   cannot take it, the job is failed at once (``broker_unavailable``) and the answer is 503.
+
+The job's other endpoints take ``Authorization: Bearer <token>``, the token the POST answered;
+an unknown job and a wrong token get the same 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask.typing import ResponseReturnValue
+
+from compute_to_data import builtins
+from compute_to_data.celery_app import enqueue, make_celery
+from compute_to_data.jobs import (
+    FAILED,
+    SUCCEEDED,
+    BudgetExceeded,
+    Job,
+    JobStore,
+    NewJob,
+    OrderAlreadyUsed,
+)
+from datamarket.auth import (
+    ComputeRequest,
+    InvalidRequest,
+    job_hash,
+    parse_address,
+    parse_job_spec,
+    parse_signature,
+    require_fields,
+    verify_compute_signature,
+)
+from datamarket.chain.market import epsilon_units
+from provider.access import MAX_PROOF_LENGTH, AccessBody, authenticate, authorize
+from provider.context import ProviderContext, current, json_body
+from provider.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
+
+log = logging.getLogger("provider.compute")
+
+bp = Blueprint("compute", __name__, url_prefix="/api/v1")
+
+#: A worker that has not been seen for this long does not count as serving its queue.
+WORKER_SEEN_S = 30.0
+
+
+@dataclass
+class ComputeBackend:
+    """The provider's side of compute: the job database and a sending-only Celery app."""
+
+    jobs: JobStore
+    broker_url: str
+    lease_s: float
+    _celery: Any = field(default=None, repr=False)
+
+    @property
+    def celery(self) -> Any:
+        if self._celery is None:
+            self._celery = make_celery(self.broker_url, lease_s=self.lease_s)
+        return self._celery
+
+    def close(self) -> None:
+        self.jobs.close()
+
+
+def backend(ctx: ProviderContext) -> ComputeBackend:
+    if ctx.compute is None:
+        raise Forbidden("this provider does not offer compute", code="service_not_offered")
+    return ctx.compute
+
+
+def parse_compute_body(body: dict[str, Any]) -> tuple[AccessBody, dict[str, Any]]:
+    require_fields(body, {"request", "signature", "job"}, frozenset({"allowlist_proof"}), what="body")
+    req = ComputeRequest.from_json(body["request"])
+    job = parse_job_spec(body["job"])
+    if job_hash(job) != req.job_hash:
+        raise InvalidRequest("jobHash is not the hash of the job", details={"field": "jobHash"})
+    proof = body.get("allowlist_proof", [])
+    if not isinstance(proof, list) or len(proof) > MAX_PROOF_LENGTH:
+        raise InvalidRequest(
+            f"allowlist_proof is a list of at most {MAX_PROOF_LENGTH} bytes32",
+            details={"field": "allowlist_proof"},
+        )
+    from datamarket.auth import parse_bytes32
+
+    proof = [parse_bytes32(p, "allowlist_proof") for p in proof]
+    return AccessBody(request=req, signature=parse_signature(body["signature"]), allowlist_proof=proof), job  # type: ignore[arg-type]
+
+
+def algorithm_of(job: dict[str, Any], service: dict[str, Any], ctx: ProviderContext) -> tuple[Any, str, bool]:
+    """(the algorithm as stored, its sha256 hex, whether it needs an epsilon)."""
+    algorithm = job["algorithm"]
+    if isinstance(algorithm, str):
+        try:
+            builtin = builtins.get(algorithm)
+        except KeyError:
+            raise Unprocessable(
+                "no built-in algorithm has this name",
+                code="unknown_algorithm",
+                details={"algorithm": algorithm, "builtins": sorted(builtins.BUILTINS)},
+            ) from None
+        if job["environment"] == "gpu" and not builtin.gpu:
+            raise Unprocessable("this algorithm does not use a GPU", code="environment_unavailable")
+        return algorithm, builtins.hash(algorithm), builtin.requires_epsilon
+    compute = service["compute"]
+    trusted = algorithm["sha256"] in compute["trusted_algorithms"] or compute["allow_any_algorithm"]
+    if not ctx.settings.published_algorithms or not trusted:
+        raise Forbidden(
+            "the dataset does not trust this algorithm",
+            code="algorithm_not_trusted",
+            details={"sha256": algorithm["sha256"]},
+        )
+    return algorithm, algorithm["sha256"], False
+
+
+def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
+    compute = backend(ctx)
+    access, job = parse_compute_body(body)
+    req: ComputeRequest = access.request  # type: ignore[assignment]
+    authenticate(ctx, access, verify=verify_compute_signature)
+    doc = authorize(ctx, req, access.allowlist_proof, kind="compute")  # type: ignore[arg-type]
+    service = doc.service(req.service_id)
+    assert service is not None  # authorize checked it
+    algorithm, algorithm_hash, needs_epsilon = algorithm_of(job, service, ctx)
+    privacy = service["compute"]["privacy"]
+    epsilon = job["epsilon"] or 0
+    if needs_epsilon and not epsilon:
+        raise Unprocessable("this algorithm needs an epsilon", code="epsilon_required")
+    if epsilon > privacy["max_epsilon_per_job"]:
+        raise Unprocessable(
+            "epsilon is more than the dataset allows per job",
+            code="epsilon_exceeds_per_job",
+            details={"requested": epsilon, "max_epsilon_per_job": privacy["max_epsilon_per_job"]},
+        )
+    try:
+        units = epsilon_units(epsilon)
+    except ValueError:
+        raise InvalidRequest("epsilon has more than 6 decimals", details={"field": "epsilon"}) from None
+    environment = job["environment"]
+    if environment not in ctx.settings.compute_environments:
+        raise Unprocessable(
+            "this provider does not offer that compute environment",
+            code="environment_unavailable",
+            details={"environments": list(ctx.settings.compute_environments)},
+        )
+    if environment not in compute.jobs.live_queues(WORKER_SEEN_S):
+        raise Unavailable("no worker serves this environment now", code="no_worker")
+    if compute.jobs.pending_count() >= ctx.settings.max_pending_jobs:
+        raise Unavailable("the provider's job queue is full; try again later", code="queue_full")
+    latest = ctx.chain.latest_block()
+    record = ctx.chain.dataset(req.datatoken)
+    assert record is not None  # authorize checked it
+    ctx.nonces.consume(req.consumer, req.nonce)
+    try:
+        created, token = compute.jobs.create(
+            NewJob(
+                consumer=req.consumer,
+                datatoken=req.datatoken,
+                service_id=req.service_id,
+                order_tx=req.order_tx,
+                consumer_key=req.consumer_key,
+                algorithm=algorithm,
+                algorithm_hash=algorithm_hash,
+                params=job["params"],
+                environment=environment,
+                epsilon_units=units,
+                delta=float(privacy["delta"]),
+            ),
+            budget_units=record.epsilon_budget,
+            chain_spent_units=record.epsilon_spent,
+            chain_block=latest.number,
+        )
+    except OrderAlreadyUsed as exc:
+        raise Conflict(exc.message, code=exc.code, details=exc.details) from None
+    except BudgetExceeded as exc:
+        raise Unprocessable(exc.message, code=exc.code, details=exc.details) from None
+    try:
+        enqueue(compute.celery, created.id, environment)
+    except Exception as exc:
+        log.warning("job %s: the broker did not take the task (%s)", created.id, type(exc).__name__)
+        compute.jobs.finish(
+            created.id,
+            FAILED,
+            error={"code": "broker_unavailable", "message": "the job could not be queued", "details": {}},
+        )
+        raise Unavailable("the job queue is not available", code="broker_unavailable") from None
+    ctx.metrics.compute_jobs.labels(environment=environment).inc()
+    return {"job_id": created.id, "token": token, "state": created.state}
+
+
+def job_status(job: Job) -> dict[str, Any]:
+    return {
+        "job_id": job.id,
+        "state": job.state,
+        "dataset": job.datatoken,
+        "algorithm": job.algorithm if isinstance(job.algorithm, str) else dict(job.algorithm),
+        "algorithm_hash": job.algorithm_hash,
+        "environment": job.environment,
+        "epsilon": {"requested": job.epsilon_units / 1e6, "charged": job.charged_units / 1e6},
+        "progress": job.progress,
+        "attempts": job.attempts,
+        "created_at": job.created_at,
+        "timings": job.timings,
+        "first_output_s": job.first_output_s,
+        "error": job.error,
+        "output_hash": job.output_hash,
+        "receipt": {"tx": job.receipt_tx, "block": job.receipt_block} if job.receipt_tx else None,
+    }
+
+
+def authorized_job(ctx: ProviderContext, job_id: str) -> Job:
+    compute = backend(ctx)
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+    if len(job_id) != 32 or any(c not in "0123456789abcdef" for c in job_id) or not token:
+        raise NotFound("no such job", code="job_not_found")
+    job = compute.jobs.get_authorized(job_id, token)
+    if job is None:
+        raise NotFound("no such job", code="job_not_found")
+    return job
+
+
+@bp.post("/compute")
+def post_compute() -> ResponseReturnValue:
+    return jsonify(start_job(current(), json_body())), 202
+
+
+@bp.get("/compute/<job_id>")
+def get_job(job_id: str) -> ResponseReturnValue:
+    return jsonify(job_status(authorized_job(current(), job_id)))
+
+
+@bp.get("/compute/<job_id>/logs")
+def get_logs(job_id: str) -> ResponseReturnValue:
+    job = authorized_job(current(), job_id)
+    return jsonify(
+        {"job_id": job.id, "state": job.state, "logs": job.logs or "", "truncated": job.logs_truncated}
+    )
+
+
+def _finished(job: Job) -> dict[str, Any]:
+    if job.state != SUCCEEDED or job.result is None:
+        raise Conflict(
+            "the job has no result (it has not succeeded)",
+            code="job_not_finished",
+            details={"state": job.state},
+        )
+    return job.result
+
+
+@bp.get("/compute/<job_id>/result")
+def get_result(job_id: str) -> ResponseReturnValue:
+    return jsonify(_finished(authorized_job(current(), job_id)))
+
+
+@bp.get("/compute/<job_id>/result/archive")
+def get_archive(job_id: str) -> ResponseReturnValue:
+    ctx = current()
+    result = _finished(authorized_job(ctx, job_id))
+    chunks = ctx.store.cat(result["cid"])
+    return Response(
+        stream_with_context(chunks),
+        mimetype="application/octet-stream",
+        headers={"Content-Length": str(result["size"])},
+    )
+
+
+@bp.delete("/compute/<job_id>")
+def delete_job(job_id: str) -> ResponseReturnValue:
+    ctx = current()
+    job = authorized_job(ctx, job_id)
+    after = backend(ctx).jobs.request_cancel(job.id) or job
+    return jsonify({"job_id": after.id, "state": after.state, "cancel_requested": after.cancel_requested})
+
+
+@bp.get("/privacy/<datatoken>")
+def get_privacy(datatoken: str) -> ResponseReturnValue:
+    ctx = current()
+    datatoken = parse_address(datatoken, "datatoken")
+    latest = ctx.chain.latest_block()
+    record = ctx.chain.dataset(datatoken)
+    if record is None:
+        raise NotFound("no dataset with this datatoken on this market", code="unknown_dataset")
+    reserved = ctx.compute.jobs.reserved(datatoken, latest.number) if ctx.compute is not None else 0
+    remaining = max(record.epsilon_budget - record.epsilon_spent - reserved, 0)
+    return jsonify(
+        {
+            "datatoken": datatoken,
+            "budget": record.epsilon_budget / 1e6,
+            "spent": record.epsilon_spent / 1e6,
+            "reserved": reserved / 1e6,
+            "remaining": remaining / 1e6,
+            "block": latest.number,
+        }
+    )
+
+
+__all__ = ["ComputeBackend", "bp", "job_status", "start_job"]

@@ -1,0 +1,237 @@
+"""The job database on SQLite and PostgreSQL (127.0.0.1:5432, database ``test``; skipped when it
+is unreachable, except in CI): the state machine, one job per order, epsilon reservations
+against the budget, leases and takeover, cancellation, the receipts queue."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from compute_to_data import jobs as J
+from compute_to_data.jobs import BudgetExceeded, JobStore, NewJob, OrderAlreadyUsed
+from datamarket.chain.devchain import dev_account
+
+pytestmark = pytest.mark.integration
+
+POSTGRES_URL = os.environ.get("DATAMARKET_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+DT = dev_account(7).address
+CONSUMER = dev_account(3).address
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[JobStore, Clock]]:
+    clock = Clock()
+    if request.param == "sqlite":
+        s = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}", clock=clock)
+    else:
+        try:
+            s = JobStore(POSTGRES_URL, clock=clock)
+        except sa.exc.OperationalError as exc:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"PostgreSQL is required in CI but unreachable: {exc}")
+            pytest.skip("PostgreSQL not reachable")
+    yield s, clock
+    s.close()
+
+
+def new_job(*, datatoken: str = DT, epsilon: int = 0, order: str | None = None) -> NewJob:
+    return NewJob(
+        consumer=CONSUMER,
+        datatoken=datatoken,
+        service_id=1,
+        order_tx=order or "0x" + secrets.token_hex(32),
+        consumer_key="0x" + "11" * 32,
+        algorithm="train_tabular",
+        algorithm_hash="ab" * 32,
+        params={"epochs": 2},
+        environment="cpu",
+        epsilon_units=epsilon,
+        delta=1e-5,
+    )
+
+
+def create(s: JobStore, **kw) -> J.Job:
+    job, _ = s.create(new_job(**kw), budget_units=10_000_000, chain_spent_units=0, chain_block=100)
+    return job
+
+
+def unique_dt() -> str:
+    # PostgreSQL's database is shared between runs: every test uses its own dataset address.
+    return "0x" + secrets.token_hex(20)
+
+
+def test_happy_path_records_timings_and_queues_a_receipt(store) -> None:
+    s, clock = store
+    dt = unique_dt()
+    job = create(s, datatoken=dt, epsilon=2_000_000)
+    assert job.state == J.QUEUED and job.attempts == 0
+    claimed = s.claim(job.id, "w1", lease_s=10, max_attempts=2)
+    assert claimed is not None and claimed.state == J.STAGING and claimed.attempts == 1
+    for a, b in ((J.STAGING, J.RUNNING), (J.RUNNING, J.CHECKING), (J.CHECKING, J.PUBLISHING)):
+        clock.now += 1.5
+        assert s.advance(job.id, "w1", a, b)
+    clock.now += 1
+    assert s.advance(job.id, "w1", J.PUBLISHING, J.SUCCEEDED, result={"cid": "x"}, output_hash="cd" * 32)
+    done = s.get(job.id)
+    assert done.state == J.SUCCEEDED and done.result == {"cid": "x"}
+    assert done.timings == {"queued": 0.0, "staging": 1.5, "running": 1.5, "checking": 1.5, "publishing": 1.0}
+    assert done.charged_units == 2_000_000 and done.receipt_status == J.R_PENDING
+    # A second advance from a state the job left does nothing.
+    assert not s.advance(job.id, "w1", J.PUBLISHING, J.SUCCEEDED)
+
+
+def test_one_order_runs_one_job(store) -> None:
+    s, _ = store
+    order = "0x" + secrets.token_hex(32)
+    first = create(s, datatoken=unique_dt(), order=order)
+    with pytest.raises(OrderAlreadyUsed) as info:
+        create(s, datatoken=unique_dt(), order=order)
+    assert info.value.details == {"job_id": first.id}
+
+
+def test_epsilon_reservations_hold_until_the_receipt_is_mined(store) -> None:
+    s, _ = store
+    dt = unique_dt()
+    budget = 5_000_000
+    a, _ = s.create(
+        new_job(datatoken=dt, epsilon=3_000_000), budget_units=budget, chain_spent_units=0, chain_block=10
+    )
+    with pytest.raises(BudgetExceeded) as info:
+        s.create(
+            new_job(datatoken=dt, epsilon=2_500_000), budget_units=budget, chain_spent_units=0, chain_block=10
+        )
+    assert info.value.details == {"requested": 2.5, "remaining": 2.0}
+    assert s.reserved(dt, 10) == 3_000_000
+    # a fails: its reservation is released (charged 0).
+    s.claim(a.id, "w", lease_s=10, max_attempts=1)
+    assert s.finish(a.id, J.FAILED, worker="w", error={"code": "algorithm_failed", "message": "x"})
+    assert s.get(a.id).charged_units == 0
+    assert s.reserved(dt, 10) == 0
+    b, _ = s.create(
+        new_job(datatoken=dt, epsilon=2_500_000), budget_units=budget, chain_spent_units=0, chain_block=10
+    )
+    s.claim(b.id, "w", lease_s=10, max_attempts=1)
+    for x, y in (
+        (J.STAGING, J.RUNNING),
+        (J.RUNNING, J.CHECKING),
+        (J.CHECKING, J.PUBLISHING),
+        (J.PUBLISHING, J.SUCCEEDED),
+    ):
+        s.advance(b.id, "w", x, y)
+    # Succeeded but not posted: still reserved. Posted in block 12: reserved for a chain read at
+    # block 11 (the chain's spent does not hold it yet), not for one at block 12.
+    assert s.reserved(dt, 11) == 2_500_000
+    batch, taken = s.take_receipts()
+    assert [j.id for j in taken if j.datatoken == dt] == [a.id, b.id] or {j.id for j in taken} >= {a.id, b.id}
+    s.receipts_posted(batch, "0x" + "aa" * 32, 12)
+    assert s.reserved(dt, 11) == 2_500_000
+    assert s.reserved(dt, 12) == 0
+
+
+def test_concurrent_reservations_never_exceed_the_budget(store) -> None:
+    s, _ = store
+    dt = unique_dt()
+    ok, refused = [], []
+
+    def go() -> None:
+        try:
+            s.create(
+                new_job(datatoken=dt, epsilon=1_000_000),
+                budget_units=3_000_000,
+                chain_spent_units=0,
+                chain_block=1,
+            )
+            ok.append(1)
+        except BudgetExceeded:
+            refused.append(1)
+
+    threads = [threading.Thread(target=go) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(ok) == 3 and len(refused) == 5
+
+
+def test_a_lapsed_lease_is_taken_over_then_fails_after_max_attempts(store) -> None:
+    s, clock = store
+    job = create(s, datatoken=unique_dt())
+    assert s.claim(job.id, "w1", lease_s=10, max_attempts=2) is not None
+    s.advance(job.id, "w1", J.STAGING, J.RUNNING)
+    # Held: nobody else may take it.
+    assert s.claim(job.id, "w2", lease_s=10, max_attempts=2) is None
+    assert s.lapsed() == [] or job.id not in {j.id for j in s.lapsed()}
+    clock.now += 11
+    assert job.id in {j.id for j in s.lapsed()}
+    again = s.claim(job.id, "w2", lease_s=10, max_attempts=2)
+    assert again is not None and again.attempts == 2 and again.state == J.STAGING
+    # The first worker's late writes are refused.
+    assert not s.advance(job.id, "w1", J.RUNNING, J.CHECKING)
+    clock.now += 11
+    assert s.claim(job.id, "w3", lease_s=10, max_attempts=2) is None
+    lost = s.get(job.id)
+    assert lost.state == J.FAILED and lost.error["code"] == "worker_lost"
+
+
+def test_renewal_keeps_the_lease_and_reports_cancellation(store) -> None:
+    s, clock = store
+    job = create(s, datatoken=unique_dt())
+    s.claim(job.id, "w1", lease_s=10, max_attempts=2)
+    clock.now += 8
+    assert s.renew([job.id], "w1", lease_s=10) == set()
+    clock.now += 8
+    assert s.claim(job.id, "w2", lease_s=10, max_attempts=2) is None
+    after = s.request_cancel(job.id)
+    assert after.state == J.STAGING and after.cancel_requested
+    assert s.renew([job.id], "w1", lease_s=10) == {job.id}
+    # A flagged job cannot advance; its worker ends it as cancelled.
+    assert not s.advance(job.id, "w1", J.STAGING, J.RUNNING)
+    assert s.finish(job.id, J.CANCELLED, worker="w1")
+    assert s.get(job.id).receipt_status == J.R_PENDING
+
+
+def test_cancelling_a_queued_job_ends_it_at_once(store) -> None:
+    s, _ = store
+    job = create(s, datatoken=unique_dt(), epsilon=1_000_000)
+    assert s.request_cancel(job.id).state == J.CANCELLED
+    assert s.claim(job.id, "w1", lease_s=10, max_attempts=2) is None
+    assert s.get(job.id).charged_units == 0
+
+
+def test_tokens_are_checked_and_only_hashes_stored(store) -> None:
+    s, _ = store
+    job, token = s.create(new_job(datatoken=unique_dt()), budget_units=0, chain_spent_units=0, chain_block=1)
+    assert s.get_authorized(job.id, token).id == job.id
+    assert s.get_authorized(job.id, token + "x") is None
+    with s.engine.connect() as conn:
+        stored = conn.execute(sa.select(J.jobs.c.token_hash).where(J.jobs.c.id == job.id)).scalar_one()
+    assert stored != token and len(stored) == 64
+
+
+def test_receipt_batches_go_back_to_pending_on_failure(store) -> None:
+    s, _ = store
+    job = create(s, datatoken=unique_dt())
+    s.request_cancel(job.id)
+    batch, taken = s.take_receipts()
+    assert job.id in {j.id for j in taken}
+    _, again = s.take_receipts()
+    assert job.id not in {j.id for j in again}
+    s.receipts_failed(batch)
+    batch2, retaken = s.take_receipts()
+    assert job.id in {j.id for j in retaken}
+    s.receipts_posted(batch2, "0x" + "bb" * 32, 5)
+    assert s.get(job.id).receipt_tx == "0x" + "bb" * 32
