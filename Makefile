@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 NPX := npx --no-install
 
-.PHONY: help install compile abi lint format test test-contracts test-python coverage demo bench clean
+.PHONY: help install sandbox compile abi lint format test test-contracts test-python coverage demo bench clean
 
 help:
 	@echo "make demo      run the contracts demo on a local anvil (installs what is missing)"
@@ -16,7 +16,11 @@ help:
 	@echo "make bench     benchmarks; figures in bench/results/"
 	@echo "make abi       recompile and export ABIs into the Python package"
 
-install: node_modules/.installed $(VENV)/.installed
+install: node_modules/.installed $(VENV)/.installed sandbox
+
+# bubblewrap, the sandbox of compute jobs (the worker refuses to run without it).
+sandbox:
+	scripts/sandbox/install.sh
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund

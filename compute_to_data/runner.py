@@ -215,7 +215,7 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
         raise Stopped
     if result.reason != "exited" or result.exit_code != 0:
         # The logs of a failed run are released only if they carry no raw rows.
-        clean = policy.scan_text(log_text, index) is None
+        clean = index.match_text(log_text) is None
         ctx.jobs.record(job.id, logs=log_text if clean else None, logs_truncated=truncated)
         raise JobFailure(*_failure(result))
     _step(ctx, job, RUNNING, CHECKING)

@@ -11,10 +11,21 @@ as ``0x`` + 64 hex digits, integers that are JSON integers in range. Signing and
 eth-keys with its coincurve backend named explicitly (libsecp256k1, constant time), never the pure
 Python fallback. Signatures are 65 bytes ``r || s || v`` with v 27 or 28 and a low s (EIP-2), so
 each request has exactly one valid signature per signer.
+
+A compute job is asked for with a ``ComputeRequest`` under the same domain (docs/compute.md)::
+
+    ComputeRequest(address datatoken,address consumer,uint8 serviceId,bytes32 orderTx,
+                   bytes32 consumerKey,bytes32 jobHash,uint256 nonce)
+
+where ``jobHash`` is the sha256 of the job's canonical JSON (:func:`job_hash`), and the job itself is
+parsed strictly by :func:`parse_job_spec`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +39,8 @@ from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import is_checksum_address, keccak
 
 from datamarket.errors import DatamarketError
+from datamarket.storage.base import InvalidCID
+from datamarket.storage.cid import CID
 
 DOMAIN_NAME = "Datamarket Provider"
 DOMAIN_VERSION = "1"
@@ -39,6 +52,18 @@ ACCESS_TYPES = {
         {"name": "serviceId", "type": "uint8"},
         {"name": "orderTx", "type": "bytes32"},
         {"name": "consumerKey", "type": "bytes32"},
+        {"name": "nonce", "type": "uint256"},
+    ]
+}
+
+COMPUTE_TYPES = {
+    "ComputeRequest": [
+        {"name": "datatoken", "type": "address"},
+        {"name": "consumer", "type": "address"},
+        {"name": "serviceId", "type": "uint8"},
+        {"name": "orderTx", "type": "bytes32"},
+        {"name": "consumerKey", "type": "bytes32"},
+        {"name": "jobHash", "type": "bytes32"},
         {"name": "nonce", "type": "uint256"},
     ]
 }
@@ -182,10 +207,19 @@ def domain(chain_id: int, market: str) -> dict[str, Any]:
     }
 
 
-def access_digest(req: AccessRequest, chain_id: int, market: str) -> bytes:
-    """The 32-byte EIP-712 digest (keccak256 of 0x1901 || domain separator || struct hash)."""
+def typed_digest(
+    types: dict[str, list[dict[str, str]]],
+    primary_type: str,
+    message: dict[str, Any],
+    chain_id: int,
+    market: str,
+) -> bytes:
+    """The 32-byte EIP-712 digest (keccak256 of 0x1901 || domain separator || struct hash) of
+    ``message``, of type ``primary_type`` in ``types``, under the provider domain."""
+    if primary_type not in types:
+        raise ValueError(f"{primary_type} is not one of the given types")
     signable = encode_typed_data(
-        domain_data=domain(chain_id, market), message_types=ACCESS_TYPES, message_data=req.message()
+        domain_data=domain(chain_id, market), message_types=types, message_data=message
     )
     return keccak(b"\x19" + signable.version + signable.header + signable.body)
 
@@ -195,13 +229,34 @@ def _keys() -> KeyAPI:
     return KeyAPI(CoinCurveECCBackend())
 
 
-def sign_access_request(req: AccessRequest, private_key: bytes | str, chain_id: int, market: str) -> bytes:
-    """The consumer's 65-byte signature (``r || s || v``, v in {27, 28}) over ``req``."""
+def sign_digest(digest: bytes, private_key: bytes | str) -> bytes:
+    """A 65-byte signature (``r || s || v``, v in {27, 28}, low s) of a 32-byte digest."""
     if isinstance(private_key, str):
         private_key = bytes.fromhex(private_key.removeprefix("0x"))
-    raw = bytes(private_key)
-    signature = _keys().PrivateKey(raw).sign_msg_hash(access_digest(req, chain_id, market))
+    signature = _keys().PrivateKey(bytes(private_key)).sign_msg_hash(digest)
     return signature.to_bytes()[:64] + bytes([signature.v + 27])
+
+
+def recover_digest_signer(digest: bytes, signature: bytes | str) -> str:
+    """The checksummed address whose key made ``signature`` over ``digest``; InvalidSignature for a
+    malformed signature or one that recovers to no account."""
+    raw = parse_signature(signature if isinstance(signature, str) else "0x" + bytes(signature).hex())
+    try:
+        sig = _keys().Signature(raw[:64] + bytes([raw[64] - 27]))
+        public = sig.recover_public_key_from_msg_hash(digest)
+    except (BadSignature, ValidationError):
+        raise InvalidSignature("the signature does not recover to any account") from None
+    return public.to_checksum_address()
+
+
+def access_digest(req: AccessRequest, chain_id: int, market: str) -> bytes:
+    """The 32-byte EIP-712 digest (keccak256 of 0x1901 || domain separator || struct hash)."""
+    return typed_digest(ACCESS_TYPES, "AccessRequest", req.message(), chain_id, market)
+
+
+def sign_access_request(req: AccessRequest, private_key: bytes | str, chain_id: int, market: str) -> bytes:
+    """The consumer's 65-byte signature (``r || s || v``, v in {27, 28}) over ``req``."""
+    return sign_digest(access_digest(req, chain_id, market), private_key)
 
 
 def recover_access_signer(req: AccessRequest, signature: bytes | str, chain_id: int, market: str) -> str:
@@ -210,13 +265,7 @@ def recover_access_signer(req: AccessRequest, signature: bytes | str, chain_id: 
     A signature made for another chain id or market recovers to some other address, which the
     caller compares with ``req.consumer``; malformed signatures raise :class:`InvalidSignature`.
     """
-    raw = parse_signature(signature if isinstance(signature, str) else "0x" + bytes(signature).hex())
-    try:
-        sig = _keys().Signature(raw[:64] + bytes([raw[64] - 27]))
-        public = sig.recover_public_key_from_msg_hash(access_digest(req, chain_id, market))
-    except (BadSignature, ValidationError):
-        raise InvalidSignature("the signature does not recover to any account") from None
-    return public.to_checksum_address()
+    return recover_digest_signer(access_digest(req, chain_id, market), signature)
 
 
 def verify_access_signature(req: AccessRequest, signature: bytes | str, chain_id: int, market: str) -> None:
@@ -225,20 +274,285 @@ def verify_access_signature(req: AccessRequest, signature: bytes | str, chain_id
         raise InvalidSignature("the request was not signed by its consumer for this chain and market")
 
 
+# ---------------------------------------------------------------------------------------- compute
+
+
+@dataclass(frozen=True)
+class ComputeRequest:
+    """What a consumer signs to have a job run on a dataset, its result wrapped to ``consumer_key``."""
+
+    datatoken: str
+    consumer: str
+    service_id: int
+    order_tx: str
+    consumer_key: str
+    job_hash: str
+    nonce: int
+
+    def __post_init__(self) -> None:
+        parse_address(self.datatoken, "datatoken")
+        parse_address(self.consumer, "consumer")
+        parse_uint(self.service_id, "serviceId", 8)
+        object.__setattr__(self, "order_tx", parse_bytes32(self.order_tx, "orderTx"))
+        object.__setattr__(self, "consumer_key", parse_bytes32(self.consumer_key, "consumerKey"))
+        object.__setattr__(self, "job_hash", parse_bytes32(self.job_hash, "jobHash"))
+        parse_uint(self.nonce, "nonce", 256)
+
+    @classmethod
+    def from_json(cls, data: Any) -> ComputeRequest:
+        names = {f["name"] for f in COMPUTE_TYPES["ComputeRequest"]}
+        require_fields(data, names, what="request")
+        return cls(
+            datatoken=data["datatoken"],
+            consumer=data["consumer"],
+            service_id=data["serviceId"],
+            order_tx=data["orderTx"],
+            consumer_key=data["consumerKey"],
+            job_hash=data["jobHash"],
+            nonce=data["nonce"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "datatoken": self.datatoken,
+            "consumer": self.consumer,
+            "serviceId": self.service_id,
+            "orderTx": self.order_tx,
+            "consumerKey": self.consumer_key,
+            "jobHash": self.job_hash,
+            "nonce": self.nonce,
+        }
+
+    @property
+    def consumer_key_bytes(self) -> bytes:
+        return bytes.fromhex(self.consumer_key[2:])
+
+    def message(self) -> dict[str, Any]:
+        """The EIP-712 message."""
+        m = self.to_json()
+        m["orderTx"] = bytes.fromhex(self.order_tx[2:])
+        m["consumerKey"] = self.consumer_key_bytes
+        m["jobHash"] = bytes.fromhex(self.job_hash[2:])
+        return m
+
+
+def compute_digest(req: ComputeRequest, chain_id: int, market: str) -> bytes:
+    """The 32-byte EIP-712 digest of a compute request."""
+    return typed_digest(COMPUTE_TYPES, "ComputeRequest", req.message(), chain_id, market)
+
+
+def sign_compute_request(req: ComputeRequest, private_key: bytes | str, chain_id: int, market: str) -> bytes:
+    """The consumer's 65-byte signature (``r || s || v``, v in {27, 28}) over ``req``."""
+    return sign_digest(compute_digest(req, chain_id, market), private_key)
+
+
+def recover_compute_signer(req: ComputeRequest, signature: bytes | str, chain_id: int, market: str) -> str:
+    """The checksummed address that signed ``req`` for this chain and market (see
+    :func:`recover_access_signer`)."""
+    return recover_digest_signer(compute_digest(req, chain_id, market), signature)
+
+
+def verify_compute_signature(req: ComputeRequest, signature: bytes | str, chain_id: int, market: str) -> None:
+    """InvalidSignature unless ``req.consumer`` signed ``req`` for this chain and market."""
+    if recover_compute_signer(req, signature, chain_id, market) != req.consumer:
+        raise InvalidSignature("the request was not signed by its consumer for this chain and market")
+
+
+# -------------------------------------------------------------------------------------------- job
+
+MAX_PARAMS_BYTES = 16 * 1024
+MAX_PARAMS_DEPTH = 32
+ENVIRONMENTS = ("cpu", "gpu")
+ALGORITHM_NAME = re.compile(r"[a-z0-9_]{1,64}")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_MAX_CID_CHARS = 128
+
+
+def canonical_json(value: Any) -> bytes:
+    """Sorted keys, no spaces, UTF-8, no NaN or infinity: one byte string per JSON value."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode()
+
+
+def job_hash(job: dict[str, Any]) -> str:
+    """``0x`` + the sha256 (hex) of the job's canonical JSON: the request's ``jobHash``."""
+    return "0x" + hashlib.sha256(canonical_json(job)).hexdigest()
+
+
+def verify_job_hash(req: ComputeRequest, job: dict[str, Any]) -> None:
+    """InvalidRequest (field ``jobHash``) unless ``req`` names exactly this job."""
+    if job_hash(job) != req.job_hash:
+        raise InvalidRequest(
+            "the request's jobHash is not the sha256 of the job", details={"field": "jobHash"}
+        )
+
+
+def parse_job_spec(data: Any) -> dict[str, Any]:
+    """The job object of ``POST /compute``, checked strictly, returned as an equal new dict (same
+    values, same types, so its :func:`job_hash` is the one the consumer signed)::
+
+        {"algorithm": "<built-in name>" | {"bundle": "<CID>", "sha256": "<64 hex>"},
+         "params": {...}, "epsilon": <number >= 0> | null, "environment": "cpu" | "gpu"}
+
+    Every field is required; InvalidRequest names the offending one in ``details["field"]``.
+    """
+    if not isinstance(data, dict):
+        raise InvalidRequest("job is not a JSON object", details={"field": "job"})
+    fields = {"algorithm", "params", "epsilon", "environment"}
+    for problem, names in (("unknown", sorted(set(data) - fields)), ("missing", sorted(fields - set(data)))):
+        if names:
+            raise InvalidRequest(
+                f"{problem} field(s) in job: {', '.join(map(str, names))}",
+                details={"field": f"job.{names[0]}", "fields": names},
+            )
+    return {
+        "algorithm": _parse_algorithm(data["algorithm"]),
+        "params": _parse_params(data["params"]),
+        "epsilon": _parse_epsilon(data["epsilon"]),
+        "environment": _parse_environment(data["environment"]),
+    }
+
+
+def _parse_algorithm(value: Any) -> str | dict[str, str]:
+    if isinstance(value, str):
+        if ALGORITHM_NAME.fullmatch(value) is None:
+            raise InvalidRequest(
+                "job.algorithm is not a built-in name ([a-z0-9_], 1 to 64 characters)",
+                details={"field": "job.algorithm"},
+            )
+        return value
+    if not isinstance(value, dict):
+        raise InvalidRequest(
+            'job.algorithm is neither a name nor {"bundle", "sha256"}', details={"field": "job.algorithm"}
+        )
+    if set(value) != {"bundle", "sha256"}:
+        raise InvalidRequest(
+            "job.algorithm has exactly the fields bundle and sha256", details={"field": "job.algorithm"}
+        )
+    cid, digest = value["bundle"], value["sha256"]
+    if (
+        not isinstance(cid, str)
+        or not 0 < len(cid) <= _MAX_CID_CHARS
+        or not cid.isascii()
+        or not cid.isalnum()
+    ):
+        raise InvalidRequest("job.algorithm.bundle is not a CID", details={"field": "job.algorithm.bundle"})
+    try:
+        CID.parse(cid)
+    except (InvalidCID, ValueError):
+        raise InvalidRequest(
+            "job.algorithm.bundle is not a CID", details={"field": "job.algorithm.bundle"}
+        ) from None
+    if not isinstance(digest, str) or _SHA256_HEX.fullmatch(digest) is None:
+        raise InvalidRequest(
+            "job.algorithm.sha256 is not 64 lower-case hex digits", details={"field": "job.algorithm.sha256"}
+        )
+    return {"bundle": cid, "sha256": digest}
+
+
+def _parse_params(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidRequest("job.params is not a JSON object", details={"field": "job.params"})
+    _check_json(value, "job.params", 0)
+    try:
+        raw = canonical_json(value)
+    except (ValueError, UnicodeEncodeError):  # an integer too long to print, a lone surrogate
+        raise InvalidRequest("job.params is not serializable JSON", details={"field": "job.params"}) from None
+    if len(raw) > MAX_PARAMS_BYTES:
+        raise InvalidRequest(
+            f"job.params is larger than {MAX_PARAMS_BYTES} bytes as canonical JSON",
+            details={"field": "job.params"},
+        )
+    return json.loads(raw)
+
+
+def _check_json(value: Any, where: str, depth: int) -> None:
+    """A JSON value: objects with string keys, lists, strings, finite numbers, booleans, null."""
+    if depth > MAX_PARAMS_DEPTH:
+        raise InvalidRequest(f"{where} is nested too deeply", details={"field": "job.params"})
+    if value is None or isinstance(value, bool | int):
+        return
+    if isinstance(value, str):
+        _check_text(value, where)
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidRequest(f"{where} is not a finite number", details={"field": "job.params"})
+        return
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json(item, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidRequest(
+                    f"{where} has a key that is not a string", details={"field": "job.params"}
+                )
+            _check_text(key, where)
+            _check_json(item, f"{where}.{key}", depth + 1)
+        return
+    raise InvalidRequest(f"{where} is not a JSON value", details={"field": "job.params"})
+
+
+def _check_text(value: str, where: str) -> None:
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidRequest(
+            f"{where} holds a string that is not UTF-8", details={"field": "job.params"}
+        ) from None
+
+
+def _parse_epsilon(value: Any) -> float | int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRequest("job.epsilon is not a number or null", details={"field": "job.epsilon"})
+    if value < 0 or (isinstance(value, float) and not math.isfinite(value)):
+        raise InvalidRequest("job.epsilon is not a finite number >= 0", details={"field": "job.epsilon"})
+    return value
+
+
+def _parse_environment(value: Any) -> str:
+    if value not in ENVIRONMENTS:
+        raise InvalidRequest(
+            'job.environment is neither "cpu" nor "gpu"', details={"field": "job.environment"}
+        )
+    return value
+
+
 __all__ = [
     "ACCESS_TYPES",
+    "ALGORITHM_NAME",
+    "COMPUTE_TYPES",
+    "ENVIRONMENTS",
+    "MAX_PARAMS_BYTES",
     "AccessRequest",
     "AuthError",
+    "ComputeRequest",
     "InvalidRequest",
     "InvalidSignature",
     "access_digest",
+    "canonical_json",
+    "compute_digest",
     "domain",
+    "job_hash",
     "parse_address",
     "parse_bytes32",
+    "parse_job_spec",
     "parse_signature",
     "parse_uint",
     "recover_access_signer",
+    "recover_compute_signer",
+    "recover_digest_signer",
     "require_fields",
     "sign_access_request",
+    "sign_compute_request",
+    "sign_digest",
+    "typed_digest",
     "verify_access_signature",
+    "verify_compute_signature",
+    "verify_job_hash",
 ]

@@ -72,6 +72,18 @@ def _datatoken(dataset: str) -> str:
     return to_checksum_address(address)
 
 
+def _bundle_hashes(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--trust-algorithm`` values: bundle hashes, 64 hex digits (``0x`` allowed), in lower case."""
+    hashes = []
+    for value in values:
+        digest = value.lower().removeprefix("0x")
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise click.BadParameter(f"{value!r} is not a bundle hash (64 hex digits)")
+        if digest not in hashes:
+            hashes.append(digest)
+    return tuple(hashes)
+
+
 def _context(dev_index: int | None):
     from web3 import HTTPProvider, Web3
 
@@ -106,14 +118,26 @@ def _token_units(w3, token: str, amount: str) -> int:
     return int(units)
 
 
+#: The CLI's commands that live in their own modules, imported only when used.
+_LAZY_COMMANDS = {
+    "compute": "datamarket.compute_cli:compute",
+    "privacy": "datamarket.compute_cli:privacy",
+    "algorithm": "datamarket.compute_cli:algorithm",
+}
+
+
 class _Commands(click.Group):
     """The CLI's own commands plus the services' groups, found through the ``datamarket.commands``
     entry points (the provider registers ``provider``): the kernel never imports a service."""
 
     def _plugins(self) -> dict[str, str]:
-        from importlib.metadata import entry_points
+        from importlib.metadata import EntryPoint, entry_points
 
-        return {ep.name: ep for ep in entry_points(group="datamarket.commands")}
+        plugins = {ep.name: ep for ep in entry_points(group="datamarket.commands")}
+        lazy = {
+            name: EntryPoint(name, value, "datamarket.commands") for name, value in _LAZY_COMMANDS.items()
+        }
+        return {**plugins, **lazy}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
@@ -195,17 +219,40 @@ def _status_lines(status: dict) -> list[str]:
 @click.option("--payment-token", default=None, help="ERC-20 address, or 'native' (default: the market's).")
 @click.option("--free", is_flag=True, help="Free, through a dispenser (one datatoken per account).")
 @click.option("--download/--compute-only", default=True, help="Offer download, or only compute.")
-@click.option("--epsilon-budget", default=0.0, type=float, help="Privacy budget for compute jobs.")
+@click.option(
+    "--epsilon-budget", default=0.0, type=click.FloatRange(min=0), help="Privacy budget for compute jobs."
+)
+@click.option(
+    "--max-epsilon-per-job", default=None, type=click.FloatRange(min=0),
+    help="Most epsilon one compute job may spend (default: min(1, budget)).",
+)  # fmt: skip
+@click.option(
+    "--trust-algorithm", "trusted", multiple=True, metavar="HASH", callback=_bundle_hashes,
+    help="Let jobs run the algorithm bundle with this hash (see `datamarket algorithm hash`); repeatable.",
+)  # fmt: skip
+@click.option("--allow-any-algorithm", is_flag=True, help="Let jobs run any published algorithm bundle.")
 @account_option
 @json_option
 @_handle_errors
 def publish(file, name, description, tags, license_, price, payment_token, free, download, epsilon_budget,
-            dev_index, as_json) -> None:  # fmt: skip
+            max_epsilon_per_job, trusted, allow_any_algorithm, dev_index, as_json) -> None:  # fmt: skip
     """Profile, encrypt and pin FILE, then publish it with its own datatoken."""
+    import math
+
     from tqdm import tqdm
 
     from datamarket.chain.quotes import ZERO_ADDRESS
-    from datamarket.sdk.publish import PublishRequest, publish_file
+    from datamarket.sdk.publish import PublishError, PublishRequest, publish_file
+
+    compute = not download or epsilon_budget > 0 or bool(trusted) or allow_any_algorithm
+    if max_epsilon_per_job is None:
+        max_epsilon_per_job = min(1.0, epsilon_budget)
+    if not (math.isfinite(epsilon_budget) and math.isfinite(max_epsilon_per_job)):
+        raise PublishError("--epsilon-budget and --max-epsilon-per-job are finite numbers")
+    if compute and not epsilon_budget > 0:
+        raise PublishError("a compute service needs a privacy budget: pass --epsilon-budget E (E > 0)")
+    if compute and not 0 < max_epsilon_per_job <= epsilon_budget:
+        raise PublishError("--max-epsilon-per-job is more than 0 and at most --epsilon-budget")
 
     settings, market, store, provider = _context(2 if dev_index is None and _local() else dev_index)
     token = ZERO_ADDRESS if payment_token == "native" else to_checksum_address(
@@ -224,7 +271,9 @@ def publish(file, name, description, tags, license_, price, payment_token, free,
     request = PublishRequest(
         path=file, name=name, description=description, tags=tuple(tags), license=license_,
         price=0 if free else _token_units(market.w3, token, price), payment_token=token, free=free,
-        download=download, compute=not download or epsilon_budget > 0, epsilon_budget=epsilon_budget,
+        download=download, compute=compute, epsilon_budget=epsilon_budget,
+        max_epsilon_per_job=max_epsilon_per_job, trusted_algorithms=trusted,
+        allow_any_algorithm=allow_any_algorithm,
     )  # fmt: skip
     result = publish_file(
         request, market=market, store=store, provider_info=provider.info(),

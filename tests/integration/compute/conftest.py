@@ -1,0 +1,113 @@
+"""A whole local market for the compute tests: ``datamarket up`` in a temporary home (anvil,
+contracts, embedded store, provider under gunicorn, a compute worker with bubblewrap), with the
+broker on Redis (127.0.0.1:6379, database 13; required in CI) and test-sized job limits. One
+compute dataset (breast_cancer as CSV) trusts the test algorithms' bundle hashes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from datamarket import stack
+from datamarket.chain.devchain import DevChain, dev_account
+from datamarket.chain.market import Market
+from datamarket.demo import write_breast_cancer_csv
+from datamarket.sdk.compute import pack_bundle
+from datamarket.sdk.provider_client import ProviderClient
+from datamarket.sdk.publish import PublishRequest, publish_file
+from datamarket.storage import open_store
+from datamarket.storage.base import ContentStore
+
+JOBS = Path(__file__).parent / "jobs"
+REDIS_URL = os.environ.get("DATAMARKET_TEST_BROKER_URL", "redis://127.0.0.1:6379/13")
+PUBLISHER, CONSUMER = 2, 4
+ONE = 10**18
+#: Job limits of the test worker (the hostile suite's run-forever job ends at the wall time).
+LIMITS = {
+    "DATAMARKET_PROVIDER_JOB_WALL_TIME_S": "25",
+    "DATAMARKET_PROVIDER_JOB_MEMORY_MB": "2048",
+    "DATAMARKET_PROVIDER_JOB_OUTPUT_MB": "8",
+    "DATAMARKET_PROVIDER_JOB_PROCESSES": "64",
+    "DATAMARKET_PROVIDER_JOB_LEASE_S": "1",
+    "DATAMARKET_PROVIDER_RECEIPT_BATCH_DELAY_S": "0.5",
+}
+
+
+def _redis() -> str:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
+        client.flushdb()
+        client.close()
+    except redis.RedisError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis is required in CI but unreachable: {exc}")
+        pytest.skip("Redis not reachable")
+    return REDIS_URL
+
+
+def _bubblewrap() -> None:
+    if shutil.which("bwrap") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("bubblewrap is required in CI (make install installs it)")
+        pytest.skip("bubblewrap is not installed")
+
+
+@dataclass
+class ComputeMarket:
+    local: stack.Stack
+    home: Path
+    market: Market
+    store: ContentStore
+    provider: ProviderClient
+    datatoken: str
+    dataset: str
+    trusted: dict[str, str]  # bundle file name -> sha256
+    csv: Path
+
+    @property
+    def consumer(self) -> Market:
+        return self.market.as_account(dev_account(CONSUMER))
+
+
+@pytest.fixture(scope="package")
+def compute_market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComputeMarket]:
+    _bubblewrap()
+    broker = _redis()
+    home = tmp_path_factory.mktemp("market")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATAMARKET_BROKER_URL", broker)
+        mp.setenv("DATAMARKET_HOME", str(home))
+        for name, value in LIMITS.items():
+            mp.setenv(name, value)
+        local = stack.up(home)
+        try:
+            chain = local.services["chain"]
+            w3 = DevChain(port=int(chain.url.rsplit(":", 1)[1])).web3()
+            market = Market(w3, local.contracts["market"])
+            store = open_store(local.store)
+            provider = ProviderClient(local.services["provider"].url)
+            csv = home / "breast_cancer.csv"
+            write_breast_cancer_csv(csv)
+            trusted = {p.name: pack_bundle(p)[1] for p in sorted(JOBS.glob("*.py"))}
+            published = publish_file(
+                PublishRequest(
+                    path=csv, name="Breast cancer (compute only)", price=1 * ONE,
+                    payment_token=local.contracts["payment_token"], download=False, compute=True,
+                    epsilon_budget=50.0, max_epsilon_per_job=5.0, trusted_algorithms=tuple(trusted.values()),
+                ),
+                market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
+                provider_url=provider.base_url,
+            )  # fmt: skip
+            yield ComputeMarket(
+                local=local, home=home, market=market, store=store, provider=provider,
+                datatoken=published.datatoken, dataset=published.dataset, trusted=trusted, csv=csv,
+            )  # fmt: skip
+        finally:
+            stack.down(home)

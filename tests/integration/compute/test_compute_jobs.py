@@ -1,0 +1,135 @@
+"""Compute-to-data end to end on a local market with a Redis-backed worker: a DP training job
+from order to decrypted model and on-chain receipt, the privacy budget, refusals before running,
+cancellation, and a worker killed with SIGKILL in the middle of a job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.numpy import load_file
+
+from datamarket.chain.events import ComputeReceiptPosted
+from datamarket.sdk import compute
+from datamarket.sdk.provider_client import ProviderError
+from tests.integration.compute.conftest import JOBS, ComputeMarket
+
+pytestmark = pytest.mark.integration
+
+
+def start(m: ComputeMarket, tmp_path: Path, algorithm, params=None, epsilon=None, **kw) -> compute.JobHandle:
+    return compute.start_job(
+        m.consumer, m.provider, m.store, m.datatoken, algorithm=algorithm, params=params or {},
+        epsilon=epsilon, jobs_dir=tmp_path / "jobs", **kw,
+    )  # fmt: skip
+
+
+def wait_for(check, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not reached within {timeout} s")
+
+
+def test_dp_training_job_from_order_to_model_and_receipt(
+    compute_market: ComputeMarket, tmp_path: Path
+) -> None:
+    m = compute_market
+    before = m.provider.privacy(m.datatoken)
+    handle = start(
+        m, tmp_path, "train_tabular", {"target": "target", "epochs": 3, "model": "logreg"}, epsilon=2.0
+    )
+    seen: list[str] = []
+    final = compute.wait(handle, on_update=lambda s: seen.append(s["state"]), poll_s=0.1, timeout=120)
+    assert final["state"] == "succeeded", final
+    assert seen[0] in ("queued", "staging", "running") and seen[-1] == "succeeded"
+    assert set(final["timings"]) >= {"queued", "staging", "running", "checking", "publishing"}
+    assert final["epsilon"] == {"requested": 2.0, "charged": 2.0}
+    # Reserved while the receipt is not mined.
+    files = compute.fetch_result(handle, m.store, tmp_path / "result")
+    names = sorted(p.name for p in files)
+    assert names == ["metrics.json", "model.safetensors"]
+    metrics = json.loads((tmp_path / "result" / "metrics.json").read_text())
+    assert metrics["dp"] is True and 0 < metrics["epsilon_spent"] <= 2.0
+    assert 0.5 < metrics["accuracy"] <= 1.0
+    assert load_file(str(tmp_path / "result" / "model.safetensors"))
+    logs = compute.logs(handle)
+    assert logs["logs"] and "progress" in logs["logs"]
+    # The receipt is posted on chain in a batch; the chain then counts the epsilon.
+    status = wait_for(lambda: (s := compute.status(handle))["receipt"] and s, what="receipt")
+    receipt = m.market.w3.eth.get_transaction_receipt(status["receipt"]["tx"])
+    posted = [e for e in m.market._own_events(receipt["logs"]) if isinstance(e, ComputeReceiptPosted)]
+    mine = [e for e in posted if e.job_id.endswith(handle.job_id)]
+    assert len(mine) == 1 and mine[0].epsilon == 2_000_000 and mine[0].order_tx == handle.order_tx.lower()
+    assert mine[0].output_hash.removeprefix("0x") == final["output_hash"]
+    after = m.provider.privacy(m.datatoken)
+    assert after["spent"] == pytest.approx(before["spent"] + 2.0)
+    assert after["remaining"] == pytest.approx(before["remaining"] - 2.0)
+
+
+def test_epsilon_over_the_remaining_budget_is_refused_before_running(
+    compute_market: ComputeMarket, tmp_path: Path
+) -> None:
+    m = compute_market
+    # Over the per-job maximum (5): refused by the provider, with an order already paid for.
+    from datamarket.chain.quotes import SERVICE_COMPUTE
+    from datamarket.sdk import download
+
+    order = download.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE).tx_hash
+    with pytest.raises(ProviderError) as info:
+        start(m, tmp_path, "train_tabular", {"target": "target"}, epsilon=6.0, order_tx=order)
+    assert info.value.code == "epsilon_exceeds_per_job" and info.value.status == 422
+    # The same order still starts a job that asks for less (nothing was used up).
+    handle = start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.2}, order_tx=order)
+    assert compute.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"
+    # One order, one job.
+    with pytest.raises(ProviderError) as again:
+        start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.2}, order_tx=order)
+    assert again.value.code == "order_already_used" and again.value.status == 409
+
+
+def test_an_untrusted_algorithm_is_refused(compute_market: ComputeMarket, tmp_path: Path) -> None:
+    m = compute_market
+    other = tmp_path / "other.py"
+    other.write_text("print('not trusted')\n")
+    with pytest.raises(ProviderError) as info:
+        start(m, tmp_path, other)
+    assert info.value.code == "algorithm_not_trusted" and info.value.status == 403
+
+
+def test_cancel_kills_the_sandbox(compute_market: ComputeMarket, tmp_path: Path) -> None:
+    m = compute_market
+    handle = start(m, tmp_path, JOBS / "slow.py", {"seconds": 20})
+    wait_for(lambda: compute.status(handle)["state"] == "running", what="running")
+    compute.cancel(handle)
+    final = compute.wait(handle, poll_s=0.1, timeout=30)
+    assert final["state"] == "cancelled" and final["epsilon"]["charged"] == 0
+    with pytest.raises(ProviderError) as info:
+        compute.fetch_result(handle, m.store, tmp_path / "result")
+    assert info.value.code == "job_not_finished"
+    assert not list((m.home / "provider" / "jobs").glob(handle.job_id + "*"))
+
+
+def test_a_worker_killed_mid_job_does_not_lose_the_job(compute_market: ComputeMarket, tmp_path: Path) -> None:
+    m = compute_market
+    from datamarket import stack
+
+    handle = start(m, tmp_path, JOBS / "slow.py", {"seconds": 4})
+    wait_for(lambda: compute.status(handle)["state"] == "running", what="running")
+    worker = m.local.services["worker"]
+    os.killpg(worker.pid, signal.SIGKILL)
+    wait_for(lambda: not worker.alive(), what="worker gone")
+    assert compute.status(handle)["state"] == "running"  # nobody has noticed yet
+    restarted = stack.up(m.home)  # starts what is not running: the worker
+    m.local.services["worker"] = restarted.services["worker"]
+    final = compute.wait(handle, poll_s=0.2, timeout=90)
+    assert final["state"] == "succeeded" and final["attempts"] == 2, final
+    files = compute.fetch_result(handle, m.store, tmp_path / "result")
+    assert [p.name for p in files] == ["metrics.json"]

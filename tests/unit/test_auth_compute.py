@@ -1,0 +1,284 @@
+"""EIP-712 ComputeRequest and the job spec: strict parsing, the job hash, signing and recovery."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from datamarket.auth import (
+    ACCESS_TYPES,
+    COMPUTE_TYPES,
+    MAX_PARAMS_BYTES,
+    AccessRequest,
+    ComputeRequest,
+    InvalidRequest,
+    InvalidSignature,
+    access_digest,
+    compute_digest,
+    domain,
+    job_hash,
+    parse_job_spec,
+    recover_compute_signer,
+    sign_access_request,
+    sign_compute_request,
+    verify_compute_signature,
+    verify_job_hash,
+)
+from datamarket.chain.devchain import dev_account
+from tests.strategies import addresses, bytes32_hex, private_keys, uints
+
+MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+BUNDLE_CID = "bafkreibnoelefnzgwbcacyt4vh52ymxvzbjq7mmqhtcnwarfq4lzegsiqe"
+
+compute_requests = st.builds(
+    ComputeRequest,
+    datatoken=addresses,
+    consumer=addresses,
+    service_id=uints(8),
+    order_tx=bytes32_hex,
+    consumer_key=bytes32_hex,
+    job_hash=bytes32_hex,
+    nonce=uints(256),
+)
+
+
+def job(**overrides) -> dict:
+    values = {
+        "algorithm": "train_tabular",
+        "params": {"target": "label", "epochs": 3, "layers": [16, 8], "opts": {"lr": 0.01, "x": None}},
+        "epsilon": 1.0,
+        "environment": "cpu",
+    }
+    values.update(overrides)
+    return values
+
+
+def sample(**overrides) -> dict:
+    values = {
+        "datatoken": MARKET,
+        "consumer": dev_account(4).address,
+        "serviceId": 1,
+        "orderTx": "0x" + "11" * 32,
+        "consumerKey": "0x" + "22" * 32,
+        "jobHash": job_hash(job()),
+        "nonce": 1,
+    }
+    values.update(overrides)
+    return values
+
+
+# ------------------------------------------------------------------------------------- request
+
+
+@settings(max_examples=40, deadline=None)
+@given(req=compute_requests)
+def test_json_round_trip(req: ComputeRequest) -> None:
+    assert ComputeRequest.from_json(req.to_json()) == req
+
+
+@settings(max_examples=20, deadline=None)
+@given(req=compute_requests, key=private_keys, chain_id=st.integers(1, 2**64))
+def test_sign_and_recover_agree_with_eth_account(req: ComputeRequest, key: bytes, chain_id: int) -> None:
+    signature = sign_compute_request(req, key, chain_id, MARKET)
+    signer = Account.from_key(key).address
+    assert recover_compute_signer(req, signature, chain_id, MARKET) == signer
+    reference = Account.sign_message(
+        encode_typed_data(
+            domain_data=domain(chain_id, MARKET), message_types=COMPUTE_TYPES, message_data=req.message()
+        ),
+        key,
+    )
+    assert signature == bytes(reference.signature)
+
+
+def test_the_type_string_is_the_documented_one() -> None:
+    fields = ",".join(f"{f['type']} {f['name']}" for f in COMPUTE_TYPES["ComputeRequest"])
+    assert f"ComputeRequest({fields})" == (
+        "ComputeRequest(address datatoken,address consumer,uint8 serviceId,bytes32 orderTx,"
+        "bytes32 consumerKey,bytes32 jobHash,uint256 nonce)"
+    )
+
+
+def test_wrong_chain_market_or_signer_is_refused() -> None:
+    req = ComputeRequest.from_json(sample())
+    signature = sign_compute_request(req, dev_account(4).key, 31337, MARKET)
+    verify_compute_signature(req, signature, 31337, MARKET)
+    verify_compute_signature(req, "0x" + signature.hex(), 31337, MARKET)
+    with pytest.raises(InvalidSignature):
+        verify_compute_signature(req, signature, 1, MARKET)
+    with pytest.raises(InvalidSignature):
+        verify_compute_signature(req, signature, 31337, dev_account(0).address)
+    other = sign_compute_request(req, dev_account(5).key, 31337, MARKET)
+    with pytest.raises(InvalidSignature):
+        verify_compute_signature(req, other, 31337, MARKET)
+    with pytest.raises(InvalidSignature):
+        verify_compute_signature(req, signature[:64] + b"\x01", 31337, MARKET)
+
+
+def test_a_signature_over_another_job_does_not_verify() -> None:
+    req = ComputeRequest.from_json(sample())
+    signature = sign_compute_request(req, dev_account(4).key, 31337, MARKET)
+    tampered = ComputeRequest.from_json(sample(jobHash=job_hash(job(epsilon=5.0))))
+    with pytest.raises(InvalidSignature):
+        verify_compute_signature(tampered, signature, 31337, MARKET)
+
+
+def test_an_access_signature_is_no_compute_signature() -> None:
+    fields = sample()
+    del fields["jobHash"]
+    access = AccessRequest.from_json(fields)
+    compute = ComputeRequest.from_json(sample())
+    assert access_digest(access, 31337, MARKET) != compute_digest(compute, 31337, MARKET)
+    signature = sign_access_request(access, dev_account(4).key, 31337, MARKET)
+    with pytest.raises(InvalidSignature):
+        verify_compute_signature(compute, signature, 31337, MARKET)
+
+
+def test_access_signing_is_unchanged_by_the_refactor() -> None:
+    fields = sample()
+    del fields["jobHash"]
+    req = AccessRequest.from_json(fields)
+    reference = Account.sign_message(
+        encode_typed_data(
+            domain_data=domain(31337, MARKET), message_types=ACCESS_TYPES, message_data=req.message()
+        ),
+        dev_account(4).key,
+    )
+    assert sign_access_request(req, dev_account(4).key, 31337, MARKET) == bytes(reference.signature)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"jobHash": "0x" + "11" * 31},
+        {"jobHash": None},
+        {"jobHash": "11" * 32},
+        {"consumer": dev_account(4).address.lower()},
+        {"serviceId": 256},
+        {"nonce": -1},
+        {"extra": 1},
+    ],
+)
+def test_strict_request_parsing(overrides: dict) -> None:
+    with pytest.raises(InvalidRequest):
+        ComputeRequest.from_json(sample(**overrides))
+
+
+def test_missing_job_hash_and_lower_casing() -> None:
+    body = sample()
+    del body["jobHash"]
+    with pytest.raises(InvalidRequest) as caught:
+        ComputeRequest.from_json(body)
+    assert caught.value.details == {"fields": ["jobHash"]}
+    req = ComputeRequest.from_json(sample(jobHash="0x" + "AB" * 32))
+    assert req.job_hash == "0x" + "ab" * 32
+    assert req.message()["jobHash"] == bytes.fromhex("ab" * 32)
+
+
+# ----------------------------------------------------------------------------------------- job
+
+
+def test_job_hash_is_sha256_of_canonical_json() -> None:
+    spec = job(params={"b": 1, "a": "é"})
+    canonical = '{"algorithm":"train_tabular","environment":"cpu","epsilon":1.0,"params":{"a":"é","b":1}}'
+    assert job_hash(spec) == "0x" + hashlib.sha256(canonical.encode()).hexdigest()
+    reordered = dict(reversed(list(spec.items())))
+    assert job_hash(reordered) == job_hash(spec)
+
+
+def test_a_tampered_job_does_not_match_its_hash() -> None:
+    req = ComputeRequest.from_json(sample())
+    verify_job_hash(req, job())
+    for tampered in (job(epsilon=2.0), job(params={}), job(environment="gpu"), job(algorithm="dp_stats")):
+        with pytest.raises(InvalidRequest) as caught:
+            verify_job_hash(req, tampered)
+        assert caught.value.details["field"] == "jobHash"
+
+
+def test_the_parsed_job_hashes_as_the_sent_one() -> None:
+    spec = job(algorithm={"bundle": BUNDLE_CID, "sha256": "ab" * 32}, epsilon=None)
+    received = json.loads(json.dumps(spec))  # as the provider reads the body
+    parsed = parse_job_spec(received)
+    assert parsed == spec
+    assert job_hash(parsed) == job_hash(spec)
+    assert parse_job_spec(job(epsilon=0))["epsilon"] == 0
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ([], "job"),
+        ({k: v for k, v in job().items() if k != "params"}, "job.params"),
+        (job(extra=1), "job.extra"),
+        (job(algorithm="Train"), "job.algorithm"),
+        (job(algorithm="x" * 65), "job.algorithm"),
+        (job(algorithm=""), "job.algorithm"),
+        (job(algorithm="../x"), "job.algorithm"),
+        (job(algorithm=7), "job.algorithm"),
+        (job(algorithm={"bundle": BUNDLE_CID}), "job.algorithm"),
+        (job(algorithm={"bundle": BUNDLE_CID, "sha256": "ab" * 32, "x": 1}), "job.algorithm"),
+        (job(algorithm={"bundle": "not a cid", "sha256": "ab" * 32}), "job.algorithm.bundle"),
+        (job(algorithm={"bundle": "b" + "a" * 200, "sha256": "ab" * 32}), "job.algorithm.bundle"),
+        (job(algorithm={"bundle": "bafyzzzz", "sha256": "ab" * 32}), "job.algorithm.bundle"),
+        (job(algorithm={"bundle": BUNDLE_CID, "sha256": "AB" * 32}), "job.algorithm.sha256"),
+        (job(algorithm={"bundle": BUNDLE_CID, "sha256": "ab" * 31}), "job.algorithm.sha256"),
+        (job(params=[]), "job.params"),
+        (job(params={"x": float("nan")}), "job.params"),
+        (job(params={"x": [1, float("inf")]}), "job.params"),
+        (job(params={"x": {1, 2}}), "job.params"),
+        (job(params={"x": "\ud800"}), "job.params"),
+        (job(params={"x": "a" * MAX_PARAMS_BYTES}), "job.params"),
+        (
+            job(params={"x": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}),
+            "job.params",
+        ),
+        (job(epsilon=-0.1), "job.epsilon"),
+        (job(epsilon=float("inf")), "job.epsilon"),
+        (job(epsilon=float("nan")), "job.epsilon"),
+        (job(epsilon="1"), "job.epsilon"),
+        (job(epsilon=True), "job.epsilon"),
+        (job(environment="tpu"), "job.environment"),
+        (job(environment=None), "job.environment"),
+    ],
+)
+def test_bad_job_fields_are_named(spec, field: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_job_spec(spec)
+    assert caught.value.details["field"] == field
+
+
+def test_params_up_to_the_cap_are_accepted() -> None:
+    overhead = len('{"x":""}')
+    parse_job_spec(job(params={"x": "a" * (MAX_PARAMS_BYTES - overhead)}))
+    with pytest.raises(InvalidRequest):
+        parse_job_spec(job(params={"x": "a" * (MAX_PARAMS_BYTES - overhead + 1)}))
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    params=st.dictionaries(
+        st.text(max_size=8),
+        st.recursive(
+            st.none()
+            | st.booleans()
+            | st.integers()
+            | st.floats(allow_nan=False, allow_infinity=False)
+            | st.text(max_size=8),
+            lambda inner: (
+                st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+            ),
+            max_leaves=10,
+        ),
+        max_size=4,
+    )
+)
+def test_any_json_params_round_trip_with_the_same_hash(params: dict) -> None:
+    spec = job(params=params)
+    received = json.loads(json.dumps(spec))
+    assert job_hash(parse_job_spec(received)) == job_hash(spec)
