@@ -141,26 +141,25 @@ def run_job(ctx: WorkerContext, job_id: str, hold: Callable[[str], Any]) -> str 
         return None
     workdir = ctx.jobs_dir / job_id
     with hold(job_id) as cancel:
+        # The job directory is gone before the job is final: a consumer who sees the final state
+        # never races the clean-up.
+        success: dict[str, Any] | None = None
+        failure: JobFailure | None = None
         try:
-            _attempt(ctx, job, workdir, cancel)
+            success = _attempt(ctx, job, workdir, cancel)
         except Stopped:
             pass
-        except JobFailure as failure:
-            ctx.jobs.finish(job_id, failure.state, worker=ctx.worker_id, error=failure.as_error())
+        except JobFailure as exc:
+            failure = exc
         except Exception:
             log.exception("job %s: internal error", job_id)
-            ctx.jobs.finish(
-                job_id,
-                FAILED,
-                worker=ctx.worker_id,
-                error={
-                    "code": "internal_error",
-                    "message": "the worker failed running the job",
-                    "details": {},
-                },
-            )
+            failure = JobFailure("internal_error", "the worker failed running the job")
         finally:
             _cleanup(workdir)
+        if success is not None:
+            ctx.jobs.advance(job_id, ctx.worker_id, PUBLISHING, SUCCEEDED, **success)
+        elif failure is not None:
+            ctx.jobs.finish(job_id, failure.state, worker=ctx.worker_id, error=failure.as_error())
     now = ctx.jobs.get(job_id)
     if now is not None and not now.final and now.cancel_requested:
         ctx.jobs.finish(job_id, CANCELLED)
@@ -175,7 +174,8 @@ def _step(ctx: WorkerContext, job: Job, from_state: str, to_state: str, **values
         raise Stopped
 
 
-def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Event) -> None:
+def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Event) -> dict[str, Any]:
+    """Stage, run, check and publish; returns the values the job's final (succeeded) row gets."""
     _cleanup(workdir)
     workdir.mkdir(parents=True, mode=0o700)
     os.chmod(workdir, 0o700)
@@ -241,17 +241,13 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
 
     # ---- publishing
     result_doc = publish_outputs(ctx, job, out_dir)
-    _step(
-        ctx,
-        job,
-        PUBLISHING,
-        SUCCEEDED,
-        result=result_doc,
-        output_hash=result_doc["output_hash"],
-        logs=log_text,
-        logs_truncated=truncated,
-        progress=1.0,
-    )
+    return {
+        "result": result_doc,
+        "output_hash": result_doc["output_hash"],
+        "logs": log_text,
+        "logs_truncated": truncated,
+        "progress": 1.0,
+    }
 
 
 def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> list[Path]:

@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,9 +72,33 @@ class ComputeMarket:
     trusted: dict[str, str]  # bundle file name -> sha256
     csv: Path
 
+    def publish(self, *, budget: float, per_job: float) -> str:
+        """Another compute dataset (trusting the same algorithms); its datatoken."""
+        published = publish_compute_dataset(
+            self.local, self.market, self.store, self.provider, self.csv, tuple(self.trusted.values()),
+            budget=budget, per_job=per_job,
+        )  # fmt: skip
+        return published.datatoken
+
     @property
     def consumer(self) -> Market:
         return self.market.as_account(dev_account(CONSUMER))
+
+
+def publish_compute_dataset(
+    local: stack.Stack, market: Market, store: ContentStore, provider: ProviderClient, csv: Path,
+    trusted: tuple[str, ...], *, budget: float = 50.0, per_job: float = 5.0,
+) -> Any:  # fmt: skip
+    """Publish ``csv`` for compute only (1 lUSD an order) with this privacy budget."""
+    return publish_file(
+        PublishRequest(
+            path=csv, name="Breast cancer (compute only)", price=1 * ONE,
+            payment_token=local.contracts["payment_token"], download=False, compute=True,
+            epsilon_budget=budget, max_epsilon_per_job=per_job, trusted_algorithms=trusted,
+        ),
+        market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
+        provider_url=provider.base_url,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="package")
@@ -96,15 +121,7 @@ def compute_market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compute
             csv = home / "breast_cancer.csv"
             write_breast_cancer_csv(csv)
             trusted = {p.name: pack_bundle(p)[1] for p in sorted(JOBS.glob("*.py"))}
-            published = publish_file(
-                PublishRequest(
-                    path=csv, name="Breast cancer (compute only)", price=1 * ONE,
-                    payment_token=local.contracts["payment_token"], download=False, compute=True,
-                    epsilon_budget=50.0, max_epsilon_per_job=5.0, trusted_algorithms=tuple(trusted.values()),
-                ),
-                market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
-                provider_url=provider.base_url,
-            )  # fmt: skip
+            published = publish_compute_dataset(local, market, store, provider, csv, tuple(trusted.values()))
             yield ComputeMarket(
                 local=local, home=home, market=market, store=store, provider=provider,
                 datatoken=published.datatoken, dataset=published.dataset, trusted=trusted, csv=csv,
