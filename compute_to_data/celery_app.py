@@ -53,10 +53,12 @@ def make_celery(broker: str, *, lease_s: float = 5.0) -> Celery:
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
+    )
+    if broker.startswith(("redis", "rediss")):
         # A redelivered job is checked against its lease, so a visibility timeout shorter than
         # the longest job is safe: it only decides how soon a dead worker's job is noticed.
-        broker_transport_options={"visibility_timeout": max(60, int(lease_s * 12))},
-    )
+        # (The SQLAlchemy transport hands these options to create_engine: none for it.)
+        app.conf.broker_transport_options = {"visibility_timeout": max(60, int(lease_s * 12))}
     return app
 
 

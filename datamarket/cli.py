@@ -338,7 +338,7 @@ def _local() -> bool:
 @json_option
 @_handle_errors
 def demo(as_json: bool) -> None:
-    """The whole story on a real dataset: up, publish, buy, download, verify, down."""
+    """The whole story on a real dataset: up, publish, buy, download, verify, train with DP, down."""
     from datamarket import demo as demo_module
 
     say = (lambda _msg: None) if as_json else click.echo

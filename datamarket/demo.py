@@ -3,12 +3,17 @@
 A publisher (dev account 2) publishes scikit-learn's breast_cancer table as CSV: profiled, encrypted
 on its machine, pinned in the content store, its key wrapped to the provider. A researcher (dev
 account 4) buys a datatoken, orders the download service, gets the key from the provider and
-decrypts locally; the demo checks that the sha256s agree. The accounts are anvil's public dev keys.
+decrypts locally; the demo checks that the sha256s agree. Then the publisher offers the same table for
+compute only, with a privacy budget, and the researcher trains a model on it with DP-SGD inside the
+provider's sandbox: it gets back the weights and metrics (never a row), the epsilon is charged to
+the budget and the job's receipt is posted on chain. The accounts are anvil's public dev keys.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +47,14 @@ class DemoReport:
     plaintext_sha256: str = ""
     downloaded_sha256: str = ""
     rows: int = 0
+    compute_dataset: str = ""
+    job_id: str = ""
+    job_state: str = ""
+    accuracy: float = 0.0
+    epsilon_spent: float = 0.0
+    epsilon_charged: float = 0.0
+    receipt_tx: str = ""
+    privacy: dict | None = None
 
 
 def write_breast_cancer_csv(path: Path) -> int:
@@ -105,3 +118,66 @@ def _story(local: stack.Stack, work: Path, report: DemoReport, say: Callable[[st
     same = "equal" if report.downloaded_sha256 == published.plaintext_sha256 else "DIFFERENT"
     say(f"sha256 published  {published.plaintext_sha256}")
     say(f"       downloaded {report.downloaded_sha256}: {same}")
+    _compute_story(local, market, store, provider, source, work, report, say)
+
+
+#: The DP training job of the demo: a small MLP on the 30 features, target "target".
+DP_EPSILON = 3.0
+DP_PARAMS = {"target": "target", "model": "mlp", "epochs": 15, "hidden": 32, "lr": 0.01, "batch_size": 64}
+
+
+def _compute_story(
+    local: stack.Stack, market: Market, store, provider: ProviderClient, source: Path, work: Path,
+    report: DemoReport, say: Callable[[str], None],
+) -> None:  # fmt: skip
+    from datamarket.sdk import compute
+
+    published = publish_file(
+        PublishRequest(
+            path=source, name="Breast cancer diagnostics (compute only)",
+            description="The same table, offered only for training models under a privacy budget.",
+            tags=("health", "tabular"), price=2 * ONE, payment_token=local.contracts["payment_token"],
+            download=False, compute=True, epsilon_budget=10.0, max_epsilon_per_job=DP_EPSILON,
+        ),
+        market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
+        provider_url=provider.base_url,
+    )  # fmt: skip
+    report.compute_dataset = published.dataset
+    say(f"published {published.dataset} for compute only, privacy budget epsilon 10")
+    consumer = market.as_account(dev_account(CONSUMER))
+    handle = compute.start_job(
+        consumer, provider, store, published.datatoken, algorithm="train_tabular", params=DP_PARAMS,
+        epsilon=DP_EPSILON, jobs_dir=work / "jobs",
+    )  # fmt: skip
+    report.job_id = handle.job_id
+    say(f"researcher ordered compute ({handle.order_tx}), job {handle.job_id}: train_tabular with DP-SGD")
+    last: list[str] = []
+
+    def show(status: dict) -> None:
+        line = f"  job {status['state']} {status['progress']:.0%}"
+        if not last or last[-1] != line:
+            last.append(line)
+            say(line)
+
+    final = compute.wait(handle, on_update=show, poll_s=0.25, timeout=600)
+    report.job_state = final["state"]
+    if final["state"] != "succeeded":
+        raise DemoError(f"the compute job ended {final['state']}: {final.get('error')}")
+    files = compute.fetch_result(handle, store, work / "result")
+    metrics = json.loads((work / "result" / "metrics.json").read_text())
+    report.accuracy, report.epsilon_spent = metrics["accuracy"], metrics["epsilon_spent"]
+    report.epsilon_charged = final["epsilon"]["charged"]
+    say(f"result decrypted: {', '.join(sorted(p.name for p in files))} (the policy found no data row in it)")
+    spent, delta = report.epsilon_spent, metrics["delta"]
+    say(f"  test accuracy {report.accuracy:.3f}, epsilon spent {spent:.3f}, delta {delta:g}")
+    deadline = time.monotonic() + 60
+    while not final.get("receipt") and time.monotonic() < deadline:
+        time.sleep(0.25)
+        final = compute.status(handle)
+    if not final.get("receipt"):
+        raise DemoError("the job's receipt was not posted on chain")
+    report.receipt_tx = final["receipt"]["tx"]
+    report.privacy = provider.privacy(published.datatoken)
+    say(f"receipt on chain: {report.receipt_tx} (block {final['receipt']['block']})")
+    p = report.privacy
+    say(f"privacy budget: {p['budget']:g} epsilon, spent {p['spent']:g}, remaining {p['remaining']:g}")

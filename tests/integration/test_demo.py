@@ -22,10 +22,18 @@ def test_demo_json_reports_the_whole_story():
     assert len(report["plaintext_sha256"]) == 64
     assert report["downloaded_sha256"] == report["plaintext_sha256"]
     assert report["rows"] == 569
+    # The DP training job: a model that learned something, within the epsilon it was charged, and
+    # the receipt on chain counting that epsilon against the budget.
+    assert report["job_state"] == "succeeded"
+    assert 0.6 < report["accuracy"] <= 1.0
+    assert 0 < report["epsilon_spent"] <= report["epsilon_charged"] == 3.0
+    assert report["receipt_tx"].startswith("0x") and len(report["receipt_tx"]) == 66
+    assert report["privacy"]["spent"] == 3.0 and report["privacy"]["remaining"] == 7.0
 
 
 def test_demo_prints_the_story_and_stops_the_market():
     result = CliRunner().invoke(main, ["demo"])
     assert result.exit_code == 0, result.output
     assert ": equal" in result.output
+    assert "test accuracy" in result.output and "receipt on chain: 0x" in result.output
     assert result.output.strip().endswith("local market stopped")
