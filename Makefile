@@ -66,6 +66,10 @@ bench: install compile
 	$(PY) scripts/bench/cid_throughput.py
 	$(PY) scripts/bench/crypto_throughput.py
 	$(PY) scripts/bench/data_path.py
+	$(PY) scripts/bench/job_start.py
+	$(PY) scripts/bench/sandbox_overhead.py
+	$(PY) scripts/bench/dp_utility.py
+	$(PY) scripts/bench/gpu_train.py
 
 clean:
 	rm -rf artifacts cache coverage coverage.json .pytest_cache .hypothesis

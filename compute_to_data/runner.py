@@ -204,13 +204,16 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
 
     # ---- running
     gpu = ctx.gpus.acquire(timeout=ctx.limits.wall_time_s) if job.environment == "gpu" else None
+    started = time.time()
     try:
         result = run_sandboxed(ctx, job, workdir, cancel, gpu)
     finally:
         if gpu is not None:
             ctx.gpus.release(gpu)
     log_text, truncated = _read_logs(workdir / "logs.txt", ctx.limits.log_bytes)
-    ctx.jobs.record(job.id, first_output_s=result.first_output_s)
+    if result.first_output_s is not None:
+        # From the accepted request (the provider's clock, same host or NTP) to the first output.
+        ctx.jobs.record(job.id, first_output_s=round(started + result.first_output_s - job.created_at, 6))
     if result.reason == "cancelled":
         raise Stopped
     if result.reason != "exited" or result.exit_code != 0:
