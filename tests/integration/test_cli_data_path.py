@@ -37,7 +37,7 @@ def market_home(tmp_path, monkeypatch):
 def test_publish_buy_download_round_trip(market_home):
     status = _run("up")
     assert status["chain_id"] == 31337
-    assert {name for name, s in status["services"].items() if s["running"]} == {"chain", "provider"}
+    assert {name for name, s in status["services"].items() if s["running"]} == {"chain", "provider", "worker"}
     source = market_home / "table.csv"
     source.write_text("a,b,label\n" + "".join(f"{i},{i * i % 7},{i % 2}\n" for i in range(200)))
 
