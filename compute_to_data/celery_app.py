@@ -86,6 +86,7 @@ class Worker:
 
         sandbox.check_available()
         self.settings, self.app, self.queues, self._runner = settings, app, queues, runner
+        self._sandbox = sandbox
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
         self.jobs = JobStore(str(settings.jobs_url))
         chain = Web3ChainReader.connect(
@@ -122,7 +123,6 @@ class Worker:
         )
         self.poster = receipts.ReceiptPoster(self.jobs, settings)
         self._stop = threading.Event()
-        sandbox.sweep("job-")
         self.jobs.stale_posting()
         self._thread = threading.Thread(target=self._sweep_loop, name="job-sweeper", daemon=True)
         self._thread.start()
@@ -138,6 +138,9 @@ class Worker:
                 self.jobs.heartbeat(self.worker_id, ",".join(self.queues), gpus)
                 for job in self.jobs.lapsed():
                     log.warning("job %s: its worker stopped; sending it again", job.id)
+                    # Whatever of its sandbox a dead worker left (only this job's cgroup: other
+                    # workers on this machine keep theirs).
+                    self._sandbox.sweep(f"job-{job.id}")
                     enqueue(self.app, job.id, job.environment)
             except Exception:
                 log.exception("the job sweep failed; trying again")

@@ -15,12 +15,15 @@ How it is held:
   Started as another user, bwrap uses a user namespace and the job keeps that user's uid;
 - a seccomp filter refuses the calls a job never needs and that widen the kernel's surface: new
   namespaces and mounts, keyrings, ptrace, bpf, perf events, userfaultfd, io_uring, modules...;
-- limits: rlimits (CPU time, file size, open files, no core dumps; address space for CPU jobs only,
-  since CUDA reserves huge virtual ranges), a cgroup (v1 ``pids`` + ``memory``, or one v2 group) for
-  the number of processes and threads and for memory (the tmpfs ``/tmp`` and ``/out`` count in it),
-  a wall-clock limit enforced here, and a size-capped tmpfs for ``/out`` (:func:`prepare_output`).
-  Without a writable cgroup the number of processes falls back to ``RLIMIT_NPROC`` of the job's uid
-  and memory to the address-space limit (a logged warning says so);
+- limits: rlimits (CPU time, file size, open files, no core dumps), a cgroup (v1 ``pids`` +
+  ``memory``, or one v2 group) for the number of processes and threads and for memory (the tmpfs
+  ``/tmp`` and ``/out`` count in it), a wall-clock limit enforced here, and a size-capped tmpfs for
+  ``/out`` (:func:`prepare_output`). Without a writable cgroup the number of processes falls back to
+  ``RLIMIT_NPROC`` of the job's uid and memory to ``RLIMIT_AS`` (CPU jobs only: CUDA reserves huge
+  virtual ranges, so a GPU job's memory is then not capped); a logged warning says so;
+- cgroups are made under ``datamarket/`` in the worker's own cgroup; under cgroup v2 a worker whose
+  own cgroup holds processes (a container's, a service's) must name an empty delegated cgroup in
+  ``DATAMARKET_SANDBOX_CGROUP`` instead;
 - end: at the end of :func:`run` no process of the job is alive (the pid namespace dies with its
   first process, and every pid left in the cgroup is killed) and the cgroups are removed.
 
@@ -139,9 +142,8 @@ class SandboxResult:
     wall_s: float
     first_output_s: float | None
     log_truncated: bool
+    #: The memory cgroup's high-water mark (page cache and the tmpfs files included); None without one.
     peak_memory_bytes: int | None
-    #: CPU seconds (user + system) of the job's processes that were waited for.
-    cpu_s: float | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -449,10 +451,16 @@ class _Cgroups:
         for _, controller, base in bases:
             folder = base / name
             try:
-                base.mkdir(exist_ok=True)
                 if folder.exists():
                     _remove_cgroup(folder)
-                folder.mkdir()
+                for attempt in range(3):  # another job may remove an empty parent meanwhile
+                    base.mkdir(exist_ok=True)
+                    try:
+                        folder.mkdir()
+                        break
+                    except FileNotFoundError:
+                        if attempt == 2:
+                            raise
             except OSError as exc:
                 problems.append(f"cannot create the {controller} cgroup {folder}: {exc}")
                 continue
@@ -481,16 +489,24 @@ class _Cgroups:
     def _create_v2(cls, base: Path, name: str, limits: Limits) -> tuple[_Cgroups | None, list[str]]:
         folder = base / name
         try:
-            if not base.exists():
-                # Refused (EBUSY) when the worker's own cgroup holds processes and is not the root.
-                _enable(base.parent)
-                base.mkdir(exist_ok=True)
-            wanted = _enable(base)
-            if not wanted:
-                return None, [f"the cgroup {base} offers neither pids nor memory"]
             if folder.exists():
                 _remove_cgroup(folder)
-            folder.mkdir()
+            for attempt in range(3):  # another job may remove an empty parent meanwhile
+                if not base.exists():
+                    # Refused (EBUSY) when the worker's own cgroup holds processes and is not the root.
+                    _enable(base.parent)
+                    base.mkdir(exist_ok=True)
+                wanted = _enable(base)
+                if not wanted:
+                    with contextlib.suppress(OSError):
+                        base.rmdir()
+                    return None, [f"the cgroup {base} offers neither pids nor memory"]
+                try:
+                    folder.mkdir()
+                    break
+                except FileNotFoundError:
+                    if attempt == 2:
+                        raise
         except OSError as exc:
             return None, [f"cannot create a cgroup v2 group under {base}: {exc}"]
         made = cls(version=2, pids=None, memory=None)
@@ -532,7 +548,14 @@ class _Cgroups:
         return _read_int(self.memory / "memory.peak"), events.get("oom_kill", 0), events.get("max", 0)
 
     def remove(self) -> bool:
-        return all(_remove_cgroup(folder) for folder in self.folders)
+        """Remove the job's cgroups, and their parent once it is empty (it is made again as needed)."""
+        removed = all(_remove_cgroup(folder) for folder in self.folders)
+        for folder in self.folders:
+            parent = folder.parent
+            if parent.name == CGROUP_PARENT and str(parent) != os.environ.get(CGROUP_ENV):
+                with contextlib.suppress(OSError):  # EBUSY while other jobs run
+                    parent.rmdir()
+        return removed
 
 
 _warned: set[str] = set()
@@ -579,6 +602,9 @@ def sweep(prefix: str) -> None:
             continue
         for entry in entries:
             _remove_cgroup(entry)
+        if base.name == CGROUP_PARENT and str(base) != os.environ.get(CGROUP_ENV):
+            with contextlib.suppress(OSError):  # EBUSY while other jobs run
+                base.rmdir()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1064,20 +1090,82 @@ def _validate(spec: SandboxSpec) -> None:
             raise SandboxError(f"{label} is not a folder", "sandbox_spec")
 
 
-def _wait(pid: int, pidfd: int | None, timeout: float) -> tuple[int, int, resource.struct_rusage] | None:
-    """(pid, status, rusage) once ``pid`` has exited, else None after up to ``timeout`` seconds."""
-    done = os.wait4(pid, os.WNOHANG)
-    if done[0]:
-        return done
+def _wait(pid: int, pidfd: int | None, timeout: float) -> int | None:
+    """The wait status once ``pid`` (a child) has exited, else None after up to ``timeout`` seconds."""
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        return status
     if timeout > 0:
         if pidfd is not None:
             select.select([pidfd], [], [], timeout)
         else:
             time.sleep(timeout)
-        done = os.wait4(pid, os.WNOHANG)
-        if done[0]:
-            return done
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status
     return None
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
+def _sandbox_init(info_fd: int, bwrap_pid: int) -> tuple[int, int | None] | None:
+    """(pid, pidfd) of the sandbox's first process, from bwrap's ``--info-fd`` (None if it never came).
+
+    bwrap exits as soon as it knows the job's exit status, before that process (and with it the pid
+    namespace) is gone: run() waits for it.
+    """
+    data = b""
+    deadline = time.monotonic() + KILL_TIMEOUT_S
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([info_fd], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(info_fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    match = re.search(rb'"child-pid"\s*:\s*(\d+)', data)
+    if match is None:
+        return None
+    pid = int(match.group(1))
+    pidfd = _pidfd(pid)
+    try:  # the pid is still that process (bwrap's child), not a new one under a recycled number
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+        if int(stat_line.rsplit(")", 1)[1].split()[1]) != bwrap_pid:
+            raise ProcessLookupError
+    except (OSError, ValueError, IndexError):
+        if pidfd is not None:
+            os.close(pidfd)
+        return None
+    return pid, pidfd
+
+
+def _await_init(init: tuple[int, int | None] | None) -> bool:
+    """Wait until the sandbox's first process, and so its whole pid namespace, is gone."""
+    if init is None:
+        return True
+    pid, pidfd = init
+    deadline = time.monotonic() + KILL_TIMEOUT_S
+    while True:
+        if pidfd is not None:
+            if select.select([pidfd], [], [], 0.05)[0]:
+                return True
+        else:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.01)
+        if time.monotonic() >= deadline:
+            return False
+        if pidfd is not None:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
 
 
 def run(
@@ -1089,7 +1177,8 @@ def run(
     """Run ``spec.argv`` in the sandbox until it ends, a limit is hit or ``cancel`` is set.
 
     Raises SandboxUnavailable or SandboxError when the sandbox itself cannot be set up; everything the
-    job does (including failing to start its program) ends in a SandboxResult.
+    job does (including failing to start its program) ends in a SandboxResult. When it returns, no
+    process of the job is left.
     """
     bwrap = check_available()
     _validate(spec)
@@ -1101,11 +1190,13 @@ def run(
     env = _environment(spec, python_bin, gpu_env)
 
     fds: list[int] = []
-    log_fd = -1
+    info_fd = log_fd = -1
     proc: subprocess.Popen[bytes] | None = None
     pump: _LogPump | None = None
     pidfd: int | None = None
+    init: tuple[int, int | None] | None = None
     cgroups: _Cgroups | None = None
+    status: int | None = None
     start = time.monotonic()
     try:
         cgroups, problems = _Cgroups.create(spec.name, limits)
@@ -1126,8 +1217,11 @@ def run(
             seccomp_fd = _memfd("seccomp", program)
             fds.append(seccomp_fd)
         else:
-            log.warning("sandbox %s: no seccomp filter for %s", spec.name, platform.machine())
+            _warn_once(f"sandbox {spec.name}: no seccomp filter for {platform.machine()}", "seccomp")
+        info_fd, info_write = os.pipe()
+        fds.append(info_write)
         args, command = _bwrap_args(spec, privileged, env, files, gpu_args, seccomp_fd)
+        args += ["--info-fd", str(info_write)]
         args_fd = _memfd("args", b"".join(os.fsencode(a) + b"\0" for a in args))
         fds.append(args_fd)
         log_fd = os.open(spec.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
@@ -1152,32 +1246,32 @@ def run(
         assert proc.stdout is not None
         pump = _LogPump(proc.stdout.fileno(), log_fd, limits.log_bytes, on_line)
         pump.start()
-        try:
-            pidfd = os.pidfd_open(proc.pid)
-        except (AttributeError, OSError):
-            pidfd = None
-        reason, (status, usage) = _watch(spec, proc, pidfd, cgroups, cancel, start)
-        wall_s = time.monotonic() - start
+        pidfd = _pidfd(proc.pid)
+        init = _sandbox_init(info_fd, proc.pid)
+        reason, status = _watch(spec, proc, pidfd, cgroups, cancel, start)
         proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
         if proc is not None and proc.returncode is None:
             _kill(proc, cgroups)
             proc.wait()
+        namespace_gone = _await_init(init)
+        wall_s = time.monotonic() - start
         survivors = [] if cgroups is None or cgroups.kill_all() else cgroups.alive()
         if pump is not None:
             pump.join(KILL_TIMEOUT_S)
         if proc is not None and proc.stdout is not None and not (pump is not None and pump.is_alive()):
             proc.stdout.close()
-        for fd in [*fds, log_fd, pidfd]:
+        for fd in [*fds, info_fd, log_fd, pidfd, init[1] if init else None]:
             if fd is not None and fd >= 0:
                 os.close(fd)
         peak, oom_kills, failcnt = cgroups.memory_stats() if cgroups is not None else (None, 0, 0)
         if cgroups is not None:
             cgroups.remove()
 
-    assert pump is not None
-    if survivors:
-        raise SandboxError(f"processes {survivors} of the job outlived SIGKILL", "sandbox_cleanup")
+    assert pump is not None and status is not None
+    if survivors or not namespace_gone:
+        message = f"processes of the job outlived SIGKILL ({survivors or 'its pid namespace'})"
+        raise SandboxError(message, "sandbox_cleanup")
     if pump.is_alive():
         message = "the job's output was still open after every process was killed"
         raise SandboxError(message, "sandbox_cleanup")
@@ -1189,11 +1283,8 @@ def run(
         exit_code, killed_by = os.WEXITSTATUS(status), None
         if exit_code > 128 and exit_code - 128 < signal.NSIG:  # bwrap reports a signal as 128 + N
             exit_code, killed_by = None, exit_code - 128
-    cpu_s = usage.ru_utime + usage.ru_stime
     if reason is None:
-        reason = _reason(exit_code, killed_by, cpu_s, limits, oom_kills, failcnt, pump.last_lines)
-    if peak is None and usage.ru_maxrss:
-        peak = usage.ru_maxrss * KIB
+        reason = _reason(exit_code, killed_by, oom_kills, failcnt, pump.last_lines)
     first = None if pump.first_output is None else pump.first_output - start
     return SandboxResult(
         exit_code=exit_code,
@@ -1203,7 +1294,6 @@ def run(
         first_output_s=first,
         log_truncated=pump.truncated,
         peak_memory_bytes=peak,
-        cpu_s=cpu_s,
     )
 
 
@@ -1226,8 +1316,8 @@ def _watch(
     cgroups: _Cgroups | None,
     cancel: threading.Event | None,
     start: float,
-) -> tuple[str | None, tuple[int, resource.struct_rusage]]:
-    """Wait for bwrap to exit, killing it at a limit; (the kill's reason or None, (status, rusage))."""
+) -> tuple[str | None, int]:
+    """Wait for bwrap to exit, killing it at a limit; (the kill's reason or None, the wait status)."""
     limits = spec.limits
     deadline = start + limits.wall_time_s
     watch_size = not os.path.ismount(spec.out_dir)
@@ -1245,24 +1335,18 @@ def _watch(
                 next_size_check = now + OUTPUT_CHECK_S
                 if _tree_size(spec.out_dir, limits.output_bytes) > limits.output_bytes:
                     reason = "output_full"
-            if reason is not None:
-                killed_at = 0.0
         if reason is not None and now - killed_at >= 0.5:
             _kill(proc, cgroups)
             killed_at = now
-        timeout = POLL_S if reason is None else 0.02
-        if reason is None:
-            timeout = max(0.0, min(timeout, deadline - now))
-        done = _wait(proc.pid, pidfd, timeout)
-        if done is not None:
-            return reason, (done[1], done[2])
+        timeout = 0.02 if reason is not None else max(0.0, min(POLL_S, deadline - now))
+        status = _wait(proc.pid, pidfd, timeout)
+        if status is not None:
+            return reason, status
 
 
 def _reason(
     exit_code: int | None,
     killed_by: int | None,
-    cpu_s: float,
-    limits: Limits,
     oom_kills: int,
     failcnt: int,
     last_lines: Sequence[bytes],
@@ -1271,7 +1355,7 @@ def _reason(
     tail = b"\n".join(last_lines[-2:])
     if oom_kills > 0:
         return "memory"
-    if killed_by == signal.SIGXCPU or (killed_by == signal.SIGKILL and cpu_s >= limits.cpu_time_s):
+    if killed_by == signal.SIGXCPU:
         return "cpu_time"
     if killed_by == signal.SIGXFSZ:
         return "file_size"
