@@ -133,3 +133,39 @@ def test_a_worker_killed_mid_job_does_not_lose_the_job(compute_market: ComputeMa
     assert final["state"] == "succeeded" and final["attempts"] == 2, final
     files = compute.fetch_result(handle, m.store, tmp_path / "result")
     assert [p.name for p in files] == ["metrics.json"]
+
+
+def test_every_compute_answer_matches_the_openapi_document(
+    compute_market: ComputeMarket, tmp_path: Path
+) -> None:
+    import requests
+
+    from tests.provider_api import check_response
+
+    m = compute_market
+    handle = start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.1})
+    assert compute.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"
+    base = m.provider.base_url
+    auth = {"Authorization": f"Bearer {handle.token}"}
+    job = f"/api/v1/compute/{handle.job_id}"
+    calls = [
+        ("GET", job, auth, 200),
+        ("GET", job + "/logs", auth, 200),
+        ("GET", job + "/result", auth, 200),
+        ("GET", job + "/result/archive", auth, 200),
+        ("GET", job, {"Authorization": "Bearer wrong"}, 404),
+        ("GET", job, {}, 404),
+        ("GET", "/api/v1/compute/" + "0" * 32 + "/result", auth, 404),
+        ("DELETE", job, auth, 200),
+        ("GET", f"/api/v1/privacy/{m.datatoken}", {}, 200),
+        ("GET", "/api/v1/privacy/0xnot", {}, 400),
+        ("POST", "/api/v1/compute", {}, 400),
+    ]
+    for method, path, headers, status in calls:
+        response = requests.request(
+            method, base + path, headers=headers, json={} if method == "POST" else None
+        )
+        assert response.status_code == status, (method, path, response.text)
+        check_response(path, method, status, response.headers["Content-Type"], response.content)
+    # Cancelling a finished job changes nothing.
+    assert compute.status(handle)["state"] == "succeeded"

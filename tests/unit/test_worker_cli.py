@@ -1,0 +1,40 @@
+"""``datamarket worker`` refuses to start without bubblewrap, saying how to install it, and checks
+its queue names; the provider's settings are read first (a bad setting is named, not echoed)."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from compute_to_data import cli, sandbox
+from datamarket.chain.devchain import dev_account
+
+ENV = {
+    "DATAMARKET_PROVIDER_RPC_URL": "http://127.0.0.1:8545",
+    "DATAMARKET_PROVIDER_MARKET": dev_account(9).address,
+    "DATAMARKET_PROVIDER_PRIVATE_KEY": dev_account(3).key.hex(),  # a public anvil dev key
+}
+
+
+def test_without_bubblewrap_the_worker_refuses_with_the_way_to_install_it(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(sandbox, "_bwrap", None)
+    monkeypatch.setattr(sandbox.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(sandbox.os, "access", lambda *a, **k: False)
+    env = {**ENV, "DATAMARKET_PROVIDER_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(cli.worker, [], env=env)
+    assert result.exit_code == 1
+    assert "sandbox_unavailable" in result.output and "apt-get install bubblewrap" in result.output
+    assert ENV["DATAMARKET_PROVIDER_PRIVATE_KEY"] not in result.output
+
+
+@pytest.mark.parametrize("queues", ["tpu", "", "cpu,fast"])
+def test_unknown_queues_are_refused(queues: str) -> None:
+    result = CliRunner().invoke(cli.worker, ["--queues", queues], env=ENV)
+    assert result.exit_code == 2 and "--queues" in result.output
+
+
+def test_a_bad_setting_is_named_not_echoed(tmp_path) -> None:
+    env = {**ENV, "DATAMARKET_PROVIDER_JOB_WALL_TIME_S": "-5", "DATAMARKET_PROVIDER_DATA_DIR": str(tmp_path)}
+    result = CliRunner().invoke(cli.worker, [], env=env)
+    assert result.exit_code == 1 and "job_wall_time_s" in result.output
+    assert ENV["DATAMARKET_PROVIDER_PRIVATE_KEY"] not in result.output
