@@ -123,7 +123,6 @@ class Worker:
         )
         self.poster = receipts.ReceiptPoster(self.jobs, settings)
         self._stop = threading.Event()
-        self.jobs.stale_posting()
         self._thread = threading.Thread(target=self._sweep_loop, name="job-sweeper", daemon=True)
         self._thread.start()
 
@@ -136,6 +135,7 @@ class Worker:
         while True:
             try:
                 self.jobs.heartbeat(self.worker_id, ",".join(self.queues), gpus)
+                self.poster.recover_stale()
                 for job in self.jobs.lapsed():
                     log.warning("job %s: its worker stopped; sending it again", job.id)
                     # Whatever of its sandbox a dead worker left (only this job's cgroup: other

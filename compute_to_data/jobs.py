@@ -83,6 +83,7 @@ jobs = sa.Table(
     sa.Column("first_output_s", sa.Float),
     sa.Column("receipt_status", sa.String(8), nullable=False, default=R_NONE, index=True),
     sa.Column("receipt_batch", sa.String(32)),
+    sa.Column("receipt_since", sa.Float),  # when its batch was taken
     sa.Column("receipt_tx", sa.String(66)),
     sa.Column("receipt_block", sa.BigInteger),
 )
@@ -561,7 +562,7 @@ class JobStore:
                 conn.execute(
                     jobs.update()
                     .where(c.id.in_(ids), c.receipt_status == R_PENDING)
-                    .values(receipt_status=R_POSTING, receipt_batch=batch)
+                    .values(receipt_status=R_POSTING, receipt_batch=batch, receipt_since=self.clock())
                 )
             rows = conn.execute(
                 sa.select(jobs).where(c.receipt_batch == batch).order_by(c.datatoken, c.id)
@@ -584,16 +585,21 @@ class JobStore:
                 .values(receipt_status=R_PENDING, receipt_batch=None)
             )
 
-    def stale_posting(self) -> None:
-        """Batches left in ``posting`` by a worker that died go back to pending. (A batch whose
-        transaction did land is then posted twice; the chain counts both, so callers check the
-        chain for the job's receipt first: see receipts.py.)"""
-        with self._tx() as conn:
-            conn.execute(
-                jobs.update()
-                .where(jobs.c.receipt_status == R_POSTING)
-                .values(receipt_status=R_PENDING, receipt_batch=None)
-            )
+    def stale_batches(self, older_than_s: float) -> dict[str, list[Job]]:
+        """Batches in ``posting`` for longer than ``older_than_s``: their worker died while posting
+        (or is stuck). Whether their transaction landed is for the caller to ask the chain."""
+        cutoff = self.clock() - older_than_s
+        c = jobs.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs).where(
+                    c.receipt_status == R_POSTING, sa.func.coalesce(c.receipt_since, 0) < cutoff
+                )
+            ).all()
+        batches: dict[str, list[Job]] = {}
+        for row in rows:
+            batches.setdefault(row.receipt_batch, []).append(Job.from_row(row))
+        return batches
 
     # ------------------------------------------------------------------------------ workers
 

@@ -12,7 +12,7 @@ import threading
 from eth_account import Account
 from web3 import HTTPProvider, Web3
 
-from datamarket.chain.events import JobStatus
+from datamarket.chain.events import JobStatus, topic_of
 from datamarket.chain.market import ComputeReceipt, Market
 from provider.settings import ProviderSettings
 
@@ -28,6 +28,8 @@ STATUS = {
 }
 ZERO32 = "0x" + "00" * 32
 BATCH_LIMIT = 100
+#: A batch still "posting" after this long lost its worker (a transaction waits 120 s at most).
+STALE_AFTER_S = 180.0
 
 
 def receipt_of(job: Job) -> ComputeReceipt:
@@ -47,7 +49,39 @@ class ReceiptPoster:
         self.jobs = jobs
         w3 = Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": settings.rpc_timeout_s}))
         self.market = Market(w3, settings.market, Account.from_key(settings.private_key.reveal()))
+        self.from_block = settings.market_deploy_block
         self._lock = threading.Lock()
+
+    def recover_stale(self, older_than_s: float = STALE_AFTER_S) -> None:
+        """Batches a dead worker left half-posted: marked posted when the chain has their receipts
+        (the job ids are indexed in ComputeReceiptPosted), else put back to pending. Never posted
+        twice: the chain would count the epsilon twice."""
+        for batch, taken in self.jobs.stale_batches(older_than_s).items():
+            found = self._posted_on_chain([j.id for j in taken])
+            if found is None:
+                continue  # the node is not answering: ask again at the next sweep
+            if found:
+                tx, block = found
+                self.jobs.receipts_posted(batch, tx, block)
+            else:
+                self.jobs.receipts_failed(batch)
+
+    def _posted_on_chain(self, job_ids: list[str]) -> tuple[str, int] | bool | None:
+        topic = topic_of("ComputeReceiptPosted")
+        try:
+            logs = self.market.w3.eth.get_logs(
+                {
+                    "address": self.market.address,
+                    "fromBlock": self.from_block,
+                    "toBlock": "latest",
+                    "topics": [topic, ["0x" + j.rjust(64, "0") for j in job_ids]],
+                }
+            )
+        except Exception:
+            return None
+        if not logs:
+            return False
+        return "0x" + bytes(logs[0]["transactionHash"]).hex(), int(logs[0]["blockNumber"])
 
     def post_pending(self) -> int:
         """Post every pending receipt (in batches of at most BATCH_LIMIT); the number posted."""

@@ -1,0 +1,110 @@
+"""Receipts on chain (the session's anvil): pending receipts go out in one batch transaction with
+the charged epsilon, and a batch that a dead worker left half-posted is neither lost nor posted
+twice (the chain's epsilonSpent would count it twice)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import pytest
+
+from compute_to_data import jobs as J
+from compute_to_data.jobs import JobStore, NewJob
+from compute_to_data.receipts import STALE_AFTER_S, ReceiptPoster, receipt_of
+from datamarket.chain.events import ComputeReceiptPosted
+from provider.settings import ProviderSettings, Secret
+from tests.conftest import World
+
+pytestmark = pytest.mark.integration
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def finished_jobs(store: JobStore, datatoken: str, consumer: str, n: int) -> list[str]:
+    """n jobs that reached a final state: the first succeeded (charged 1.5), the others cancelled."""
+    ids = []
+    for i in range(n):
+        order = "0x" + secrets.token_hex(32)
+        job, _ = store.create(
+            NewJob(consumer=consumer, datatoken=datatoken, service_id=1, order_tx=order,
+                   consumer_key="0x" + "22" * 32, algorithm="dp_stats", algorithm_hash="ab" * 32,
+                   params={}, environment="cpu", epsilon_units=1_500_000 if i == 0 else 0, delta=1e-5),
+            budget_units=10_000_000, chain_spent_units=0, chain_block=0,
+        )  # fmt: skip
+        if i == 0:
+            store.claim(job.id, "w", lease_s=60, max_attempts=1)
+            for a, b in ((J.STAGING, J.RUNNING), (J.RUNNING, J.CHECKING), (J.CHECKING, J.PUBLISHING)):
+                store.advance(job.id, "w", a, b)
+            store.advance(job.id, "w", J.PUBLISHING, J.SUCCEEDED, output_hash="cd" * 32)
+        else:
+            store.request_cancel(job.id)
+        ids.append(job.id)
+    return ids
+
+
+@pytest.fixture
+def setup(world: World, tmp_path: Path):
+    datatoken = world.publish().datatoken  # provider: world.accounts.provider, budget 10 epsilon
+    clock = Clock()
+    store = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}", clock=clock)
+    settings = ProviderSettings(
+        rpc_url=world.w3.provider.endpoint_uri, market=world.market.address,
+        private_key=Secret(world.accounts.provider.key.hex()),  # a public anvil dev key
+        data_dir=tmp_path, market_deploy_block=world.deploy_block,
+    )  # fmt: skip
+    yield world, store, ReceiptPoster(store, settings), clock, datatoken
+    store.close()
+
+
+def receipts_on_chain(world: World, from_block: int) -> list[ComputeReceiptPosted]:
+    return [e for e in world.market.events(from_block) if isinstance(e, ComputeReceiptPosted)]
+
+
+def test_pending_receipts_go_out_in_one_transaction(setup) -> None:
+    world, store, poster, _, datatoken = setup
+    start = world.block_number()
+    ids = finished_jobs(store, datatoken, world.accounts.consumer.address, 3)
+    assert poster.post_pending() == 3
+    posted = receipts_on_chain(world, start + 1)
+    assert {e.job_id[-32:] for e in posted} == set(ids)
+    assert len({e.meta.tx_hash for e in posted}) == 1
+    assert world.market.dataset(datatoken).epsilon_spent == 1_500_000
+    assert {store.get(i).receipt_status for i in ids} == {J.R_POSTED}
+    assert poster.post_pending() == 0
+
+
+def test_a_batch_left_half_posted_is_recovered_without_posting_twice(setup) -> None:
+    world, store, poster, clock, datatoken = setup
+    start = world.block_number()
+    ids = finished_jobs(store, datatoken, world.accounts.consumer.address, 2)
+    # A worker took the batch, its transaction landed, then the worker died before recording it.
+    _, taken = store.take_receipts()
+    tx = poster.market.post_compute_receipts([receipt_of(j) for j in taken])
+    clock.now += STALE_AFTER_S - 1
+    poster.recover_stale()
+    assert {store.get(i).receipt_status for i in ids} == {J.R_POSTING}  # not stale yet
+    clock.now += 2
+    poster.recover_stale()
+    assert {(store.get(i).receipt_status, store.get(i).receipt_tx) for i in ids} == {(J.R_POSTED, tx.tx_hash)}
+    assert poster.post_pending() == 0
+    assert len(receipts_on_chain(world, start + 1)) == 2
+    assert world.market.dataset(datatoken).epsilon_spent == 1_500_000
+
+
+def test_a_batch_whose_transaction_never_landed_goes_back_to_pending(setup) -> None:
+    world, store, poster, clock, datatoken = setup
+    start = world.block_number()
+    ids = finished_jobs(store, datatoken, world.accounts.consumer.address, 2)
+    store.take_receipts()  # the worker died before sending
+    clock.now += STALE_AFTER_S + 1
+    poster.recover_stale()
+    assert {store.get(i).receipt_status for i in ids} == {J.R_PENDING}
+    assert poster.post_pending() == 2
+    assert len(receipts_on_chain(world, start + 1)) == 2
