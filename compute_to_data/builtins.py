@@ -1,17 +1,24 @@
 """The built-in algorithms' registry: name, script, whether DP, whether it may use a GPU (docs/compute.md).
 
-Each built-in is one standalone script in `compute_to_data/algorithms/`, copied alone into the sandbox as
-`/job/algorithm/main.py`. The algorithm hash recorded in a built-in job's receipt is the sha256 of that
-script's bytes (`hash(name)`).
+Each built-in is a script in `compute_to_data/algorithms/` and the modules it imports from beside it
+(`_training.py` for the two training scripts). :func:`stage` lays them out in the sandbox's algorithm
+folder: the script as `/job/algorithm/main.py`, each module under its own name. The algorithm hash
+recorded in a built-in job's receipt (`hash(name)`) is the sha256 of the canonical bundle of exactly those
+files (`compute_to_data.bundle`), the hash `datamarket algorithm hash` gives for the staged folder.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from compute_to_data import bundle
+
 ALGORITHMS_DIR = Path(__file__).resolve().parent / "algorithms"
+TRAINING_CORE = ALGORITHMS_DIR / "_training.py"
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,7 @@ class Builtin:
     requires_epsilon: bool  # refuses to run without one
     gpu: bool  # may use a GPU when the job's environment is "gpu"
     description: str
+    modules: tuple[Path, ...] = ()  # staged beside main.py under their own names
 
 
 BUILTINS: dict[str, Builtin] = {
@@ -30,6 +38,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             name="train_tabular",
             script=ALGORITHMS_DIR / "train_tabular.py",
+            modules=(TRAINING_CORE,),
             dp=True,
             requires_epsilon=False,
             gpu=True,
@@ -52,6 +61,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             name="text_classifier",
             script=ALGORITHMS_DIR / "text_classifier.py",
+            modules=(TRAINING_CORE,),
             dp=True,
             requires_epsilon=False,
             gpu=True,
@@ -74,9 +84,24 @@ def get(name: str) -> Builtin:
         raise KeyError(f"unknown built-in algorithm {name!r} (known: {known})") from None
 
 
+def stage(name: str, dest: Path) -> None:
+    """Lay the built-in out in `dest` (created if missing): its script as main.py, its modules by name."""
+    builtin = get(name)
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(builtin.script, dest / bundle.ENTRY_POINT)
+    for module in builtin.modules:
+        shutil.copyfile(module, dest / module.name)
+
+
+@functools.cache
 def hash(name: str) -> str:  # shadows the builtin on purpose: `builtins.hash(name)`
-    """sha256 (hex) of the built-in's script bytes: the algorithm hash recorded in its receipts."""
-    return hashlib.sha256(get(name).script.read_bytes()).hexdigest()
+    """sha256 (hex) of the canonical bundle of the built-in's staged files (:func:`stage`): the algorithm
+    hash recorded in its receipts. Computed once per process."""
+    get(name)  # the KeyError for an unknown name, before any folder is made
+    with tempfile.TemporaryDirectory(prefix="builtin-") as folder:
+        stage(name, Path(folder))
+        return bundle.bundle_hash(bundle.pack(Path(folder)))
 
 
 script_hash = hash

@@ -292,7 +292,7 @@ def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> list[Path]:
 def stage_algorithm(ctx: WorkerContext, job: Job, dest: Path) -> None:
     dest.mkdir(mode=0o755)
     if isinstance(job.algorithm, str):
-        shutil.copyfile(builtins.get(job.algorithm).script, dest / "main.py")
+        builtins.stage(job.algorithm, dest)
     else:
         data = cat_bytes(ctx.store, job.algorithm["bundle"], max_size=MAX_BUNDLE_BYTES)
         if bundle.bundle_hash(data) != job.algorithm["sha256"]:

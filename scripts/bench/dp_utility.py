@@ -30,7 +30,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -48,10 +47,10 @@ from safetensors import safe_open
 from sklearn.datasets import load_breast_cancer, load_digits
 from torch import nn
 
+from compute_to_data import builtins
 from datamarket.demo import breast_cancer_bounds
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "compute_to_data" / "algorithms" / "train_tabular.py"
 RESULTS = ROOT / "bench" / "results" / "dp_utility.json"
 DELTA = 1e-5
 
@@ -77,10 +76,10 @@ def run_algorithm(
 ) -> Path:
     """Run train_tabular on `table` exactly like the tests do; the folder holding its outputs."""
     data, job, out = work / "data", work / "job", work / "out"
-    for folder in (data, job / "algorithm", out):
+    for folder in (data, job, out):
         folder.mkdir(parents=True)
     table.to_csv(data / "train.csv", index=False)
-    shutil.copyfile(SCRIPT, job / "algorithm" / "main.py")
+    builtins.stage("train_tabular", job / "algorithm")
     body = {
         "params": params,
         "epsilon": epsilon,

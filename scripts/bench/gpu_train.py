@@ -6,11 +6,11 @@ Usage: python3 scripts/bench/gpu_train.py [--rows 2000000] [--features 64] [--ep
 
 Generates a synthetic classification table (rows x features, integer-quantized values, labels from a
 random two-layer teacher network) as a CSV in a temporary folder, then trains train_tabular on it with
-`"device": "cuda"` twice: bare (the script alone in a fresh interpreter, the roots in DATAMARKET_*_DIR)
-and inside the bubblewrap sandbox of compute_to_data/sandbox.py (`/data`, `/job`, `/out`, one GPU bound
-in), the way a worker runs a job. Both throughputs are train_tabular's own `samples_per_second` (the
-training loop only); the wall times include reading the CSV. --dp trains with DP-SGD (Opacus) at
---epsilon instead.
+`"device": "cuda"` twice: bare (the script and its _training.py in a fresh interpreter, the roots in
+DATAMARKET_*_DIR) and inside the bubblewrap sandbox of compute_to_data/sandbox.py (`/data`, `/job`,
+`/out`, one GPU bound in), the way a worker runs a job. Both throughputs are train_tabular's own
+`samples_per_second` (the training loop only); the wall times include reading the CSV. --dp trains with
+DP-SGD (Opacus) at --epsilon instead.
 
 Needs python3 with torch (CUDA build), pandas, numpy and safetensors (and opacus for --dp); imports nothing
 from this repository but compute_to_data.sandbox (standard library only). Without a GPU
@@ -35,6 +35,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "compute_to_data" / "algorithms" / "train_tabular.py"
+# The modules staged beside it (compute_to_data/builtins.py: the built-in's `modules`), copied here by hand so
+# that this benchmark imports nothing more from the repository.
+MODULES = (ROOT / "compute_to_data" / "algorithms" / "_training.py",)
 RESULTS = ROOT / "bench" / "results"
 CHUNK_ROWS = 250_000
 
@@ -90,7 +93,8 @@ def write_table(path: Path, rows: int, features: int, classes: int, seed: int) -
 
 
 def stage(work: Path, table: Path, job: dict[str, Any]) -> tuple[Path, Path, Path]:
-    """data/, job/ (params.json, algorithm/main.py) and out/ under `work`, readable by the sandbox's uid."""
+    """data/, job/ (params.json, algorithm/main.py and its modules) and out/ under `work`, readable by the
+    sandbox's uid."""
     data, job_dir, out = work / "data", work / "job", work / "out"
     data.mkdir(parents=True)
     (job_dir / "algorithm").mkdir(parents=True)
@@ -99,10 +103,12 @@ def stage(work: Path, table: Path, job: dict[str, Any]) -> tuple[Path, Path, Pat
         table, data
     )
     shutil.copyfile(SCRIPT, job_dir / "algorithm" / "main.py")
+    for module in MODULES:
+        shutil.copyfile(module, job_dir / "algorithm" / module.name)
     (job_dir / "params.json").write_text(json.dumps(job))
     for folder in (work, data, job_dir, job_dir / "algorithm"):
         folder.chmod(0o755)
-    for file in (data / table.name, job_dir / "params.json", job_dir / "algorithm" / "main.py"):
+    for file in (data / table.name, job_dir / "params.json", *(job_dir / "algorithm").iterdir()):
         file.chmod(0o644)
     return data, job_dir, out
 

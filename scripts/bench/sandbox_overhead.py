@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from compute_to_data import sandbox  # noqa: E402
+from compute_to_data import builtins, sandbox  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "sandbox_overhead.json"
 TRAIN_TABULAR = ROOT / "compute_to_data" / "algorithms" / "train_tabular.py"
@@ -89,14 +89,20 @@ def percentile(values: list[float], q: float) -> float:
 class Workspace:
     """A job's folders laid out as the worker does: private parent, readable data and job folders."""
 
-    def __init__(self, base: Path, script: str, params: dict, data: dict[str, str]) -> None:
+    def __init__(
+        self, base: Path, script: str | None, params: dict, data: dict[str, str], builtin: str = ""
+    ) -> None:
+        """`script`: the algorithm's source, or None to stage the built-in `builtin` (main.py and modules)."""
         self.root = base
         self.data, self.job, self.out = base / "data", base / "job", base / "out"
         for folder in (self.data, self.job / "algorithm"):
             folder.mkdir(parents=True)
         for name, text in data.items():
             (self.data / name).write_text(text)
-        (self.job / "algorithm" / "main.py").write_text(script)
+        if script is None:
+            builtins.stage(builtin, self.job / "algorithm")
+        else:
+            (self.job / "algorithm" / "main.py").write_text(script)
         document = {"params": params, "epsilon": None, "delta": 1e-5, "device": "cpu", "seed": 0}
         document["files"] = [f"/data/{name}" for name in data]
         (self.job / "params.json").write_text(json.dumps(document))
@@ -166,7 +172,9 @@ def choose_workload(base: Path, steps: int) -> tuple[str, Workspace]:
         table = synthetic_table()
         header = next(csv.reader([table.splitlines()[0]]))
         params = {"target": header[-1], "label": header[-1], "epochs": 5}
-        workspace = Workspace(base / "train_tabular", TRAIN_TABULAR.read_text(), params, {"train.csv": table})
+        workspace = Workspace(
+            base / "train_tabular", None, params, {"train.csv": table}, builtin="train_tabular"
+        )
         _, code, output = workspace.bare(sys.executable)
         if code == 0:
             return "train_tabular", workspace

@@ -1,16 +1,16 @@
-"""The built-in algorithms, each run as the sandbox runs it: the script alone as job/algorithm/main.py, in a
-fresh interpreter (`python -I`), with the roots given by DATAMARKET_{DATA,JOB,OUT}_DIR."""
+"""The built-in algorithms, each run as the sandbox runs it: staged by `builtins.stage` (the script as
+job/algorithm/main.py, its modules beside it), in a fresh interpreter (`python -I`), with the roots given by
+DATAMARKET_{DATA,JOB,OUT}_DIR."""
 
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ import pytest
 from safetensors import safe_open
 from sklearn.datasets import load_breast_cancer
 
-from compute_to_data import builtins
+from compute_to_data import builtins, bundle
 
 ALLOWED_IMPORTS = {
     "__future__",
@@ -43,8 +43,8 @@ ALLOWED_IMPORTS = {
     "transformers",
     "sentence_transformers",
 }
-CORE_START = "# >>> shared training core"
-CORE_END = "# <<< shared training core <<<"
+#: What a script may import from beside it (the modules staged with it).
+SIBLING_MODULES = {"_training"}
 
 
 @dataclass
@@ -62,9 +62,9 @@ class Run:
 
 def run_algorithm(name: str, root: Path, data_dir: Path, job: dict[str, Any], timeout: float = 180) -> Run:
     job_dir, out_dir = root / "job", root / "out"
-    (job_dir / "algorithm").mkdir(parents=True)
+    job_dir.mkdir(parents=True)
     out_dir.mkdir()
-    shutil.copyfile(builtins.get(name).script, job_dir / "algorithm" / "main.py")
+    builtins.stage(name, job_dir / "algorithm")
     body = {"params": {}, "epsilon": None, "delta": 1e-5, "device": "cpu", "files": [], "seed": 7, **job}
     (job_dir / "params.json").write_text(json.dumps(body))
     env = {
@@ -324,25 +324,36 @@ def test_text_classifier(reviews_dir: Path, tmp_path: Path) -> None:
 # --- the scripts themselves and the registry -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(builtins.BUILTINS))
-def test_scripts_are_standalone(name: str) -> None:
-    tree = ast.parse(builtins.get(name).script.read_text())
+def imports_of(path: Path) -> set[str]:
     imported = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             imported |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, "no relative imports"
+            assert node.level == 0, f"{path.name}: no relative imports"
             imported.add((node.module or "").split(".")[0])
-    assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
+    return imported
 
 
-def test_training_core_is_the_same_in_both_training_scripts() -> None:
-    def core(name: str) -> str:
-        text = builtins.get(name).script.read_text()
-        return text[text.index(CORE_START) : text.index(CORE_END)]
+@pytest.mark.parametrize("name", sorted(builtins.BUILTINS))
+def test_scripts_are_standalone(name: str) -> None:
+    builtin = builtins.get(name)
+    siblings = {module.stem for module in builtin.modules}
+    assert siblings <= SIBLING_MODULES
+    imported = imports_of(builtin.script)
+    assert imported <= ALLOWED_IMPORTS | siblings, imported - ALLOWED_IMPORTS - siblings
+    for module in builtin.modules:
+        assert module.parent == builtins.ALGORITHMS_DIR and module.name != bundle.ENTRY_POINT
+        # The modules import nothing from the repository, nor from each other.
+        imported = imports_of(module)
+        assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
 
-    assert core("train_tabular") == core("text_classifier")
+
+def test_training_scripts_share_the_training_core() -> None:
+    for name in ("train_tabular", "text_classifier"):
+        assert builtins.get(name).modules == (builtins.ALGORITHMS_DIR / "_training.py",)
+        assert "_training" in imports_of(builtins.get(name).script)
+    assert builtins.get("dp_stats").modules == ()
 
 
 def test_registry() -> None:
@@ -357,6 +368,64 @@ def test_registry() -> None:
         builtins.get("nope")
 
 
-def test_hash_is_the_sha256_of_the_script() -> None:
+def test_hash_is_the_sha256_of_the_staged_bundle(tmp_path: Path) -> None:
     for name in builtins.BUILTINS:
-        assert builtins.hash(name) == hashlib.sha256(builtins.get(name).script.read_bytes()).hexdigest()
+        builtins.stage(name, tmp_path / name)
+        staged = {p.name for p in (tmp_path / name).iterdir()}
+        assert staged == {"main.py", *(m.name for m in builtins.get(name).modules)}
+        assert builtins.hash(name) == bundle.bundle_hash(bundle.pack(tmp_path / name))
+    assert len({builtins.hash(name) for name in builtins.BUILTINS}) == len(builtins.BUILTINS)
+    with pytest.raises(KeyError, match="unknown built-in"):
+        builtins.hash("nope")
+
+
+@pytest.fixture
+def fake_builtin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[builtins.Builtin]:
+    """A built-in "fake" made of tmp files: a script and one module (the hash cache is cleared around)."""
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "fake.py").write_text("from _helper import VALUE\nprint(VALUE)\n")
+    (source / "_helper.py").write_text("VALUE = 1\n")
+    fake = builtins.Builtin(
+        name="fake",
+        script=source / "fake.py",
+        dp=False,
+        requires_epsilon=False,
+        gpu=False,
+        description="a test built-in",
+        modules=(source / "_helper.py",),
+    )
+    monkeypatch.setitem(builtins.BUILTINS, "fake", fake)
+    builtins.hash.cache_clear()
+    yield fake
+    builtins.hash.cache_clear()
+
+
+def test_stage_writes_the_script_as_main_and_the_modules_beside_it(
+    fake_builtin: builtins.Builtin, tmp_path: Path
+) -> None:
+    dest = tmp_path / "job" / "algorithm"
+    builtins.stage("fake", dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["_helper.py", "main.py"]
+    assert (dest / "main.py").read_bytes() == fake_builtin.script.read_bytes()
+    assert (dest / "_helper.py").read_text() == "VALUE = 1\n"
+    # Run as the sandbox runs it (no -I: the script's folder is sys.path[0]), it imports its module.
+    done = subprocess.run(
+        [sys.executable, str(dest / "main.py")], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert done.stdout == "1\n"
+    with pytest.raises(KeyError):
+        builtins.stage("nope", tmp_path / "other")
+
+
+def test_hash_changes_when_a_module_changes(fake_builtin: builtins.Builtin) -> None:
+    first = builtins.hash("fake")
+    assert builtins.hash("fake") == first  # cached
+    fake_builtin.modules[0].write_text("VALUE = 2\n")
+    assert builtins.hash("fake") == first  # still cached: computed once per process
+    builtins.hash.cache_clear()
+    second = builtins.hash("fake")
+    assert second != first
+    fake_builtin.script.write_text("print('other')\n")
+    builtins.hash.cache_clear()
+    assert builtins.hash("fake") not in (first, second)

@@ -1,0 +1,486 @@
+"""The training core that the built-ins `train_tabular` and `text_classifier` share.
+
+Not an algorithm itself: a module staged beside the entry script, as /job/algorithm/_training.py next to
+/job/algorithm/main.py (compute_to_data/builtins.py, `stage`), which imports it by name (`from _training
+import ...`). Like the scripts it imports nothing from the repository: the standard library, numpy, pandas,
+torch, safetensors, and opacus for DP runs. See docs/compute.md, "The algorithm interface".
+
+It reads the job (roots, params.json, the table), checks the training options, picks the device, splits
+the rows with the job's seed, trains an MLP or a logistic regression (DP-SGD with Opacus when the job has an
+epsilon, the released metrics then carrying Laplace noise), and writes model.safetensors and metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+MAX_CLASSES = 100
+LOSS_CLIP = 5.0  # per-example cross-entropy is clipped to [0, LOSS_CLIP] for the DP release of the loss
+EVAL_CHUNK = 65536
+
+# Opacus and torch warnings that say nothing about the job (the noise comes from OS-seeded generators).
+warnings.filterwarnings("ignore", message="Secure RNG turned off")
+warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+warnings.filterwarnings("ignore", message="Full backward hook is firing")
+
+
+class JobError(Exception):
+    """A problem with the job's parameters or data: reported on stderr, exit status 2."""
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+def progress(fraction: float) -> None:
+    print(f"progress: {min(max(fraction, 0.0), 1.0):.3f}", flush=True)
+
+
+def roots() -> tuple[Path, Path, Path]:
+    env = os.environ
+    return (
+        Path(env.get("DATAMARKET_DATA_DIR") or "/data"),
+        Path(env.get("DATAMARKET_JOB_DIR") or "/job"),
+        Path(env.get("DATAMARKET_OUT_DIR") or "/out"),
+    )
+
+
+def load_job(job_dir: Path) -> dict[str, Any]:
+    path = job_dir / "params.json"
+    try:
+        job = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise JobError(f"{path} is missing") from exc
+    except json.JSONDecodeError as exc:
+        raise JobError(f"{path} is not valid JSON: {exc.msg}") from exc
+    if not isinstance(job, dict):
+        raise JobError("params.json must hold a JSON object")
+    if not isinstance(job.get("params") or {}, dict):
+        raise JobError("params.json: 'params' must be an object")
+    return job
+
+
+def resolve_file(name: str, data_dir: Path) -> Path:
+    """A path of `files` ("/data/x.csv" inside the sandbox) mapped onto the data root in use."""
+    path = Path(name)
+    if path.is_absolute() and path.exists():
+        return path
+    parts = path.parts
+    if path.is_absolute() and len(parts) > 2 and parts[1] == "data":
+        return data_dir.joinpath(*parts[2:])
+    return data_dir / path
+
+
+def table_files(job: dict[str, Any], data_dir: Path) -> list[Path]:
+    files = job.get("files") or []
+    paths = [resolve_file(str(f), data_dir) for f in files]
+    if not paths:
+        paths = sorted(p for p in data_dir.rglob("*") if p.is_file())
+    tables = [p for p in paths if p.name.lower().endswith((".csv", ".csv.gz", ".tsv", ".parquet"))]
+    if not tables:
+        raise JobError("no CSV file among the job's files")
+    missing = [p.name for p in tables if not p.is_file()]
+    if missing:
+        raise JobError(f"not among the dataset's files: {', '.join(missing)}")
+    return tables
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    name = path.name.lower()
+    sep = "\t" if name.endswith(".tsv") else ","
+    try:
+        if name.endswith(".parquet"):
+            return pd.read_parquet(path)
+        try:
+            import pyarrow  # noqa: F401  (optional: a much faster, multi-threaded CSV reader)
+        except ImportError:
+            return pd.read_csv(path, sep=sep, low_memory=False)
+        try:
+            return pd.read_csv(path, sep=sep, engine="pyarrow")
+        except Exception:  # what pyarrow cannot parse, the C parser may
+            return pd.read_csv(path, sep=sep, low_memory=False)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:  # ParserError and EmptyDataError are ValueErrors
+        raise JobError(f"cannot read {path.name}: {type(exc).__name__}") from None
+
+
+def number(params: dict[str, Any], key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
+    value = params.get(key, default)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise JobError(f"params.{key} must be a number")
+    if integer and int(value) != value:
+        raise JobError(f"params.{key} must be an integer")
+    if value < minimum:
+        raise JobError(f"params.{key} must be at least {minimum}")
+    return int(value) if integer else float(value)
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def labels_of(column: pd.Series) -> pd.Series:
+    """Integral float labels (an int column that had gaps) back to ints, so 1.0 and 1 are one class."""
+    if pd.api.types.is_float_dtype(column) and bool(np.all(np.mod(column.to_numpy(), 1) == 0)):
+        return column.astype("int64")
+    if pd.api.types.is_bool_dtype(column):
+        return column.astype("int64")
+    return column
+
+
+def encode_target(
+    frame: pd.DataFrame, target: str, given: list[Any] | None
+) -> tuple[pd.DataFrame, np.ndarray, list[Any]]:
+    frame = frame[frame[target].notna()]
+    column = labels_of(frame[target])
+    if given is not None:
+        if not isinstance(given, list) or not given:
+            raise JobError("params.classes must be a non-empty list")
+        classes = [jsonable(c) for c in given]
+    else:
+        uniques = column.unique()
+        if len(uniques) > MAX_CLASSES:
+            raise JobError(
+                f"target column {target!r} has {len(uniques)} distinct values; this is classification "
+                f"with at most {MAX_CLASSES} classes"
+            )
+        try:
+            classes = sorted(jsonable(v) for v in uniques)
+        except TypeError:
+            classes = sorted((jsonable(v) for v in uniques), key=str)
+    index = {str(c): i for i, c in enumerate(classes)}
+    codes = column.map(lambda v: index.get(str(jsonable(v)), -1)).to_numpy(dtype=np.int64)
+    keep = codes >= 0
+    if not keep.all():
+        log(f"dropped {int((~keep).sum())} rows whose label is not among params.classes")
+    if len(classes) < 2:
+        raise JobError(f"target column {target!r} needs at least 2 classes")
+    return frame[keep], codes[keep], classes
+
+
+class TableDataset(torch.utils.data.Dataset):
+    """Tensors already on the device; `__getitems__` hands a whole batch to the loader at once."""
+
+    def __init__(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        self.features = features
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.features[i], self.labels[i]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        index = torch.as_tensor(indices, dtype=torch.long).to(self.labels.device, non_blocking=True)
+        return self.features[index], self.labels[index]
+
+
+def passthrough(batch: Any) -> Any:
+    return batch
+
+
+def build_model(kind: str, n_in: int, n_out: int, hidden: int, layers: int) -> nn.Sequential:
+    if kind == "logreg":
+        return nn.Sequential(nn.Linear(n_in, n_out))
+    modules: list[nn.Module] = []
+    width = n_in
+    for _ in range(layers):
+        modules += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    modules.append(nn.Linear(width, n_out))
+    return nn.Sequential(*modules)
+
+
+def evaluate(net: nn.Module, features: torch.Tensor, labels: torch.Tensor) -> tuple[int, float]:
+    """(number of correct predictions, sum of per-example losses clipped to [0, LOSS_CLIP])."""
+    net.eval()
+    correct, loss_sum = 0, 0.0
+    with torch.no_grad():
+        for start in range(0, int(labels.shape[0]), EVAL_CHUNK):
+            x, y = features[start : start + EVAL_CHUNK], labels[start : start + EVAL_CHUNK]
+            logits = net(x)
+            losses = nn.functional.cross_entropy(logits, y, reduction="none").clamp(0.0, LOSS_CLIP)
+            correct += int((logits.argmax(dim=1) == y).sum().item())
+            loss_sum += float(losses.sum().item())
+    net.train()
+    return correct, loss_sum
+
+
+def os_seed() -> int:
+    return secrets.randbits(63)
+
+
+def training_options(job: dict[str, Any], default_model: str) -> dict[str, Any]:
+    params: dict[str, Any] = job.get("params") or {}
+    epsilon = job.get("epsilon")
+    dp = epsilon is not None
+    if dp and (isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not epsilon > 0):
+        raise JobError("epsilon must be a positive number")
+    model = params.get("model", default_model)
+    if model not in ("mlp", "logreg"):
+        raise JobError("params.model must be 'mlp' or 'logreg'")
+    options = {
+        "dp": dp,
+        "epsilon": float(epsilon) if dp else None,
+        "delta": job.get("delta"),
+        "seed": int(job.get("seed") or 0),
+        "model": model,
+        "hidden": number(params, "hidden", 64, minimum=1, integer=True),
+        "layers": number(params, "layers", 1, minimum=1, integer=True),
+        "epochs": number(params, "epochs", 20, minimum=1, integer=True),
+        "batch_size": number(params, "batch_size", 64, minimum=1, integer=True),
+        "lr": number(params, "lr", 1e-2 if dp else 1e-3, minimum=0),
+        "weight_decay": number(params, "weight_decay", 0.0, minimum=0),
+        "test_fraction": number(params, "test_fraction", 0.2, minimum=0),
+        "max_grad_norm": number(params, "max_grad_norm", 1.0, minimum=1e-9),
+        "metrics_epsilon_fraction": number(params, "metrics_epsilon_fraction", 0.1, minimum=0),
+    }
+    if options["test_fraction"] >= 1:
+        raise JobError("params.test_fraction must be below 1")
+    if options["metrics_epsilon_fraction"] >= 1:
+        raise JobError("params.metrics_epsilon_fraction must be below 1")
+    return options
+
+
+def pick_device(job: dict[str, Any]) -> torch.device:
+    want_cuda = job.get("device") == "cuda"
+    if want_cuda and not torch.cuda.is_available():
+        log("warning: device 'cuda' requested but no GPU is visible; running on the CPU")
+    device = torch.device("cuda" if want_cuda and torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        log(f"device: cuda ({torch.cuda.get_device_name(device)})")
+    else:
+        log(f"device: cpu ({torch.get_num_threads()} threads)")
+    return device
+
+
+def split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train indices, test indices): a permutation drawn from the job's seed."""
+    n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
+    if n - n_test < 1:
+        raise JobError(f"too few rows ({n}) to train on")
+    order = np.random.default_rng(seed).permutation(n)
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+def train_and_evaluate(
+    features: np.ndarray,
+    labels: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    n_classes: int,
+    options: dict[str, Any],
+    device: torch.device,
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Train the classifier (DP-SGD when the job has an epsilon); the model and its metrics."""
+    dp, epochs, batch_size = options["dp"], options["epochs"], options["batch_size"]
+    x_all = torch.from_numpy(features).to(device)
+    y_all = torch.from_numpy(labels).to(device)
+    x_train, y_train = (
+        x_all[torch.from_numpy(train_idx).to(device)],
+        y_all[torch.from_numpy(train_idx).to(device)],
+    )
+    x_test, y_test = (
+        x_all[torch.from_numpy(test_idx).to(device)],
+        y_all[torch.from_numpy(test_idx).to(device)],
+    )
+    del x_all, y_all
+    n_train, n_test = len(train_idx), len(test_idx)
+
+    torch.manual_seed(options["seed"])
+    net = build_model(options["model"], features.shape[1], n_classes, options["hidden"], options["layers"])
+    net = net.to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=options["lr"], weight_decay=options["weight_decay"])
+    criterion = nn.CrossEntropyLoss()
+
+    delta = None
+    dp_info: dict[str, Any] = {}
+    if dp:
+        from opacus import PrivacyEngine
+
+        delta = float(options["delta"]) if options["delta"] else 1e-5
+        if delta >= 1.0 / n_train:
+            log(f"warning: delta {delta:g} is not small against 1/n_train; the guarantee is weak")
+        epsilon_metrics = options["epsilon"] * options["metrics_epsilon_fraction"]
+        # Sampling and noise from the OS, never from the job's seed (which the consumer may know).
+        torch.manual_seed(os_seed())
+        sampling = torch.Generator().manual_seed(os_seed())
+        noise = torch.Generator(device=device).manual_seed(os_seed())
+        loader = torch.utils.data.DataLoader(
+            TableDataset(x_train, y_train), batch_size=batch_size, collate_fn=passthrough, generator=sampling
+        )
+        engine = PrivacyEngine(accountant="prv")
+        model, optimizer, loader = engine.make_private_with_epsilon(
+            module=net,
+            optimizer=optimizer,
+            data_loader=loader,
+            # 1% below the share, so that the accountant's upper bound stays within it.
+            target_epsilon=(options["epsilon"] - epsilon_metrics) * 0.99,
+            target_delta=delta,
+            epochs=epochs,
+            max_grad_norm=options["max_grad_norm"],
+            poisson_sampling=True,
+            noise_generator=noise,
+        )
+        dp_info = {
+            "noise_multiplier": float(optimizer.noise_multiplier),
+            "sample_rate": float(loader.sample_rate),
+            "max_grad_norm": options["max_grad_norm"],
+            "accountant": "prv",
+        }
+        log(
+            f"DP-SGD: noise multiplier {optimizer.noise_multiplier:.3f}, sample rate {loader.sample_rate:.5f}"
+        )
+
+        def batches() -> Any:
+            return iter(loader)
+
+    else:
+        model = net
+        shuffle = torch.Generator().manual_seed(options["seed"])
+
+        def batches() -> Any:
+            order = torch.randperm(n_train, generator=shuffle).to(device)
+            for start in range(0, n_train, batch_size):
+                index = order[start : start + batch_size]
+                yield x_train[index], y_train[index]
+
+    log(f"training {options['model']} for {epochs} epochs (batch size {batch_size}, lr {options['lr']:g})")
+    progress(0.0)
+    started = time.perf_counter()
+    samples = steps = 0
+    for epoch in range(epochs):
+        running = torch.zeros((), device=device)
+        for xb, yb in batches():
+            optimizer.zero_grad(set_to_none=True)
+            loss = criterion(model(xb), yb) if len(yb) else model(xb).sum() * 0.0
+            loss.backward()
+            optimizer.step()
+            samples += len(yb)
+            steps += 1
+            if not dp:
+                running += loss.detach() * len(yb)
+        if dp:
+            # The batch losses of a DP run are not private: they stay out of the logs.
+            log(f"epoch {epoch + 1}/{epochs}")
+        else:
+            log(f"epoch {epoch + 1}/{epochs}: training loss {float(running) / n_train:.4f}")
+        progress((epoch + 1) / epochs)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - started
+
+    train_correct, train_loss_sum = evaluate(net, x_train, y_train)
+    test_correct, test_loss_sum = evaluate(net, x_test, y_test) if n_test else (0, 0.0)
+    loss_sum, loss_n = (test_loss_sum, n_test) if n_test else (train_loss_sum, n_train)
+    accuracy: float | None = test_correct / n_test if n_test else None
+    train_accuracy: float | None = train_correct / n_train
+    loss_value: float | None = loss_sum / loss_n
+
+    epsilon_spent = None
+    if dp:
+        epsilon_train = float(engine.accountant.get_epsilon(delta=delta)) if steps else 0.0
+        noise_rng = np.random.default_rng(os_seed())
+        # Shares of epsilon_metrics: the test accuracy matters most.
+        if n_test:
+            shares = {"accuracy": 0.5, "train_accuracy": 0.25, "loss": 0.25}
+        else:
+            shares = {"train_accuracy": 0.5, "loss": 0.5}
+        metric_noise: dict[str, float] = {}
+
+        # Laplace mechanism on the counts of correct predictions (sensitivity 1) and on the sum of the
+        # per-example losses clipped to [0, LOSS_CLIP] (sensitivity LOSS_CLIP); n_train and n_test follow
+        # from the row count, which the dataset's metadata publishes.
+        def noisy(key: str, value: float, sensitivity: float, count: int, top: float) -> float:
+            scale = sensitivity / (epsilon_metrics * shares[key])
+            metric_noise[key] = scale / count
+            return min(max((value + noise_rng.laplace(0.0, scale)) / count, 0.0), top)
+
+        if epsilon_metrics > 0:
+            train_accuracy = noisy("train_accuracy", train_correct, 1.0, n_train, 1.0)
+            if n_test:
+                accuracy = noisy("accuracy", test_correct, 1.0, n_test, 1.0)
+            loss_value = noisy("loss", loss_sum, LOSS_CLIP, loss_n, LOSS_CLIP)
+        else:
+            # No share of epsilon for the metrics: release none of them rather than exact values.
+            accuracy = train_accuracy = loss_value = None
+        epsilon_spent = epsilon_train + epsilon_metrics
+        if epsilon_spent > options["epsilon"] + 1e-9:
+            raise RuntimeError(
+                f"epsilon spent {epsilon_spent} exceeds the job's epsilon {options['epsilon']}"
+            )
+        dp_info.update(
+            {
+                "epsilon_train": epsilon_train,
+                "epsilon_metrics": epsilon_metrics,
+                "metrics_noise_scale": metric_noise,
+            }
+        )
+
+    metrics = {
+        "accuracy": accuracy,
+        "train_accuracy": train_accuracy,
+        "loss": loss_value,
+        "n_train": n_train,
+        "n_test": n_test,
+        "n_features": int(features.shape[1]),
+        "n_classes": n_classes,
+        "epochs": epochs,
+        "steps": steps,
+        "model": options["model"],
+        "dp": dp,
+        "epsilon_spent": epsilon_spent,
+        "delta": delta,
+        "device": device.type,
+        "seconds": round(seconds, 4),
+        "samples_per_second": samples / seconds if seconds > 0 else None,
+    }
+    if dp:
+        metrics["dp_details"] = dp_info
+    return net, metrics
+
+
+def layer_sizes(options: dict[str, Any], n_in: int, n_out: int) -> list[int]:
+    return [n_in] + ([options["hidden"]] * options["layers"] if options["model"] == "mlp" else []) + [n_out]
+
+
+def write_outputs(
+    out_dir: Path, net: nn.Module, description: dict[str, Any], metrics: dict[str, Any]
+) -> None:
+    """model.safetensors (the weights; metadata "datamarket": the description as JSON) and metrics.json."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights = {k: v.detach().to("cpu").contiguous() for k, v in net.state_dict().items()}
+    save_file(weights, str(out_dir / "model.safetensors"), metadata={"datamarket": json.dumps(description)})
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", "utf-8")
+    shown = "n/a" if metrics["accuracy"] is None else f"{metrics['accuracy']:.4f}"
+    spent = f", epsilon spent {metrics['epsilon_spent']:.4f}" if metrics["dp"] else ""
+    log(f"done: test accuracy {shown}{spent}")
+
+
+def run(main: Any) -> None:
+    try:
+        code = main()
+    except JobError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        code = 2
+    sys.exit(code)
