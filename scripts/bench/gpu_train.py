@@ -15,7 +15,8 @@ DP-SGD (Opacus) at --epsilon instead.
 Needs python3 with torch (CUDA build), pandas, numpy and safetensors (and opacus for --dp); imports nothing
 from this repository but compute_to_data.sandbox (standard library only). Without a GPU
 (torch.cuda.is_available() is False) it says so and records {"gpu": false}. Records DIR/gpu_train.json, or
-DIR/gpu_train_dp.json with --dp (default DIR: bench/results/).
+DIR/gpu_train_dp.json with --dp, ..._cpu.json with --cpu (default DIR: bench/results/); a run without
+a GPU never overwrites figures a GPU run recorded.
 """
 
 from __future__ import annotations
@@ -232,20 +233,28 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for gpu_train.json")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    record = args.out / ("gpu_train_dp.json" if args.dp else "gpu_train.json")
+    record = args.out / ("gpu_train" + ("_dp" if args.dp else "") + ("_cpu" if args.cpu else "") + ".json")
+
+    def no_gpu(entry: dict) -> int:
+        # Figures a GPU machine recorded are kept: a run without a GPU only says there was none.
+        try:
+            kept = json.loads(record.read_text()).get("gpu") is True
+        except (OSError, ValueError):
+            kept = False
+        if kept:
+            print(f"{record} keeps the figures of an earlier run on a GPU")
+        else:
+            record.write_text(json.dumps(entry) + "\n")
+        return 0
 
     try:
         import torch
     except ImportError as exc:
         print(f"torch is not importable ({exc}): no GPU benchmark")
-        record.write_text(
-            json.dumps({"gpu": False, "reason": f"torch missing: {exc}", "recorded": now()}) + "\n"
-        )
-        return 0
+        return no_gpu({"gpu": False, "reason": f"torch missing: {exc}", "recorded": now()})
     if not torch.cuda.is_available() and not args.cpu:
         print(f"no GPU visible to torch {torch.__version__}: nothing to measure")
-        record.write_text(json.dumps({"gpu": False, "torch": torch.__version__, "recorded": now()}) + "\n")
-        return 0
+        return no_gpu({"gpu": False, "torch": torch.__version__, "recorded": now()})
 
     gpu_name = "none (--cpu)" if args.cpu else torch.cuda.get_device_name(0)
     print(f"GPU: {gpu_name}; torch {torch.__version__}")
