@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -221,9 +222,18 @@ def _engine(url: str) -> Engine:
         @sa.event.listens_for(engine, "connect")
         def _connect(dbapi_conn: Any, _record: Any) -> None:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
-            dbapi_conn.execute("PRAGMA journal_mode=WAL")
-            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
             dbapi_conn.execute("PRAGMA busy_timeout=30000")
+            # Switching to WAL needs the database to itself and does not wait for a busy one:
+            # processes opening a new database together (gunicorn's workers) take turns.
+            for attempt in range(100):
+                try:
+                    dbapi_conn.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError:
+                    if attempt == 99:
+                        raise
+                    time.sleep(0.05)
+            dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: Connection) -> None:

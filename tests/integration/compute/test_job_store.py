@@ -235,3 +235,23 @@ def test_receipt_batches_go_back_to_pending_on_failure(store) -> None:
     assert job.id in {j.id for j in retaken}
     s.receipts_posted(batch2, "0x" + "bb" * 32, 5)
     assert s.get(job.id).receipt_tx == "0x" + "bb" * 32
+
+
+def _open_and_count(url: str) -> None:
+    JobStore(url).pending_count()
+
+
+def test_processes_opening_a_new_sqlite_database_together_all_succeed(tmp_path: Path) -> None:
+    """gunicorn's workers and a Celery worker open the same new jobs.db at once (switching it to WAL
+    needs it to itself): none of them may fail to start."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    for i in range(2):
+        url = f"sqlite:///{tmp_path / f'jobs-{i}.db'}"
+        procs = [context.Process(target=_open_and_count, args=(url,)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        assert [p.exitcode for p in procs] == [0] * 4
