@@ -256,6 +256,22 @@ class JobStore:
         self.clock = clock
         self._dialect = self.engine.dialect.name
         metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Additive schema changes on an existing database: a nullable column this version has and
+        the table lacks is added. (Anything else would need a migration tool.)"""
+        inspector = sa.inspect(self.engine)
+        for table in metadata.sorted_tables:
+            present = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in present:
+                    continue
+                if not column.nullable:
+                    raise JobError(f"the job database lacks {table.name}.{column.name}: migrate it first")
+                kind = column.type.compile(dialect=self.engine.dialect)
+                with self._tx() as conn:
+                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
     def close(self) -> None:
         self.engine.dispose()

@@ -255,3 +255,17 @@ def test_processes_opening_a_new_sqlite_database_together_all_succeed(tmp_path: 
         for p in procs:
             p.join(60)
         assert [p.exitcode for p in procs] == [0] * 4
+
+
+def test_a_database_of_an_earlier_version_gets_the_new_nullable_columns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = JobStore(url)
+    with old.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE compute_jobs DROP COLUMN receipt_since")
+    old.close()
+    store = JobStore(url)
+    columns = {c["name"] for c in sa.inspect(store.engine).get_columns("compute_jobs")}
+    assert "receipt_since" in columns
+    job = create(store, datatoken=unique_dt())
+    store.request_cancel(job.id)
+    assert store.take_receipts()[1][0].id == job.id
