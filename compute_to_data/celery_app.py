@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready, worker_shutting_down
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from provider.settings import ProviderSettings
 
@@ -35,6 +35,8 @@ POST_RECEIPTS = "datamarket.compute.post_receipts"
 #: Seconds between a worker's sweeps for jobs whose worker died (and heartbeats).
 REAP_INTERVAL_S = 5.0
 SQLITE_POLLING_INTERVAL_S = 0.05
+#: A job still queued this long after its task was sent is sent again (the task was lost).
+QUEUED_RESEND_S = 120.0
 
 
 def make_celery(broker: str, *, lease_s: float = 5.0) -> Celery:
@@ -66,8 +68,8 @@ def enqueue(app: Celery, job_id: str, environment: str) -> None:
     app.send_task(RUN_JOB, args=[job_id], queue=environment)
 
 
-def schedule_receipts(app: Celery, delay_s: float) -> None:
-    app.send_task(POST_RECEIPTS, countdown=delay_s, queue="cpu")
+def schedule_receipts(app: Celery, delay_s: float, queue: str = "cpu") -> None:
+    app.send_task(POST_RECEIPTS, countdown=delay_s, queue=queue)
 
 
 # ------------------------------------------------------------------------------------ worker side
@@ -99,7 +101,8 @@ class Worker:
         gpus = runner.GpuPool.detect() if "gpu" in queues else runner.GpuPool()
         if "gpu" in queues and not gpus.devices:
             log.warning("the gpu queue was asked for, but this machine has no NVIDIA GPU")
-        self.leases = LeaseKeeper(self.jobs, self.worker_id, lease_s=settings.job_lease_s)
+        # Renewed every job_lease_s; a lease lapses after three periods without renewal.
+        self.leases = LeaseKeeper(self.jobs, lease_s=settings.job_lease_s * 3)
         self.ctx = runner.WorkerContext(
             jobs=self.jobs,
             chain=chain,
@@ -119,7 +122,8 @@ class Worker:
             published_algorithms=settings.published_algorithms,
             max_metadata_bytes=settings.max_metadata_bytes,
             gpus=gpus,
-            on_final=lambda job_id: schedule_receipts(app, settings.receipt_batch_delay_s),
+            # On a queue this worker serves (a gpu-only worker must post too).
+            on_final=lambda job_id: schedule_receipts(app, settings.receipt_batch_delay_s, queues[0]),
         )
         self.poster = receipts.ReceiptPoster(self.jobs, settings)
         self._stop = threading.Event()
@@ -130,18 +134,24 @@ class Worker:
         return self._runner.run_job(self.ctx, job_id, self.leases.hold)
 
     def _sweep_loop(self) -> None:
-        """Heartbeat, and put back on the queue the jobs whose worker stopped renewing its lease."""
+        """Heartbeat; send again the jobs whose task was lost or whose worker died; post the
+        receipts still pending (after a failed post, or from a provider that failed a job) and
+        settle batches a dead worker left half-posted."""
         gpus = len(self.ctx.gpus.devices)
         while True:
             try:
                 self.jobs.heartbeat(self.worker_id, ",".join(self.queues), gpus)
-                self.poster.recover_stale()
-                for job in self.jobs.lapsed():
-                    log.warning("job %s: its worker stopped; sending it again", job.id)
-                    # Whatever of its sandbox a dead worker left (only this job's cgroup: other
-                    # workers on this machine keep theirs).
-                    self._sandbox.sweep(f"job-{job.id}")
+                for job in self.jobs.due_for_resend(
+                    queued_for_s=QUEUED_RESEND_S, every_s=REAP_INTERVAL_S * 6
+                ):
+                    log.warning("job %s (%s): sending its task again", job.id, job.state)
+                    if job.state != "queued":
+                        # Whatever of its sandbox a dead worker left (only this job's cgroup:
+                        # other workers on this machine keep theirs).
+                        self._sandbox.sweep(f"job-{job.id}")
                     enqueue(self.app, job.id, job.environment)
+                self.poster.recover_stale()
+                self.poster.post_pending()
             except Exception:
                 log.exception("the job sweep failed; trying again")
             if self._stop.wait(REAP_INTERVAL_S):
@@ -176,14 +186,15 @@ def build_worker_app(settings: ProviderSettings, queues: tuple[str, ...]) -> Cel
     @worker_ready.connect(weak=False)
     def _ready(**_: Any) -> None:
         current()
-        schedule_receipts(app, 0)
 
     @worker_process_init.connect(weak=False)
     def _child(**_: Any) -> None:
         global _worker
         _worker = None
 
-    @worker_shutting_down.connect(weak=False)
+    # worker_shutdown, not worker_shutting_down: a warm shutdown first waits for the running jobs,
+    # whose leases must be renewed until they end.
+    @worker_shutdown.connect(weak=False)
     def _down(**_: Any) -> None:
         if _worker is not None:
             _worker.stop()

@@ -73,6 +73,7 @@ jobs = sa.Table(
     sa.Column("lease_owner", sa.String(64)),
     sa.Column("lease_until", sa.Float),
     sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("sent_at", sa.Float),  # when its task was last put on the broker
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("state_since", sa.Float, nullable=False),
     sa.Column("timings", sa.Text, nullable=False, default="{}"),
@@ -324,6 +325,7 @@ class JobStore:
                     algorithm_hash=new.algorithm_hash,
                     params=dumps(new.params),
                     environment=new.environment,
+                    sent_at=now,
                     epsilon_units=new.epsilon_units,
                     charged_units=0,
                     delta=new.delta,
@@ -406,8 +408,11 @@ class JobStore:
 
     def claim(self, job_id: str, worker: str, *, lease_s: float, max_attempts: int) -> Job | None:
         """Take the job for ``worker``: from queued, or from any active state whose lease lapsed.
-        The job moves to staging with attempts + 1. None when the job is final, unknown, or held
-        by a live worker. A lapsed job that has used its attempts is failed with worker_lost."""
+        The job moves to staging with attempts + 1 and a lease owner unique to this claim
+        (``<worker>/<random>``, in ``Job.lease_owner``): every later write of this attempt names
+        it, so two threads of one worker can never both hold a job. None when the job is final,
+        unknown, held by a live lease, or claimed by someone else at the same moment. A lapsed job
+        that has used its attempts is failed with worker_lost."""
         now = self.clock()
         c = jobs.c
         with self._tx() as conn:
@@ -433,19 +438,22 @@ class JobStore:
                     },
                 )
                 return None
-            conn.execute(
+            owner = f"{worker}/{secrets.token_hex(6)}"
+            claimed = conn.execute(
                 jobs.update()
-                .where(c.id == job_id, c.state == row.state)
+                .where(c.id == job_id, c.state == row.state, c.attempts == row.attempts)
                 .values(
                     state=STAGING,
                     attempts=row.attempts + 1,
-                    lease_owner=worker,
+                    lease_owner=owner,
                     lease_until=now + lease_s,
                     timings=self._timings_after(conn, job_id, now),
                     state_since=now,
                     progress=0.0,
                 )
             )
+            if claimed.rowcount != 1:
+                return None  # another worker claimed it between the read and the update
         return self.get(job_id)
 
     def advance(self, job_id: str, worker: str, from_state: str, to_state: str, **values: Any) -> bool:
@@ -523,24 +531,28 @@ class JobStore:
                 .values(progress=max(0.0, min(1.0, progress)))
             )
 
-    def record(self, job_id: str, **values: Any) -> None:
-        """Set plain columns (first_output_s, logs, ...) without a state change."""
+    def record(self, job_id: str, owner: str, **values: Any) -> None:
+        """Set plain columns (first_output_s, ...) without a state change, if ``owner`` holds it."""
         with self._tx() as conn:
-            conn.execute(jobs.update().where(jobs.c.id == job_id).values(**values))
+            conn.execute(
+                jobs.update().where(jobs.c.id == job_id, jobs.c.lease_owner == owner).values(**values)
+            )
 
-    def renew(self, job_ids: list[str], worker: str, *, lease_s: float) -> set[str]:
-        """Renew ``worker``'s leases; returns the ids whose cancellation was asked for."""
-        if not job_ids:
+    def renew(self, held: dict[str, str], *, lease_s: float) -> set[str]:
+        """Renew the leases ``held`` (job id -> lease owner); the ids whose cancellation was asked."""
+        if not held:
             return set()
         now = self.clock()
         c = jobs.c
         with self._tx() as conn:
             conn.execute(
                 jobs.update()
-                .where(c.id.in_(job_ids), c.lease_owner == worker, c.state.in_(ACTIVE))
+                .where(c.id.in_(list(held)), c.lease_owner.in_(list(held.values())), c.state.in_(ACTIVE))
                 .values(lease_until=now + lease_s)
             )
-            rows = conn.execute(sa.select(c.id).where(c.id.in_(job_ids), c.cancel_requested.is_(True))).all()
+            rows = conn.execute(
+                sa.select(c.id).where(c.id.in_(list(held)), c.cancel_requested.is_(True))
+            ).all()
         return {r.id for r in rows}
 
     def request_cancel(self, job_id: str) -> Job | None:
@@ -568,6 +580,56 @@ class JobStore:
             ).all()
         return [Job.from_row(r) for r in rows]
 
+    def due_for_resend(self, *, queued_for_s: float, every_s: float) -> list[Job]:
+        """Jobs whose task must go on the broker again: queued for longer than ``queued_for_s``
+        since it was last sent (the provider died before sending, or the broker lost it), or
+        active with a lapsed lease (their worker died). Each is stamped as sent in the same
+        conditional update, so of all the workers sweeping, one sends it, at most every
+        ``every_s``."""
+        now = self.clock()
+        c = jobs.c
+        sent = sa.func.coalesce(c.sent_at, 0)
+        due_queued = sa.and_(c.state == QUEUED, sent < now - queued_for_s)
+        due_lapsed = sa.and_(
+            c.state.in_(ACTIVE), sa.func.coalesce(c.lease_until, 0) < now, sent < now - every_s
+        )
+        taken = []
+        with self._tx() as conn:
+            for row in conn.execute(sa.select(jobs).where(sa.or_(due_queued, due_lapsed))).all():
+                stamped = conn.execute(
+                    jobs.update().where(c.id == row.id, sent == (row.sent_at or 0)).values(sent_at=now)
+                )
+                if stamped.rowcount == 1:
+                    taken.append(Job.from_row(row))
+        return taken
+
+    def requeue(self, job_id: str, owner: str, *, max_attempts: int, error: dict) -> bool:
+        """Give a claimed job back (a passing outage: the chain or the store did not answer), to
+        be sent again by the next sweep; failed with ``error`` when it has no attempts left."""
+        now = self.clock()
+        c = jobs.c
+        with self._tx() as conn:
+            row = conn.execute(sa.select(jobs).where(c.id == job_id, c.lease_owner == owner)).first()
+            if row is None or row.state in FINAL:
+                return False
+            if row.attempts >= max_attempts or row.cancel_requested:
+                return self._finish(conn, job_id, CANCELLED if row.cancel_requested else FAILED, now,
+                                    error=None if row.cancel_requested else error, worker=owner)  # fmt: skip
+            res = conn.execute(
+                jobs.update()
+                .where(c.id == job_id, c.lease_owner == owner, c.state.notin_(FINAL))
+                .values(
+                    state=QUEUED,
+                    lease_owner=None,
+                    lease_until=None,
+                    sent_at=None,
+                    progress=0.0,
+                    timings=self._timings_after(conn, job_id, now),
+                    state_since=now,
+                )
+            )
+            return bool(res.rowcount)
+
     # ------------------------------------------------------------------------------ receipts
 
     def take_receipts(self, limit: int = 100) -> tuple[str, list[Job]]:
@@ -580,7 +642,9 @@ class JobStore:
                 for r in conn.execute(
                     sa.select(c.id)
                     .where(c.receipt_status == R_PENDING)
-                    .order_by(c.datatoken, c.id)
+                    # Receipts that failed before wait behind the others (receipt_since is when
+                    # their last batch was taken), so one batch that keeps failing blocks none.
+                    .order_by(sa.func.coalesce(c.receipt_since, 0), c.datatoken, c.id)
                     .limit(limit)
                 ).all()
             ]
@@ -603,12 +667,22 @@ class JobStore:
                 .values(receipt_status=R_POSTED, receipt_tx=tx, receipt_block=block)
             )
 
+    def receipts_sent(self, batch: str, tx: str) -> None:
+        """The batch's transaction hash, recorded before it is sent: whatever happens next, the
+        chain can tell whether it landed."""
+        with self._tx() as conn:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.receipt_batch == batch, jobs.c.receipt_status == R_POSTING)
+                .values(receipt_tx=tx)
+            )
+
     def receipts_failed(self, batch: str) -> None:
         with self._tx() as conn:
             conn.execute(
                 jobs.update()
                 .where(jobs.c.receipt_batch == batch, jobs.c.receipt_status == R_POSTING)
-                .values(receipt_status=R_PENDING, receipt_batch=None)
+                .values(receipt_status=R_PENDING, receipt_batch=None, receipt_tx=None)
             )
 
     def stale_batches(self, older_than_s: float) -> dict[str, list[Job]]:
@@ -649,19 +723,19 @@ class LeaseKeeper:
     """A worker's background thread: renews the leases of the jobs it runs and tells each job
     when its cancellation was asked for (through the job's threading.Event)."""
 
-    def __init__(self, store: JobStore, worker: str, *, lease_s: float) -> None:
-        self.store, self.worker, self.lease_s = store, worker, lease_s
-        self._held: dict[str, threading.Event] = {}
+    def __init__(self, store: JobStore, *, lease_s: float) -> None:
+        self.store, self.lease_s = store, lease_s
+        self._held: dict[str, tuple[str, threading.Event]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="lease-keeper", daemon=True)
         self._thread.start()
 
     @contextmanager
-    def hold(self, job_id: str) -> Iterator[threading.Event]:
+    def hold(self, job_id: str, owner: str) -> Iterator[threading.Event]:
         cancel = threading.Event()
         with self._lock:
-            self._held[job_id] = cancel
+            self._held[job_id] = (owner, cancel)
         try:
             yield cancel
         finally:
@@ -673,8 +747,8 @@ class LeaseKeeper:
             with self._lock:
                 held = dict(self._held)
             try:
-                for job_id in self.store.renew(list(held), self.worker, lease_s=self.lease_s):
-                    held[job_id].set()
+                for job_id in self.store.renew({j: o for j, (o, _) in held.items()}, lease_s=self.lease_s):
+                    held[job_id][1].set()
             except Exception:  # a database hiccup must not kill the thread; the next round retries
                 continue
 

@@ -11,6 +11,7 @@ import threading
 
 from eth_account import Account
 from web3 import HTTPProvider, Web3
+from web3.exceptions import TransactionNotFound
 
 from datamarket.chain.events import JobStatus, topic_of
 from datamarket.chain.market import ComputeReceipt, Market
@@ -53,35 +54,50 @@ class ReceiptPoster:
         self._lock = threading.Lock()
 
     def recover_stale(self, older_than_s: float = STALE_AFTER_S) -> None:
-        """Batches a dead worker left half-posted: marked posted when the chain has their receipts
-        (the job ids are indexed in ComputeReceiptPosted), else put back to pending. Never posted
-        twice: the chain would count the epsilon twice."""
+        """Settle batches left ``posting`` (their worker died, or the node did not confirm in
+        time), never posting a receipt twice (the chain would count its epsilon twice): a batch
+        whose recorded transaction was mined is posted (or, reverted, pending again); one whose
+        transaction the node no longer knows, or that was never sent, is pending again unless the
+        chain has its receipts; one still in the mempool waits."""
         for batch, taken in self.jobs.stale_batches(older_than_s).items():
-            found = self._posted_on_chain([j.id for j in taken])
-            if found is None:
-                continue  # the node is not answering: ask again at the next sweep
-            if found:
-                tx, block = found
-                self.jobs.receipts_posted(batch, tx, block)
-            else:
+            try:
+                outcome = self._outcome(taken)
+            except Exception as exc:  # the node is not answering: ask again at the next sweep
+                log.warning("checking a stale receipt batch failed (%s)", type(exc).__name__)
+                continue
+            if outcome == "wait":
+                continue
+            if outcome is None:
                 self.jobs.receipts_failed(batch)
+            else:
+                self.jobs.receipts_posted(batch, *outcome)
 
-    def _posted_on_chain(self, job_ids: list[str]) -> tuple[str, int] | bool | None:
-        topic = topic_of("ComputeReceiptPosted")
-        try:
-            logs = self.market.w3.eth.get_logs(
-                {
-                    "address": self.market.address,
-                    "fromBlock": self.from_block,
-                    "toBlock": "latest",
-                    "topics": [topic, ["0x" + j.rjust(64, "0") for j in job_ids]],
-                }
-            )
-        except Exception:
-            return None
-        if not logs:
-            return False
-        return "0x" + bytes(logs[0]["transactionHash"]).hex(), int(logs[0]["blockNumber"])
+    def _outcome(self, taken: list[Job]) -> tuple[str, int] | str | None:
+        w3 = self.market.w3
+        tx = next((j.receipt_tx for j in taken if j.receipt_tx), None)
+        if tx is not None:
+            try:
+                mined = w3.eth.get_transaction_receipt(tx)
+            except TransactionNotFound:
+                mined = None
+            if mined is not None:
+                return (tx, int(mined["blockNumber"])) if mined["status"] == 1 else None
+            try:
+                w3.eth.get_transaction(tx)
+                return "wait"  # still in the mempool
+            except TransactionNotFound:
+                pass
+        logs = w3.eth.get_logs(
+            {
+                "address": self.market.address,
+                "fromBlock": self.from_block,
+                "toBlock": "latest",
+                "topics": [topic_of("ComputeReceiptPosted"), ["0x" + j.id.rjust(64, "0") for j in taken]],
+            }
+        )
+        if logs:
+            return "0x" + bytes(logs[0]["transactionHash"]).hex(), int(logs[0]["blockNumber"])
+        return None
 
     def post_pending(self) -> int:
         """Post every pending receipt (in batches of at most BATCH_LIMIT); the number posted."""
@@ -91,19 +107,42 @@ class ReceiptPoster:
                 batch, taken = self.jobs.take_receipts(BATCH_LIMIT)
                 if not taken:
                     return posted
-                try:
-                    tx = self.market.post_compute_receipts([receipt_of(j) for j in taken])
-                except Exception as exc:
-                    # Back to pending: the next batch (after the next job, or the worker's start)
-                    # tries again. The error names no secret: it is a node or revert error.
-                    log.warning(
-                        "posting %d receipts failed (%s); they stay pending", len(taken), type(exc).__name__
-                    )
-                    self.jobs.receipts_failed(batch)
+                if not self._post(batch, taken):
                     return posted
-                self.jobs.receipts_posted(batch, tx.tx_hash, tx.block_number)
                 posted += len(taken)
-                log.info("posted %d compute receipts in %s", len(taken), tx.tx_hash)
+
+    def _post(self, batch: str, taken: list[Job]) -> bool:
+        """Sign, record the transaction's hash, send, wait. False when the batch did not land now
+        (back to pending, or left for :meth:`recover_stale` when the outcome is unknown)."""
+        w3, account = self.market.w3, self.market.account
+        fn = self.market.contract.functions.postComputeReceipts([receipt_of(j).as_tuple() for j in taken])
+        try:
+            tx = fn.build_transaction(
+                {
+                    "from": account.address,
+                    "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+                    "chainId": w3.eth.chain_id,
+                }
+            )
+            signed = account.sign_transaction(tx)
+        except Exception as exc:  # a revert at estimation, or the node is down: nothing was sent
+            log.warning("posting %d receipts failed (%s); they stay pending", len(taken), type(exc).__name__)
+            self.jobs.receipts_failed(batch)
+            return False
+        tx_hash = "0x" + bytes(signed.hash).hex()
+        self.jobs.receipts_sent(batch, tx_hash)
+        try:
+            w3.eth.send_raw_transaction(signed.raw_transaction)
+            mined = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+        except Exception as exc:  # sent or not, mined or not: recover_stale finds out from the chain
+            log.warning("receipts transaction %s: no confirmation (%s)", tx_hash, type(exc).__name__)
+            return False
+        if mined["status"] != 1:
+            self.jobs.receipts_failed(batch)
+            return False
+        self.jobs.receipts_posted(batch, tx_hash, int(mined["blockNumber"]))
+        log.info("posted %d compute receipts in %s", len(taken), tx_hash)
+        return True
 
 
 __all__ = ["ReceiptPoster", "receipt_of"]

@@ -13,7 +13,6 @@ removed when the attempt ends, whatever the outcome.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import mimetypes
@@ -29,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from datamarket.crypto import keys, stream
-from datamarket.errors import DatamarketError
-from datamarket.storage.base import ChunkReader, ContentStore, cat_bytes
+from datamarket.errors import ChainUnavailable, DatamarketError
+from datamarket.storage.base import ChunkReader, ContentStore, StoreUnavailable, cat_bytes
 from provider.chain import ChainReader
-from provider.datasets import DocumentCache
+from provider.datasets import DatasetDocument, DocumentCache
+from provider.errors import Unavailable
 
 from . import builtins, bundle, policy, sandbox
 from .jobs import (
@@ -88,10 +88,17 @@ class GpuPool:
         found = sorted(int(p.name[6:]) for p in Path("/dev").glob("nvidia[0-9]*") if p.name[6:].isdigit())
         return cls(devices=tuple(found))
 
-    def acquire(self, timeout: float | None = None) -> int:
+    def acquire(self, timeout: float, cancel: threading.Event | None = None) -> int:
+        """A free GPU, waiting at most ``timeout`` s; Stopped once ``cancel`` is set."""
+        deadline = time.monotonic() + timeout
         with self._cond:
-            if not self._cond.wait_for(lambda: self._free, timeout=timeout):
-                raise JobFailure("no_gpu", "no GPU became free on this worker")
+            while not self._free:
+                if cancel is not None and cancel.is_set():
+                    raise Stopped
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise JobFailure("no_gpu", "no GPU became free on this worker")
+                self._cond.wait(min(left, 0.5))
             return self._free.pop(0)
 
     def release(self, device: int) -> None:
@@ -139,27 +146,41 @@ def run_job(ctx: WorkerContext, job_id: str, hold: Callable[[str], Any]) -> str 
         if final is not None and final.final:
             ctx.on_final(job_id)
         return None
-    workdir = ctx.jobs_dir / job_id
-    with hold(job_id) as cancel:
+    owner = job.lease_owner or ""
+    # A folder per attempt: a late attempt's clean-up never touches the next one's files.
+    workdir = ctx.jobs_dir / f"{job_id}-{job.attempts}"
+    with hold(job_id, owner) as cancel:
         # The job directory is gone before the job is final: a consumer who sees the final state
         # never races the clean-up.
         success: dict[str, Any] | None = None
         failure: JobFailure | None = None
+        outage = False
         try:
             success = _attempt(ctx, job, workdir, cancel)
         except Stopped:
             pass
         except JobFailure as exc:
             failure = exc
+        except (ChainUnavailable, StoreUnavailable, Unavailable) as exc:
+            # A passing outage of the node or the store: the job goes back to the queue (its
+            # consumer paid for it), unless it has used its attempts.
+            log.warning("job %s: %s; giving it back to the queue", job_id, type(exc).__name__)
+            outage = True
         except Exception:
             log.exception("job %s: internal error", job_id)
             failure = JobFailure("internal_error", "the worker failed running the job")
         finally:
             _cleanup(workdir)
         if success is not None:
-            ctx.jobs.advance(job_id, ctx.worker_id, PUBLISHING, SUCCEEDED, **success)
+            ctx.jobs.advance(job_id, owner, PUBLISHING, SUCCEEDED, **success)
+        elif outage:
+            ctx.jobs.requeue(
+                job_id, owner, max_attempts=ctx.max_attempts,
+                error={"code": "provider_unavailable", "message": "the chain or the content store did not "
+                       "answer, on every attempt", "details": {}},
+            )  # fmt: skip
         elif failure is not None:
-            ctx.jobs.finish(job_id, failure.state, worker=ctx.worker_id, error=failure.as_error())
+            ctx.jobs.finish(job_id, failure.state, worker=owner, error=failure.as_error())
     now = ctx.jobs.get(job_id)
     if now is not None and not now.final and now.cancel_requested:
         ctx.jobs.finish(job_id, CANCELLED)
@@ -170,7 +191,7 @@ def run_job(ctx: WorkerContext, job_id: str, hold: Callable[[str], Any]) -> str 
 
 
 def _step(ctx: WorkerContext, job: Job, from_state: str, to_state: str, **values: Any) -> None:
-    if not ctx.jobs.advance(job.id, ctx.worker_id, from_state, to_state, **values):
+    if not ctx.jobs.advance(job.id, job.lease_owner or "", from_state, to_state, **values):
         raise Stopped
 
 
@@ -184,9 +205,9 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
         d.mkdir(mode=0o755)
 
     # ---- staging
-    files = stage_data(ctx, job, data_dir)
+    doc, files = stage_data(ctx, job, data_dir)
     index = policy.RawIndex.from_files(files)
-    stage_algorithm(ctx, job, job_dir / "algorithm")
+    stage_algorithm(ctx, job, job_dir / "algorithm", doc)
     device = "cuda" if job.environment == "gpu" else "cpu"
     params = {
         "params": job.params,
@@ -203,7 +224,7 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
     _step(ctx, job, STAGING, RUNNING)
 
     # ---- running
-    gpu = ctx.gpus.acquire(timeout=ctx.limits.wall_time_s) if job.environment == "gpu" else None
+    gpu = ctx.gpus.acquire(ctx.limits.wall_time_s, cancel) if job.environment == "gpu" else None
     started = time.time()
     try:
         result = run_sandboxed(ctx, job, workdir, cancel, gpu)
@@ -213,13 +234,13 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
     log_text, truncated = _read_logs(workdir / "logs.txt", ctx.limits.log_bytes)
     if result.first_output_s is not None:
         # From the accepted request (the provider's clock, same host or NTP) to the first output.
-        ctx.jobs.record(job.id, first_output_s=round(started + result.first_output_s - job.created_at, 6))
+        first = round(started + result.first_output_s - job.created_at, 6)
+        ctx.jobs.record(job.id, job.lease_owner or "", first_output_s=first)
     if result.reason == "cancelled":
         raise Stopped
     if result.reason != "exited" or result.exit_code != 0:
-        # The logs of a failed run are released only if they carry no raw rows.
-        clean = index.match_text(log_text) is None
-        ctx.jobs.record(job.id, logs=log_text if clean else None, logs_truncated=truncated)
+        # A failed run releases nothing, its logs included: a job that fails on purpose is charged
+        # no epsilon, so its logs must not be a way to print what the data says.
         raise JobFailure(*_failure(result))
     _step(ctx, job, RUNNING, CHECKING)
 
@@ -253,7 +274,7 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
     }
 
 
-def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> list[Path]:
+def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> tuple[DatasetDocument, list[Path]]:
     """Decrypt the dataset's file into ``data_dir`` (a tmpfs sized to it)."""
     record = ctx.chain.dataset(job.datatoken)
     if record is None:
@@ -286,14 +307,21 @@ def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> list[Path]:
     finally:
         del content_key
     os.chmod(target, 0o444)
-    return [target]
+    return doc, [target]
 
 
-def stage_algorithm(ctx: WorkerContext, job: Job, dest: Path) -> None:
+def stage_algorithm(ctx: WorkerContext, job: Job, dest: Path, doc: DatasetDocument) -> None:
+    """The algorithm into ``dest``. A published bundle is checked again here: the provider may have
+    turned published algorithms off, or the dataset may no longer trust it, since it was queued."""
     dest.mkdir(mode=0o755)
     if isinstance(job.algorithm, str):
         builtins.stage(job.algorithm, dest)
     else:
+        service = doc.service(job.service_id) or {}
+        compute = service.get("compute") or {}
+        trusted = job.algorithm["sha256"] in compute.get("trusted_algorithms", ())
+        if not ctx.published_algorithms or not (trusted or compute.get("allow_any_algorithm")):
+            raise JobFailure("algorithm_not_trusted", "the dataset no longer trusts this algorithm")
         data = cat_bytes(ctx.store, job.algorithm["bundle"], max_size=MAX_BUNDLE_BYTES)
         if bundle.bundle_hash(data) != job.algorithm["sha256"]:
             raise JobFailure("algorithm_mismatch", "the algorithm bundle does not match its hash")
@@ -318,7 +346,7 @@ def run_sandboxed(
         now = time.monotonic()
         if now - last[0] >= PROGRESS_INTERVAL_S or value >= 1.0:
             last[0] = now
-            ctx.jobs.set_progress(job.id, ctx.worker_id, value)
+            ctx.jobs.set_progress(job.id, job.lease_owner or "", value)
 
     python = ctx.python or Path(os.sys.executable)
     spec = sandbox.SandboxSpec(
@@ -360,43 +388,54 @@ def _read_logs(path: Path, limit: int) -> tuple[str, bool]:
 
 
 def publish_outputs(ctx: WorkerContext, job: Job, out_dir: Path) -> dict[str, Any]:
-    """Tar the outputs, encrypt the tar to the consumer's key, add it to the content store."""
+    """Tar the outputs, encrypt the tar to the consumer's key, add it to the content store. The tar
+    and its ciphertext go through files beside ``out`` (not memory: outputs may be large)."""
     manifest = policy.manifest(out_dir)
-    archive = tar_outputs(out_dir, manifest)
+    archive, sealed = out_dir.parent / "result.tar", out_dir.parent / "result.enc"
+    digest = tar_outputs(out_dir, manifest, archive)
     content_key = stream.new_content_key()
-    ciphertext = io.BytesIO()
-    stream.encrypt_stream(io.BytesIO(archive), ciphertext, content_key)
-    cid = ctx.store.add(io.BytesIO(ciphertext.getvalue()))
+    with archive.open("rb") as src, sealed.open("wb") as dst:
+        stream.encrypt_stream(src, dst, content_key)
+    with sealed.open("rb") as src:
+        cid = ctx.store.add(src)
     wrapped = keys.wrap_key(content_key, bytes.fromhex(job.consumer_key[2:]), context=f"result:{job.id}")
     del content_key
     return {
         "job_id": job.id,
         "cid": cid,
-        "size": len(ciphertext.getvalue()),
-        "plaintext_size": len(archive),
-        "plaintext_sha256": sha256(archive).hexdigest(),
+        "size": sealed.stat().st_size,
+        "plaintext_size": archive.stat().st_size,
+        "plaintext_sha256": digest,
         "wrapped_key": wrapped,
         "outputs": manifest,
         "output_hash": policy.output_hash(manifest),
     }
 
 
-def tar_outputs(out_dir: Path, manifest: list[dict]) -> bytes:
-    """A deterministic tar of the files in ``manifest`` (sorted, mtime 0, owner 0, mode 0644)."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+def tar_outputs(out_dir: Path, manifest: list[dict], target: Path) -> str:
+    """A deterministic tar (sorted, mtime 0, owner 0, mode 0644) of the files in ``manifest``,
+    written to ``target``; returns its sha256."""
+    with target.open("wb") as raw, tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         for entry in manifest:
-            path = out_dir / entry["path"]
             info = tarfile.TarInfo(entry["path"])
             info.size, info.mtime, info.mode, info.uid, info.gid = entry["size"], 0, 0o644, 0, 0
-            with path.open("rb") as f:
+            with (out_dir / entry["path"]).open("rb") as f:
                 tar.addfile(info, f)
-    return buf.getvalue()
+    h = sha256()
+    with target.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _cleanup(workdir: Path) -> None:
-    for sub in ("out", "data"):
-        sandbox.release_output(workdir / sub)
+    """Unmount the job's tmpfs (the decrypted data first) and remove its folder; each step runs
+    whatever the one before it did, and a failure is logged, never raised over the job's outcome."""
+    for sub in ("data", "out"):
+        try:
+            sandbox.release_output(workdir / sub)
+        except Exception:
+            log.exception("job folder %s: unmounting %s failed", workdir.name, sub)
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -11,6 +11,7 @@ and cancellation; ``GET /api/v1/privacy/<datatoken>`` (docs/compute.md).
    any) (403 ``algorithm_not_trusted``, 422 ``unknown_algorithm``);
 5. epsilon: declared where the algorithm needs it, at most the dataset's per-job maximum (422);
 6. resources: the environment is offered and a worker serves it (422, 503), the queue has room (503);
+   the consumer's key can take the result (400 ``invalid_public_key``);
 7. the nonce is consumed (one atomic update), then the job row is created, reserving epsilon
    against the budget on chain minus the reservations of unposted jobs (409
    ``order_already_used``, 422 ``epsilon_exceeds_budget``), then the task is sent. If the broker
@@ -51,6 +52,7 @@ from datamarket.auth import (
     verify_compute_signature,
 )
 from datamarket.chain.market import epsilon_units
+from datamarket.crypto.keys import InvalidPublicKey, wrap_key
 from provider.access import MAX_PROOF_LENGTH, AccessBody, authenticate, authorize
 from provider.context import ProviderContext, current, json_body
 from provider.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
@@ -166,6 +168,12 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
         raise Unavailable("no worker serves this environment now", code="no_worker")
     if compute.jobs.pending_count() >= ctx.settings.max_pending_jobs:
         raise Unavailable("the provider's job queue is full; try again later", code="queue_full")
+    try:  # the result will be wrapped to this key: refuse an unusable one now, not after the run
+        wrap_key(bytes(32), req.consumer_key_bytes, context=f"result:{req.order_tx}")
+    except InvalidPublicKey:
+        raise InvalidPublicKey(
+            "consumerKey is not a usable X25519 public key", details={"field": "consumerKey"}
+        ) from None
     latest = ctx.chain.latest_block()
     record = ctx.chain.dataset(req.datatoken)
     assert record is not None  # authorize checked it

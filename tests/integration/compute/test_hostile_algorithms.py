@@ -25,7 +25,7 @@ def run_attack(m: ComputeMarket, tmp_path: Path, attack: str, epsilon=None, **pa
     handle = start(m, tmp_path, ATTACK, {"attack": attack, **params}, epsilon=epsilon)
     final = compute.wait(handle, poll_s=0.2, timeout=120)
     assert final["state"] in ("succeeded", "failed", "rejected"), final
-    assert not list((m.home / "provider" / "jobs").glob(handle.job_id)), "the job directory was left behind"
+    assert not list((m.home / "provider" / "jobs").glob(handle.job_id + "*")), "the job directory was left"
     metrics = {}
     if final["state"] == "succeeded":
         compute.fetch_result(handle, m.store, tmp_path / "out")

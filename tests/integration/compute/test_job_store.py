@@ -81,17 +81,19 @@ def test_happy_path_records_timings_and_queues_a_receipt(store) -> None:
     assert job.state == J.QUEUED and job.attempts == 0
     claimed = s.claim(job.id, "w1", lease_s=10, max_attempts=2)
     assert claimed is not None and claimed.state == J.STAGING and claimed.attempts == 1
+    w1 = claimed.lease_owner
+    assert w1.startswith("w1/")
     for a, b in ((J.STAGING, J.RUNNING), (J.RUNNING, J.CHECKING), (J.CHECKING, J.PUBLISHING)):
         clock.now += 1.5
-        assert s.advance(job.id, "w1", a, b)
+        assert s.advance(job.id, w1, a, b)
     clock.now += 1
-    assert s.advance(job.id, "w1", J.PUBLISHING, J.SUCCEEDED, result={"cid": "x"}, output_hash="cd" * 32)
+    assert s.advance(job.id, w1, J.PUBLISHING, J.SUCCEEDED, result={"cid": "x"}, output_hash="cd" * 32)
     done = s.get(job.id)
     assert done.state == J.SUCCEEDED and done.result == {"cid": "x"}
     assert done.timings == {"queued": 0.0, "staging": 1.5, "running": 1.5, "checking": 1.5, "publishing": 1.0}
     assert done.charged_units == 2_000_000 and done.receipt_status == J.R_PENDING
     # A second advance from a state the job left does nothing.
-    assert not s.advance(job.id, "w1", J.PUBLISHING, J.SUCCEEDED)
+    assert not s.advance(job.id, w1, J.PUBLISHING, J.SUCCEEDED)
 
 
 def test_one_order_runs_one_job(store) -> None:
@@ -117,21 +119,22 @@ def test_epsilon_reservations_hold_until_the_receipt_is_mined(store) -> None:
     assert info.value.details == {"requested": 2.5, "remaining": 2.0}
     assert s.reserved(dt, 10) == 3_000_000
     # a fails: its reservation is released (charged 0).
-    s.claim(a.id, "w", lease_s=10, max_attempts=1)
-    assert s.finish(a.id, J.FAILED, worker="w", error={"code": "algorithm_failed", "message": "x"})
+    wa = s.claim(a.id, "w", lease_s=10, max_attempts=1).lease_owner
+    assert not s.finish(a.id, J.FAILED, worker="w", error={"code": "x", "message": "not the owner"})
+    assert s.finish(a.id, J.FAILED, worker=wa, error={"code": "algorithm_failed", "message": "x"})
     assert s.get(a.id).charged_units == 0
     assert s.reserved(dt, 10) == 0
     b, _ = s.create(
         new_job(datatoken=dt, epsilon=2_500_000), budget_units=budget, chain_spent_units=0, chain_block=10
     )
-    s.claim(b.id, "w", lease_s=10, max_attempts=1)
+    wb = s.claim(b.id, "w", lease_s=10, max_attempts=1).lease_owner
     for x, y in (
         (J.STAGING, J.RUNNING),
         (J.RUNNING, J.CHECKING),
         (J.CHECKING, J.PUBLISHING),
         (J.PUBLISHING, J.SUCCEEDED),
     ):
-        s.advance(b.id, "w", x, y)
+        s.advance(b.id, wb, x, y)
     # Succeeded but not posted: still reserved. Posted in block 12: reserved for a chain read at
     # block 11 (the chain's spent does not hold it yet), not for one at block 12.
     assert s.reserved(dt, 11) == 2_500_000
@@ -170,8 +173,8 @@ def test_concurrent_reservations_never_exceed_the_budget(store) -> None:
 def test_a_lapsed_lease_is_taken_over_then_fails_after_max_attempts(store) -> None:
     s, clock = store
     job = create(s, datatoken=unique_dt())
-    assert s.claim(job.id, "w1", lease_s=10, max_attempts=2) is not None
-    s.advance(job.id, "w1", J.STAGING, J.RUNNING)
+    w1 = s.claim(job.id, "w1", lease_s=10, max_attempts=2).lease_owner
+    s.advance(job.id, w1, J.STAGING, J.RUNNING)
     # Held: nobody else may take it.
     assert s.claim(job.id, "w2", lease_s=10, max_attempts=2) is None
     assert s.lapsed() == [] or job.id not in {j.id for j in s.lapsed()}
@@ -180,7 +183,7 @@ def test_a_lapsed_lease_is_taken_over_then_fails_after_max_attempts(store) -> No
     again = s.claim(job.id, "w2", lease_s=10, max_attempts=2)
     assert again is not None and again.attempts == 2 and again.state == J.STAGING
     # The first worker's late writes are refused.
-    assert not s.advance(job.id, "w1", J.RUNNING, J.CHECKING)
+    assert not s.advance(job.id, w1, J.RUNNING, J.CHECKING)
     clock.now += 11
     assert s.claim(job.id, "w3", lease_s=10, max_attempts=2) is None
     lost = s.get(job.id)
@@ -190,17 +193,17 @@ def test_a_lapsed_lease_is_taken_over_then_fails_after_max_attempts(store) -> No
 def test_renewal_keeps_the_lease_and_reports_cancellation(store) -> None:
     s, clock = store
     job = create(s, datatoken=unique_dt())
-    s.claim(job.id, "w1", lease_s=10, max_attempts=2)
+    w1 = s.claim(job.id, "w1", lease_s=10, max_attempts=2).lease_owner
     clock.now += 8
-    assert s.renew([job.id], "w1", lease_s=10) == set()
+    assert s.renew({job.id: w1}, lease_s=10) == set()
     clock.now += 8
     assert s.claim(job.id, "w2", lease_s=10, max_attempts=2) is None
     after = s.request_cancel(job.id)
     assert after.state == J.STAGING and after.cancel_requested
-    assert s.renew([job.id], "w1", lease_s=10) == {job.id}
+    assert s.renew({job.id: w1}, lease_s=10) == {job.id}
     # A flagged job cannot advance; its worker ends it as cancelled.
-    assert not s.advance(job.id, "w1", J.STAGING, J.RUNNING)
-    assert s.finish(job.id, J.CANCELLED, worker="w1")
+    assert not s.advance(job.id, w1, J.STAGING, J.RUNNING)
+    assert s.finish(job.id, J.CANCELLED, worker=w1)
     assert s.get(job.id).receipt_status == J.R_PENDING
 
 
@@ -269,3 +272,43 @@ def test_a_database_of_an_earlier_version_gets_the_new_nullable_columns(tmp_path
     job = create(store, datatoken=unique_dt())
     store.request_cancel(job.id)
     assert store.take_receipts()[1][0].id == job.id
+
+
+def test_two_claims_at_once_give_the_job_to_one(store) -> None:
+    s, _ = store
+    job = create(s, datatoken=unique_dt())
+    won = []
+
+    def take(name: str) -> None:
+        claimed = s.claim(job.id, name, lease_s=10, max_attempts=2)
+        if claimed is not None:
+            won.append(claimed.lease_owner)
+
+    threads = [threading.Thread(target=take, args=(f"w{i}",)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1 and s.get(job.id).attempts == 1 and s.get(job.id).lease_owner == won[0]
+
+
+def test_resend_takes_lost_and_lapsed_jobs_once(store) -> None:
+    s, clock = store
+    queued = create(s, datatoken=unique_dt())
+    running = create(s, datatoken=unique_dt())
+    owner = s.claim(running.id, "w1", lease_s=10, max_attempts=3).lease_owner
+    assert {j.id for j in s.due_for_resend(queued_for_s=60, every_s=15)} & {queued.id, running.id} == set()
+    clock.now += 61  # the queued job's task was lost; the running job's worker died
+    first = {j.id for j in s.due_for_resend(queued_for_s=60, every_s=15)}
+    assert {queued.id, running.id} <= first
+    assert {j.id for j in s.due_for_resend(queued_for_s=60, every_s=15)} & first == set()  # once a window
+    # A passing outage: the job goes back to the queue for the next sweep, attempts kept.
+    requeued = create(s, datatoken=unique_dt())
+    o = s.claim(requeued.id, "w1", lease_s=10, max_attempts=2).lease_owner
+    assert s.requeue(requeued.id, o, max_attempts=2, error={"code": "provider_unavailable", "message": "x"})
+    assert s.get(requeued.id).state == J.QUEUED and s.get(requeued.id).attempts == 1
+    assert requeued.id in {j.id for j in s.due_for_resend(queued_for_s=60, every_s=15)}
+    o = s.claim(requeued.id, "w2", lease_s=10, max_attempts=2).lease_owner
+    assert s.requeue(requeued.id, o, max_attempts=2, error={"code": "provider_unavailable", "message": "x"})
+    assert s.get(requeued.id).state == J.FAILED and s.get(requeued.id).error["code"] == "provider_unavailable"
+    assert owner  # the lapsed job keeps its owner until someone claims it

@@ -39,10 +39,10 @@ def finished_jobs(store: JobStore, datatoken: str, consumer: str, n: int) -> lis
             budget_units=10_000_000, chain_spent_units=0, chain_block=0,
         )  # fmt: skip
         if i == 0:
-            store.claim(job.id, "w", lease_s=60, max_attempts=1)
+            owner = store.claim(job.id, "w", lease_s=60, max_attempts=1).lease_owner
             for a, b in ((J.STAGING, J.RUNNING), (J.RUNNING, J.CHECKING), (J.CHECKING, J.PUBLISHING)):
-                store.advance(job.id, "w", a, b)
-            store.advance(job.id, "w", J.PUBLISHING, J.SUCCEEDED, output_hash="cd" * 32)
+                store.advance(job.id, owner, a, b)
+            store.advance(job.id, owner, J.PUBLISHING, J.SUCCEEDED, output_hash="cd" * 32)
         else:
             store.request_cancel(job.id)
         ids.append(job.id)
@@ -108,3 +108,14 @@ def test_a_batch_whose_transaction_never_landed_goes_back_to_pending(setup) -> N
     assert {store.get(i).receipt_status for i in ids} == {J.R_PENDING}
     assert poster.post_pending() == 2
     assert len(receipts_on_chain(world, start + 1)) == 2
+
+
+def test_a_recorded_transaction_the_node_never_saw_goes_back_to_pending(setup) -> None:
+    world, store, poster, clock, datatoken = setup
+    ids = finished_jobs(store, datatoken, world.accounts.consumer.address, 1)
+    batch, _ = store.take_receipts()
+    store.receipts_sent(batch, "0x" + secrets.token_hex(32))  # signed, then the worker died
+    clock.now += STALE_AFTER_S + 1
+    poster.recover_stale()
+    assert store.get(ids[0]).receipt_status == J.R_PENDING and store.get(ids[0]).receipt_tx is None
+    assert poster.post_pending() == 1
