@@ -75,8 +75,9 @@ class ChainReader(Protocol):
         """The transaction ``tx_hash``: None if the node does not know it."""
         ...
 
-    def dataset(self, datatoken: str) -> DatasetRecord | None:
-        """The market's record of ``datatoken``; None if it is not one of the market's datasets."""
+    def dataset(self, datatoken: str, block: int | str = "latest") -> DatasetRecord | None:
+        """The market's record of ``datatoken`` at ``block``; None if it is not one of the market's
+        datasets."""
         ...
 
     def metadata_pointer(self, datatoken: str) -> MetadataPointer | None: ...
@@ -170,9 +171,9 @@ class Web3ChainReader:
             orders=orders,
         )
 
-    def dataset(self, datatoken: str) -> DatasetRecord | None:
+    def dataset(self, datatoken: str, block: int | str = "latest") -> DatasetRecord | None:
         try:
-            record = self._rpc(self.market.dataset, datatoken)
+            record = self._rpc(self.market.dataset, datatoken, block)
         except ContractRevert:
             return None
         return None if record.state == DatasetState.NONE else record

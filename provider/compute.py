@@ -174,9 +174,11 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
         raise InvalidPublicKey(
             "consumerKey is not a usable X25519 public key", details={"field": "consumerKey"}
         ) from None
+    # The budget and what was spent, read at the very block the reservations are counted against.
     latest = ctx.chain.latest_block()
-    record = ctx.chain.dataset(req.datatoken)
-    assert record is not None  # authorize checked it
+    record = ctx.chain.dataset(req.datatoken, latest.number)
+    if record is None:
+        raise Unavailable("the chain node did not answer for that block", code="chain_unavailable")
     ctx.nonces.consume(req.consumer, req.nonce)
     try:
         created, token = compute.jobs.create(
@@ -305,7 +307,7 @@ def get_privacy(datatoken: str) -> ResponseReturnValue:
     ctx = current()
     datatoken = parse_address(datatoken, "datatoken")
     latest = ctx.chain.latest_block()
-    record = ctx.chain.dataset(datatoken)
+    record = ctx.chain.dataset(datatoken, latest.number)
     if record is None:
         raise NotFound("no dataset with this datatoken on this market", code="unknown_dataset")
     reserved = ctx.compute.jobs.reserved(datatoken, latest.number) if ctx.compute is not None else 0

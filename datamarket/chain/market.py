@@ -237,13 +237,14 @@ class Market:
 
     # ------------------------------------------------------------------ reads
 
-    def dataset(self, datatoken: str) -> DatasetRecord:
+    def dataset(self, datatoken: str, block: int | str = "latest") -> DatasetRecord:
         # The hottest read (every buy, order and access): one raw eth_call, encoded and decoded with
         # eth_abi directly, skips web3's contract machinery (a third of the provider's access time).
         selector, types = _get_dataset_abi()
         data = selector + encode(["address"], [to_checksum_address(datatoken)])
         answer = self.w3.provider.make_request(
-            "eth_call", [{"to": self.address, "data": _hex(data)}, "latest"]
+            "eth_call",
+            [{"to": self.address, "data": _hex(data)}, block if isinstance(block, str) else hex(block)],
         )
         if "error" in answer or answer.get("result") in (None, "0x"):
             # A node that errs (rate limit, pruned state) or a market address with no code.

@@ -74,7 +74,7 @@ class FakeChain:
         self._touch()
         return self.txs.get(tx_hash)
 
-    def dataset(self, datatoken: str) -> DatasetRecord | None:
+    def dataset(self, datatoken: str, block: int | str = "latest") -> DatasetRecord | None:
         self._touch()
         return self.datasets.get(datatoken)
 
