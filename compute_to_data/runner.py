@@ -147,7 +147,10 @@ def run_job(ctx: WorkerContext, job_id: str, hold: Callable[[str], Any]) -> str 
             ctx.on_final(job_id)
         return None
     owner = job.lease_owner or ""
-    # A folder per attempt: a late attempt's clean-up never touches the next one's files.
+    # A folder per attempt: a late attempt's clean-up never touches the next one's files. What an
+    # earlier attempt left (its worker died: the claim succeeded only on a lapsed lease) goes now.
+    for earlier in ctx.jobs_dir.glob(f"{job_id}-*"):
+        _cleanup(earlier)
     workdir = ctx.jobs_dir / f"{job_id}-{job.attempts}"
     with hold(job_id, owner) as cancel:
         # The job directory is gone before the job is final: a consumer who sees the final state

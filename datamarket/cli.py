@@ -231,11 +231,13 @@ def _status_lines(status: dict) -> list[str]:
     help="Let jobs run the algorithm bundle with this hash (see `datamarket algorithm hash`); repeatable.",
 )  # fmt: skip
 @click.option("--allow-any-algorithm", is_flag=True, help="Let jobs run any published algorithm bundle.")
+@click.option("--require-dp", is_flag=True, help="Run only jobs that declare an epsilon (DP jobs).")
 @account_option
 @json_option
 @_handle_errors
 def publish(file, name, description, tags, license_, price, payment_token, free, download, epsilon_budget,
-            max_epsilon_per_job, trusted, allow_any_algorithm, dev_index, as_json) -> None:  # fmt: skip
+            max_epsilon_per_job, trusted, allow_any_algorithm, require_dp, dev_index,
+            as_json) -> None:  # fmt: skip
     """Profile, encrypt and pin FILE, then publish it with its own datatoken."""
     import math
 
@@ -244,7 +246,7 @@ def publish(file, name, description, tags, license_, price, payment_token, free,
     from datamarket.chain.quotes import ZERO_ADDRESS
     from datamarket.sdk.publish import PublishError, PublishRequest, publish_file
 
-    compute = not download or epsilon_budget > 0 or bool(trusted) or allow_any_algorithm
+    compute = not download or epsilon_budget > 0 or bool(trusted) or allow_any_algorithm or require_dp
     if max_epsilon_per_job is None:
         max_epsilon_per_job = min(1.0, epsilon_budget)
     if not (math.isfinite(epsilon_budget) and math.isfinite(max_epsilon_per_job)):
@@ -273,7 +275,7 @@ def publish(file, name, description, tags, license_, price, payment_token, free,
         price=0 if free else _token_units(market.w3, token, price), payment_token=token, free=free,
         download=download, compute=compute, epsilon_budget=epsilon_budget,
         max_epsilon_per_job=max_epsilon_per_job, trusted_algorithms=trusted,
-        allow_any_algorithm=allow_any_algorithm,
+        allow_any_algorithm=allow_any_algorithm, require_dp=require_dp,
     )  # fmt: skip
     result = publish_file(
         request, market=market, store=store, provider_info=provider.info(),

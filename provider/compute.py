@@ -147,6 +147,10 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     epsilon = job["epsilon"] or 0
     if needs_epsilon and not epsilon:
         raise Unprocessable("this algorithm needs an epsilon", code="epsilon_required")
+    if service["compute"].get("require_dp") and not epsilon:
+        raise Forbidden(
+            "this dataset runs only differentially private jobs: declare an epsilon", code="dp_required"
+        )
     if epsilon > privacy["max_epsilon_per_job"]:
         raise Unprocessable(
             "epsilon is more than the dataset allows per job",

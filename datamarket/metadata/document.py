@@ -143,6 +143,7 @@ def compute_service(
     max_epsilon_per_job: float,
     trusted_algorithms: Iterable[str] = (),
     allow_any_algorithm: bool = False,
+    require_dp: bool = False,
 ) -> dict[str, Any]:
     return {
         "id": id,
@@ -153,6 +154,7 @@ def compute_service(
         "compute": {
             "trusted_algorithms": [h.lower() for h in trusted_algorithms],
             "allow_any_algorithm": allow_any_algorithm,
+            "require_dp": require_dp,
             "privacy": {
                 "epsilon_budget": epsilon_budget,
                 "delta": delta,

@@ -266,13 +266,16 @@ def _check_before_ordering(
     market: Market, provider: ProviderClient, store: ContentStore | None, datatoken: str, job: dict
 ) -> None:
     """Refuse, before paying, what the provider would certainly refuse: a dataset without a compute
-    service, an epsilon over the per-job cap or over what is left of the budget."""
+    service, a job without epsilon where the dataset requires DP, an epsilon over the per-job cap or
+    over what is left of the budget."""
     epsilon = job["epsilon"]
     if store is not None:
         dataset = download.resolve(market, store, datatoken)
         services = [s for s in dataset.metadata.get("services", []) if s.get("id") == SERVICE_COMPUTE]
         if not services:
             raise ComputeError("the dataset offers no compute service", details={"datatoken": datatoken})
+        if services[0].get("compute", {}).get("require_dp") and not epsilon:
+            raise ComputeError("the dataset runs only differentially private jobs: pass --epsilon E")
         cap = services[0].get("compute", {}).get("privacy", {}).get("max_epsilon_per_job")
         if epsilon is not None and isinstance(cap, int | float) and epsilon > cap:
             raise ComputeError(

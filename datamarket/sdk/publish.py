@@ -49,6 +49,8 @@ class PublishRequest:
     delta: float = 1e-5
     trusted_algorithms: tuple[str, ...] = ()
     allow_any_algorithm: bool = False
+    #: Only jobs that declare an epsilon (DP) may run on the data.
+    require_dp: bool = False
     timeout: int = DEFAULT_TIMEOUT
 
 
@@ -158,6 +160,7 @@ def _services(req: PublishRequest, provider_url: str, provider_address: str) -> 
             "compute": {
                 "trusted_algorithms": list(req.trusted_algorithms),
                 "allow_any_algorithm": req.allow_any_algorithm,
+                "require_dp": req.require_dp,
                 "privacy": {"epsilon_budget": req.epsilon_budget, "delta": req.delta,
                             "max_epsilon_per_job": req.max_epsilon_per_job},
             },

@@ -72,11 +72,11 @@ class ComputeMarket:
     trusted: dict[str, str]  # bundle file name -> sha256
     csv: Path
 
-    def publish(self, *, budget: float, per_job: float) -> str:
+    def publish(self, *, budget: float, per_job: float, require_dp: bool = False) -> str:
         """Another compute dataset (trusting the same algorithms); its datatoken."""
         published = publish_compute_dataset(
             self.local, self.market, self.store, self.provider, self.csv, tuple(self.trusted.values()),
-            budget=budget, per_job=per_job,
+            budget=budget, per_job=per_job, require_dp=require_dp,
         )  # fmt: skip
         return published.datatoken
 
@@ -87,7 +87,7 @@ class ComputeMarket:
 
 def publish_compute_dataset(
     local: stack.Stack, market: Market, store: ContentStore, provider: ProviderClient, csv: Path,
-    trusted: tuple[str, ...], *, budget: float = 50.0, per_job: float = 5.0,
+    trusted: tuple[str, ...], *, budget: float = 50.0, per_job: float = 5.0, require_dp: bool = False,
 ) -> Any:  # fmt: skip
     """Publish ``csv`` for compute only (1 lUSD an order) with this privacy budget."""
     return publish_file(
@@ -95,6 +95,7 @@ def publish_compute_dataset(
             path=csv, name="Breast cancer (compute only)", price=1 * ONE,
             payment_token=local.contracts["payment_token"], download=False, compute=True,
             epsilon_budget=budget, max_epsilon_per_job=per_job, trusted_algorithms=trusted,
+            require_dp=require_dp,
         ),
         market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
         provider_url=provider.base_url,

@@ -131,6 +131,9 @@ def test_a_worker_killed_mid_job_does_not_lose_the_job(compute_market: ComputeMa
     m.local.services["worker"] = restarted.services["worker"]
     final = compute.wait(handle, poll_s=0.2, timeout=90)
     assert final["state"] == "succeeded" and final["attempts"] == 2, final
+    # Nothing of the killed attempt is left: no folder, no tmpfs mount.
+    assert not list((m.home / "provider" / "jobs").glob(handle.job_id + "*"))
+    assert handle.job_id not in Path("/proc/self/mountinfo").read_text()
     files = compute.fetch_result(handle, m.store, tmp_path / "result")
     assert [p.name for p in files] == ["metrics.json"]
 
@@ -169,3 +172,23 @@ def test_every_compute_answer_matches_the_openapi_document(
         check_response(path, method, status, response.headers["Content-Type"], response.content)
     # Cancelling a finished job changes nothing.
     assert compute.status(handle)["state"] == "succeeded"
+
+
+def test_a_dataset_that_requires_dp_refuses_jobs_without_epsilon(
+    compute_market: ComputeMarket, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from datamarket.chain.quotes import SERVICE_COMPUTE
+    from datamarket.sdk import download
+
+    m = replace(compute_market, datatoken=compute_market.publish(budget=5.0, per_job=2.0, require_dp=True))
+    with pytest.raises(compute.ComputeError):  # refused before anything is paid
+        start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.1})
+    order = download.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE).tx_hash
+    with pytest.raises(ProviderError) as info:  # and by the provider, for a client that skips the check
+        start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.1}, order_tx=order)
+    assert info.value.code == "dp_required" and info.value.status == 403
+    params = {"columns": ["mean radius"], "bounds": {"mean radius": [0, 40]}}
+    handle = start(m, tmp_path, "dp_stats", params, epsilon=1.0, order_tx=order)
+    assert compute.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"

@@ -142,6 +142,7 @@ def test_a_full_document_is_valid_and_has_the_documented_shape():
     assert document["services"][1]["compute"] == {
         "trusted_algorithms": [ALGORITHM_HASH],
         "allow_any_algorithm": False,
+        "require_dp": False,
         "privacy": {"epsilon_budget": 10, "delta": 1e-5, "max_epsilon_per_job": 1},
     }
 
