@@ -61,14 +61,20 @@ class AccessBody:
 def parse_access_body(body: dict[str, Any]) -> AccessBody:
     require_fields(body, {"request", "signature"}, frozenset({"allowlist_proof"}), what="body")
     req = AccessRequest.from_json(body["request"])
+    return AccessBody(
+        request=req, signature=parse_signature(body["signature"]), allowlist_proof=parse_proof(body)
+    )
+
+
+def parse_proof(body: dict[str, Any]) -> list[str]:
+    """The body's optional ``allowlist_proof``: at most MAX_PROOF_LENGTH bytes32."""
     proof = body.get("allowlist_proof", [])
     if not isinstance(proof, list) or len(proof) > MAX_PROOF_LENGTH:
         raise InvalidRequest(
             f"allowlist_proof is a list of at most {MAX_PROOF_LENGTH} bytes32",
             details={"field": "allowlist_proof"},
         )
-    proof = [parse_bytes32(p, "allowlist_proof") for p in proof]
-    return AccessBody(request=req, signature=parse_signature(body["signature"]), allowlist_proof=proof)
+    return [parse_bytes32(p, "allowlist_proof") for p in proof]
 
 
 def check_nonce_window(nonce: int, *, now_ms: int, window_ms: int) -> None:
@@ -182,5 +188,6 @@ __all__ = [
     "check_nonce_window",
     "grant_access",
     "parse_access_body",
+    "parse_proof",
     "release_key",
 ]

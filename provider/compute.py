@@ -53,7 +53,7 @@ from datamarket.auth import (
 )
 from datamarket.chain.market import epsilon_units
 from datamarket.crypto.keys import InvalidPublicKey, wrap_key
-from provider.access import MAX_PROOF_LENGTH, AccessBody, authenticate, authorize
+from provider.access import AccessBody, authenticate, authorize, parse_proof
 from provider.context import ProviderContext, current, json_body
 from provider.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 
@@ -96,16 +96,8 @@ def parse_compute_body(body: dict[str, Any]) -> tuple[AccessBody, dict[str, Any]
     job = parse_job_spec(body["job"])
     if job_hash(job) != req.job_hash:
         raise InvalidRequest("jobHash is not the hash of the job", details={"field": "jobHash"})
-    proof = body.get("allowlist_proof", [])
-    if not isinstance(proof, list) or len(proof) > MAX_PROOF_LENGTH:
-        raise InvalidRequest(
-            f"allowlist_proof is a list of at most {MAX_PROOF_LENGTH} bytes32",
-            details={"field": "allowlist_proof"},
-        )
-    from datamarket.auth import parse_bytes32
-
-    proof = [parse_bytes32(p, "allowlist_proof") for p in proof]
-    return AccessBody(request=req, signature=parse_signature(body["signature"]), allowlist_proof=proof), job  # type: ignore[arg-type]
+    signature = parse_signature(body["signature"])
+    return AccessBody(request=req, signature=signature, allowlist_proof=parse_proof(body)), job  # type: ignore[arg-type]
 
 
 def algorithm_of(job: dict[str, Any], service: dict[str, Any], ctx: ProviderContext) -> tuple[Any, str, bool]:
