@@ -56,7 +56,7 @@ def test_provider_keys_jobs_and_other_datasets_are_invisible(
     paths = [str(p) for p in sorted((home / "provider" / "keys").iterdir())]
     provider = home / "provider"
     paths += [str(provider / "jobs.db"), str(provider / "nonces.db"), str(home / "stack.json"), "/etc/shadow"]
-    paths += [str(compute_market.csv), str(provider / "jobs"), "/root/.ssh/id_rsa"]
+    paths += [str(compute_market.csv), str(provider / "jobs"), str(Path.home() / ".ssh" / "id_rsa")]
     seen = contained(compute_market, tmp_path, "secrets", paths=paths)
     assert seen["environment"] == []
     assert all(not str(seen[p]).startswith("read") for p in paths), seen
