@@ -1,10 +1,11 @@
 """The built-in algorithms' registry: name, script, whether DP, whether it may use a GPU (docs/compute.md).
 
 Each built-in is a script in `compute_to_data/algorithms/` and the modules it imports from beside it
-(`_training.py` for the two training scripts). :func:`stage` lays them out in the sandbox's algorithm
-folder: the script as `/job/algorithm/main.py`, each module under its own name. The algorithm hash
-recorded in a built-in job's receipt (`hash(name)`) is the sha256 of the canonical bundle of exactly those
-files (`compute_to_data.bundle`), the hash `datamarket algorithm hash` gives for the staged folder.
+(`_job.py`, the job interface, for every built-in; `_training.py` too for the two training scripts).
+:func:`stage` lays them out in the sandbox's algorithm folder: the script as `/job/algorithm/main.py`, each
+module under its own name. The algorithm hash recorded in a built-in job's receipt (`hash(name)`) is the
+sha256 of the canonical bundle of exactly those files (`compute_to_data.bundle`), the hash `datamarket
+algorithm hash` gives for the staged folder.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from compute_to_data import bundle
 
 ALGORITHMS_DIR = Path(__file__).resolve().parent / "algorithms"
+JOB_INTERFACE = ALGORITHMS_DIR / "_job.py"
 TRAINING_CORE = ALGORITHMS_DIR / "_training.py"
 
 
@@ -38,7 +40,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             name="train_tabular",
             script=ALGORITHMS_DIR / "train_tabular.py",
-            modules=(TRAINING_CORE,),
+            modules=(JOB_INTERFACE, TRAINING_CORE),
             dp=True,
             requires_epsilon=False,
             gpu=True,
@@ -50,6 +52,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             name="dp_stats",
             script=ALGORITHMS_DIR / "dp_stats.py",
+            modules=(JOB_INTERFACE,),
             dp=True,
             requires_epsilon=True,
             gpu=False,
@@ -61,7 +64,7 @@ BUILTINS: dict[str, Builtin] = {
         Builtin(
             name="text_classifier",
             script=ALGORITHMS_DIR / "text_classifier.py",
-            modules=(TRAINING_CORE,),
+            modules=(JOB_INTERFACE, TRAINING_CORE),
             dp=True,
             requires_epsilon=False,
             gpu=True,

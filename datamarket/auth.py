@@ -29,7 +29,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from eth_account.messages import encode_typed_data
 from eth_keys import KeyAPI
@@ -143,9 +143,68 @@ def parse_signature(value: Any) -> bytes:
 # ---------------------------------------------------------------------------------------- request
 
 
+def _attribute(name: str) -> str:
+    """The attribute that holds the EIP-712 (and JSON) field ``name``: ``serviceId`` -> ``service_id``."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class _SignedRequest:
+    """What :class:`AccessRequest` and :class:`ComputeRequest` share. Each is a frozen dataclass whose
+    fields are those of its EIP-712 type (``_TYPES[_PRIMARY_TYPE]``), in the same order, in snake_case;
+    the JSON form names them as the type does (camelCase). Every field is checked in ``__post_init__``:
+    addresses checksummed, ``uintN`` in range, ``bytes32`` stored in lower case; InvalidRequest names the
+    field in ``details["field"]``."""
+
+    _PRIMARY_TYPE: ClassVar[str]
+    _TYPES: ClassVar[dict[str, list[dict[str, str]]]]
+    consumer_key: str  # a field of both (declared here for consumer_key_bytes; this class is no dataclass)
+
+    @classmethod
+    def _fields(cls) -> list[tuple[str, str, str]]:
+        """(attribute, JSON name, EIP-712 type) of each field, in the type's order."""
+        return [(_attribute(f["name"]), f["name"], f["type"]) for f in cls._TYPES[cls._PRIMARY_TYPE]]
+
+    def __post_init__(self) -> None:
+        # Constructed in code or from JSON, a request is always valid.
+        for attribute, name, kind in self._fields():
+            value = getattr(self, attribute)
+            if kind == "address":
+                parse_address(value, name)
+            elif kind == "bytes32":
+                object.__setattr__(self, attribute, parse_bytes32(value, name))
+            elif kind.startswith("uint"):
+                parse_uint(value, name, int(kind.removeprefix("uint")))
+            else:
+                raise TypeError(f"no parser for the EIP-712 type {kind} of {name}")
+
+    @classmethod
+    def from_json(cls, data: Any) -> Self:
+        fields = cls._fields()
+        require_fields(data, {name for _, name, _ in fields}, what="request")
+        return cls(**{attribute: data[name] for attribute, name, _ in fields})
+
+    def to_json(self) -> dict[str, Any]:
+        return {name: getattr(self, attribute) for attribute, name, _ in self._fields()}
+
+    @property
+    def consumer_key_bytes(self) -> bytes:
+        return bytes.fromhex(self.consumer_key[2:])
+
+    def message(self) -> dict[str, Any]:
+        """The EIP-712 message: the JSON form, its bytes32 fields as bytes."""
+        m = self.to_json()
+        for _, name, kind in self._fields():
+            if kind == "bytes32":
+                m[name] = bytes.fromhex(m[name][2:])
+        return m
+
+
 @dataclass(frozen=True)
-class AccessRequest:
+class AccessRequest(_SignedRequest):
     """What a consumer signs to get a dataset's content key re-wrapped to ``consumer_key``."""
+
+    _PRIMARY_TYPE: ClassVar[str] = "AccessRequest"
+    _TYPES: ClassVar[dict[str, list[dict[str, str]]]] = ACCESS_TYPES
 
     datatoken: str
     consumer: str
@@ -153,49 +212,6 @@ class AccessRequest:
     order_tx: str
     consumer_key: str
     nonce: int
-
-    def __post_init__(self) -> None:
-        # Constructed in code or from JSON, an AccessRequest is always valid.
-        parse_address(self.datatoken, "datatoken")
-        parse_address(self.consumer, "consumer")
-        parse_uint(self.service_id, "serviceId", 8)
-        object.__setattr__(self, "order_tx", parse_bytes32(self.order_tx, "orderTx"))
-        object.__setattr__(self, "consumer_key", parse_bytes32(self.consumer_key, "consumerKey"))
-        parse_uint(self.nonce, "nonce", 256)
-
-    @classmethod
-    def from_json(cls, data: Any) -> AccessRequest:
-        names = {f["name"] for f in ACCESS_TYPES["AccessRequest"]}
-        require_fields(data, names, what="request")
-        return cls(
-            datatoken=data["datatoken"],
-            consumer=data["consumer"],
-            service_id=data["serviceId"],
-            order_tx=data["orderTx"],
-            consumer_key=data["consumerKey"],
-            nonce=data["nonce"],
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "datatoken": self.datatoken,
-            "consumer": self.consumer,
-            "serviceId": self.service_id,
-            "orderTx": self.order_tx,
-            "consumerKey": self.consumer_key,
-            "nonce": self.nonce,
-        }
-
-    @property
-    def consumer_key_bytes(self) -> bytes:
-        return bytes.fromhex(self.consumer_key[2:])
-
-    def message(self) -> dict[str, Any]:
-        """The EIP-712 message."""
-        m = self.to_json()
-        m["orderTx"] = bytes.fromhex(self.order_tx[2:])
-        m["consumerKey"] = self.consumer_key_bytes
-        return m
 
 
 def domain(chain_id: int, market: str) -> dict[str, Any]:
@@ -278,8 +294,11 @@ def verify_access_signature(req: AccessRequest, signature: bytes | str, chain_id
 
 
 @dataclass(frozen=True)
-class ComputeRequest:
+class ComputeRequest(_SignedRequest):
     """What a consumer signs to have a job run on a dataset, its result wrapped to ``consumer_key``."""
+
+    _PRIMARY_TYPE: ClassVar[str] = "ComputeRequest"
+    _TYPES: ClassVar[dict[str, list[dict[str, str]]]] = COMPUTE_TYPES
 
     datatoken: str
     consumer: str
@@ -288,52 +307,6 @@ class ComputeRequest:
     consumer_key: str
     job_hash: str
     nonce: int
-
-    def __post_init__(self) -> None:
-        parse_address(self.datatoken, "datatoken")
-        parse_address(self.consumer, "consumer")
-        parse_uint(self.service_id, "serviceId", 8)
-        object.__setattr__(self, "order_tx", parse_bytes32(self.order_tx, "orderTx"))
-        object.__setattr__(self, "consumer_key", parse_bytes32(self.consumer_key, "consumerKey"))
-        object.__setattr__(self, "job_hash", parse_bytes32(self.job_hash, "jobHash"))
-        parse_uint(self.nonce, "nonce", 256)
-
-    @classmethod
-    def from_json(cls, data: Any) -> ComputeRequest:
-        names = {f["name"] for f in COMPUTE_TYPES["ComputeRequest"]}
-        require_fields(data, names, what="request")
-        return cls(
-            datatoken=data["datatoken"],
-            consumer=data["consumer"],
-            service_id=data["serviceId"],
-            order_tx=data["orderTx"],
-            consumer_key=data["consumerKey"],
-            job_hash=data["jobHash"],
-            nonce=data["nonce"],
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "datatoken": self.datatoken,
-            "consumer": self.consumer,
-            "serviceId": self.service_id,
-            "orderTx": self.order_tx,
-            "consumerKey": self.consumer_key,
-            "jobHash": self.job_hash,
-            "nonce": self.nonce,
-        }
-
-    @property
-    def consumer_key_bytes(self) -> bytes:
-        return bytes.fromhex(self.consumer_key[2:])
-
-    def message(self) -> dict[str, Any]:
-        """The EIP-712 message."""
-        m = self.to_json()
-        m["orderTx"] = bytes.fromhex(self.order_tx[2:])
-        m["consumerKey"] = self.consumer_key_bytes
-        m["jobHash"] = bytes.fromhex(self.job_hash[2:])
-        return m
 
 
 def compute_digest(req: ComputeRequest, chain_id: int, market: str) -> bytes:

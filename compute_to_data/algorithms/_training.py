@@ -3,7 +3,8 @@
 Not an algorithm itself: a module staged beside the entry script, as /job/algorithm/_training.py next to
 /job/algorithm/main.py (compute_to_data/builtins.py, `stage`), which imports it by name (`from _training
 import ...`). Like the scripts it imports nothing from the repository: the standard library, numpy, pandas,
-torch, safetensors, and opacus for DP runs. See docs/compute.md, "The algorithm interface".
+torch, safetensors, opacus for DP runs, and _job (the job interface every built-in shares, staged beside it
+too). See docs/compute.md, "The algorithm interface".
 
 It reads the job (roots, params.json, the table), checks the training options, picks the device, splits
 the rows with the job's seed, trains an MLP or a logistic regression (DP-SGD with Opacus when the job has an
@@ -13,10 +14,7 @@ epsilon, the released metrics then carrying Laplace noise), and writes model.saf
 from __future__ import annotations
 
 import json
-import math
-import os
 import secrets
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from _job import JobError, log, number, progress, resolve_file
 from safetensors.torch import save_file
 from torch import nn
 
@@ -36,53 +35,6 @@ EVAL_CHUNK = 65536
 warnings.filterwarnings("ignore", message="Secure RNG turned off")
 warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
 warnings.filterwarnings("ignore", message="Full backward hook is firing")
-
-
-class JobError(Exception):
-    """A problem with the job's parameters or data: reported on stderr, exit status 2."""
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def progress(fraction: float) -> None:
-    print(f"progress: {min(max(fraction, 0.0), 1.0):.3f}", flush=True)
-
-
-def roots() -> tuple[Path, Path, Path]:
-    env = os.environ
-    return (
-        Path(env.get("DATAMARKET_DATA_DIR") or "/data"),
-        Path(env.get("DATAMARKET_JOB_DIR") or "/job"),
-        Path(env.get("DATAMARKET_OUT_DIR") or "/out"),
-    )
-
-
-def load_job(job_dir: Path) -> dict[str, Any]:
-    path = job_dir / "params.json"
-    try:
-        job = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise JobError(f"{path} is missing") from exc
-    except json.JSONDecodeError as exc:
-        raise JobError(f"{path} is not valid JSON: {exc.msg}") from exc
-    if not isinstance(job, dict):
-        raise JobError("params.json must hold a JSON object")
-    if not isinstance(job.get("params") or {}, dict):
-        raise JobError("params.json: 'params' must be an object")
-    return job
-
-
-def resolve_file(name: str, data_dir: Path) -> Path:
-    """A path of `files` ("/data/x.csv" inside the sandbox) mapped onto the data root in use."""
-    path = Path(name)
-    if path.is_absolute() and path.exists():
-        return path
-    parts = path.parts
-    if path.is_absolute() and len(parts) > 2 and parts[1] == "data":
-        return data_dir.joinpath(*parts[2:])
-    return data_dir / path
 
 
 def table_files(job: dict[str, Any], data_dir: Path) -> list[Path]:
@@ -97,37 +49,6 @@ def table_files(job: dict[str, Any], data_dir: Path) -> list[Path]:
     if missing:
         raise JobError(f"not among the dataset's files: {', '.join(missing)}")
     return tables
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    name = path.name.lower()
-    sep = "\t" if name.endswith(".tsv") else ","
-    try:
-        if name.endswith(".parquet"):
-            return pd.read_parquet(path)
-        try:
-            import pyarrow  # noqa: F401  (optional: a much faster, multi-threaded CSV reader)
-        except ImportError:
-            return pd.read_csv(path, sep=sep, low_memory=False)
-        try:
-            return pd.read_csv(path, sep=sep, engine="pyarrow")
-        except Exception:  # what pyarrow cannot parse, the C parser may
-            return pd.read_csv(path, sep=sep, low_memory=False)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:  # ParserError and EmptyDataError are ValueErrors
-        raise JobError(f"cannot read {path.name}: {type(exc).__name__}") from None
-
-
-def number(params: dict[str, Any], key: str, default: float, *, minimum: float, integer: bool = False) -> Any:
-    value = params.get(key, default)
-    if value is None:
-        value = default
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise JobError(f"params.{key} must be a number")
-    if integer and int(value) != value:
-        raise JobError(f"params.{key} must be an integer")
-    if value < minimum:
-        raise JobError(f"params.{key} must be at least {minimum}")
-    return int(value) if integer else float(value)
 
 
 def jsonable(value: Any) -> Any:
@@ -475,12 +396,3 @@ def write_outputs(
     shown = "n/a" if metrics["accuracy"] is None else f"{metrics['accuracy']:.4f}"
     spent = f", epsilon spent {metrics['epsilon_spent']:.4f}" if metrics["dp"] else ""
     log(f"done: test accuracy {shown}{spent}")
-
-
-def run(main: Any) -> None:
-    try:
-        code = main()
-    except JobError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        code = 2
-    sys.exit(code)

@@ -1,7 +1,8 @@
 """Built-in algorithm `dp_stats`: differentially private summary statistics of one table (pure epsilon-DP).
 
-Standalone: copied alone into the sandbox as /job/algorithm/main.py, so it imports nothing from the
-repository (stdlib, numpy, pandas only). See docs/compute.md, "The algorithm interface".
+Staged into the sandbox as /job/algorithm/main.py beside _job.py, the job interface every built-in shares
+(compute_to_data/builtins.py); it imports nothing from the repository (stdlib, numpy, pandas and _job only).
+See docs/compute.md, "The algorithm interface".
 
 The job's epsilon is required (> 0). Params (all optional):
   columns    numeric columns to describe (default: every numeric column)
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import secrets
 import sys
 import time
@@ -42,55 +42,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# _job sits beside this script (python -I leaves the script's folder off sys.path).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _job import JobError, load_job, log, progress, read_table, resolve_file, roots, run
+
 FORMAT = "datamarket.dp_stats/1"
 LOW_QUANTILE, HIGH_QUANTILE = 0.25, 0.75
 FENCE = 1.5  # Tukey's fences: [q1 - 1.5 IQR, q3 + 1.5 IQR]
 MAX_BINS = 1000
-
-
-class JobError(Exception):
-    """A problem with the job's parameters or data: reported on stderr, exit status 2."""
-
-
-def log(message: str) -> None:
-    print(message, flush=True)
-
-
-def progress(fraction: float) -> None:
-    print(f"progress: {min(max(fraction, 0.0), 1.0):.3f}", flush=True)
-
-
-def roots() -> tuple[Path, Path, Path]:
-    env = os.environ
-    return (
-        Path(env.get("DATAMARKET_DATA_DIR") or "/data"),
-        Path(env.get("DATAMARKET_JOB_DIR") or "/job"),
-        Path(env.get("DATAMARKET_OUT_DIR") or "/out"),
-    )
-
-
-def load_job(job_dir: Path) -> dict[str, Any]:
-    path = job_dir / "params.json"
-    try:
-        job = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise JobError(f"{path} is missing") from exc
-    except json.JSONDecodeError as exc:
-        raise JobError(f"{path} is not valid JSON: {exc.msg}") from exc
-    if not isinstance(job, dict) or not isinstance(job.get("params") or {}, dict):
-        raise JobError("params.json must hold an object whose 'params' is an object")
-    return job
-
-
-def resolve_file(name: str, data_dir: Path) -> Path:
-    """A path of `files` ("/data/x.csv" inside the sandbox) mapped onto the data root in use."""
-    path = Path(name)
-    if path.is_absolute() and path.exists():
-        return path
-    parts = path.parts
-    if path.is_absolute() and len(parts) > 2 and parts[1] == "data":
-        return data_dir.joinpath(*parts[2:])
-    return data_dir / path
 
 
 def first_table(job: dict[str, Any], data_dir: Path) -> Path:
@@ -103,16 +63,6 @@ def first_table(job: dict[str, Any], data_dir: Path) -> Path:
                 raise JobError(f"not among the dataset's files: {path.name}")
             return path
     raise JobError("no CSV file among the job's files")
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    name = path.name.lower()
-    try:
-        if name.endswith(".parquet"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path, sep="\t" if name.endswith(".tsv") else ",", low_memory=False)
-    except (ValueError, OSError, UnicodeDecodeError) as exc:  # ParserError and EmptyDataError are ValueErrors
-        raise JobError(f"cannot read {path.name}: {type(exc).__name__}") from None
 
 
 def candidate_grid() -> np.ndarray:
@@ -153,7 +103,7 @@ def main() -> int:
 
     path = first_table(job, data_dir)
     log(f"reading {path.name}")
-    frame = read_table(path)
+    frame = read_table(path, use_pyarrow=False)
     columns = params.get("columns")
     if columns is None:
         columns = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
@@ -257,8 +207,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except JobError as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        sys.exit(2)
+    run(main)

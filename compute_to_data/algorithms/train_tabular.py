@@ -1,8 +1,9 @@
 """Built-in algorithm `train_tabular`: a classifier (MLP or logistic regression) on one table, optionally DP.
 
-Staged into the sandbox as /job/algorithm/main.py beside _training.py, the training core it shares with
-text_classifier (compute_to_data/builtins.py); it imports nothing from the repository (stdlib, numpy,
-pandas, torch, opacus, safetensors and _training only). See docs/compute.md, "The algorithm interface".
+Staged into the sandbox as /job/algorithm/main.py beside _job.py (the job interface of every built-in) and
+_training.py, the training core it shares with text_classifier (compute_to_data/builtins.py); it imports
+nothing from the repository (stdlib, numpy, pandas, torch, opacus, safetensors, _job and _training only).
+See docs/compute.md, "The algorithm interface".
 
 Params (`params` in /job/params.json, all optional):
   target          label column (default: the last column); its distinct values are the classes
@@ -43,21 +44,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# The shared training core sits beside this script (python -I leaves the script's folder off sys.path).
+# _job and _training sit beside this script (python -I leaves the script's folder off sys.path).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _job import JobError, load_job, log, number, read_table, roots, run
 from _training import (
-    JobError,
     encode_target,
     jsonable,
     layer_sizes,
-    load_job,
-    log,
-    number,
     pick_device,
-    read_table,
-    roots,
-    run,
     split,
     table_files,
     train_and_evaluate,

@@ -6,7 +6,7 @@ Usage: python3 scripts/bench/gpu_train.py [--rows 2000000] [--features 64] [--ep
 
 Generates a synthetic classification table (rows x features, integer-quantized values, labels from a
 random two-layer teacher network) as a CSV in a temporary folder, then trains train_tabular on it with
-`"device": "cuda"` twice: bare (the script and its _training.py in a fresh interpreter, the roots in
+`"device": "cuda"` twice: bare (the script, _job.py and _training.py in a fresh interpreter, the roots in
 DATAMARKET_*_DIR) and inside the bubblewrap sandbox of compute_to_data/sandbox.py (`/data`, `/job`,
 `/out`, one GPU bound in), the way a worker runs a job. Both throughputs are train_tabular's own
 `samples_per_second` (the training loop only); the wall times include reading the CSV. --dp trains with
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "compute_to_data" / "algorithms" / "train_tabular.py"
 # The modules staged beside it (compute_to_data/builtins.py: the built-in's `modules`), copied here by hand so
 # that this benchmark imports nothing more from the repository.
-MODULES = (ROOT / "compute_to_data" / "algorithms" / "_training.py",)
+MODULES = tuple(ROOT / "compute_to_data" / "algorithms" / name for name in ("_job.py", "_training.py"))
 RESULTS = ROOT / "bench" / "results"
 CHUNK_ROWS = 250_000
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 
 import pytest
 from eth_account import Account
@@ -103,6 +105,17 @@ def test_the_type_string_is_the_documented_one() -> None:
         "ComputeRequest(address datatoken,address consumer,uint8 serviceId,bytes32 orderTx,"
         "bytes32 consumerKey,bytes32 jobHash,uint256 nonce)"
     )
+
+
+def test_the_fields_follow_the_eip712_types_in_order() -> None:
+    for cls, types in ((AccessRequest, ACCESS_TYPES), (ComputeRequest, COMPUTE_TYPES)):
+        names = [f["name"] for f in types[cls.__name__]]
+        snake = [re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() for name in names]
+        assert [f.name for f in dataclasses.fields(cls)] == snake
+        assert cls.__dataclass_params__.frozen
+    assert list(ComputeRequest.from_json(sample()).to_json()) == [
+        f["name"] for f in COMPUTE_TYPES["ComputeRequest"]
+    ]
 
 
 def test_wrong_chain_market_or_signer_is_refused() -> None:

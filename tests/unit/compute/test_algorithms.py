@@ -44,7 +44,9 @@ ALLOWED_IMPORTS = {
     "sentence_transformers",
 }
 #: What a script may import from beside it (the modules staged with it).
-SIBLING_MODULES = {"_training"}
+SIBLING_MODULES = {"_job", "_training"}
+#: The job interface every built-in imports: torch-free (the standard library, numpy, pandas, pyarrow).
+JOB_IMPORTS = {"__future__", "json", "math", "os", "sys", "pathlib", "typing", "numpy", "pandas", "pyarrow"}
 
 
 @dataclass
@@ -344,16 +346,21 @@ def test_scripts_are_standalone(name: str) -> None:
     assert imported <= ALLOWED_IMPORTS | siblings, imported - ALLOWED_IMPORTS - siblings
     for module in builtin.modules:
         assert module.parent == builtins.ALGORITHMS_DIR and module.name != bundle.ENTRY_POINT
-        # The modules import nothing from the repository, nor from each other.
+        # The modules import nothing from the repository, only the other modules staged with them.
         imported = imports_of(module)
-        assert imported <= ALLOWED_IMPORTS, imported - ALLOWED_IMPORTS
+        allowed = ALLOWED_IMPORTS | (siblings - {module.stem})
+        assert imported <= allowed, imported - allowed
 
 
-def test_training_scripts_share_the_training_core() -> None:
+def test_builtins_share_the_job_interface_and_the_training_core() -> None:
+    job, training = builtins.ALGORITHMS_DIR / "_job.py", builtins.ALGORITHMS_DIR / "_training.py"
     for name in ("train_tabular", "text_classifier"):
-        assert builtins.get(name).modules == (builtins.ALGORITHMS_DIR / "_training.py",)
-        assert "_training" in imports_of(builtins.get(name).script)
-    assert builtins.get("dp_stats").modules == ()
+        assert builtins.get(name).modules == (job, training)
+        assert {"_job", "_training"} <= imports_of(builtins.get(name).script)
+    assert builtins.get("dp_stats").modules == (job,)
+    assert "_job" in imports_of(builtins.get("dp_stats").script)
+    assert "_job" in imports_of(training)
+    assert imports_of(job) <= JOB_IMPORTS, imports_of(job) - JOB_IMPORTS
 
 
 def test_registry() -> None:
