@@ -35,6 +35,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from datamarket.auth import canonical_json
 from datamarket.errors import DatamarketError
 
 QUEUED, STAGING, RUNNING, CHECKING, PUBLISHING = "queued", "staging", "running", "checking", "publishing"
@@ -122,7 +123,7 @@ def hash_token(token: str) -> str:
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return canonical_json(value).decode()
 
 
 @dataclass(frozen=True)

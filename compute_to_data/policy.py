@@ -101,6 +101,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from datamarket.auth import canonical_json
+
 KiB = 1024
 MiB = 1024 * KiB
 
@@ -1462,5 +1464,4 @@ def manifest(out_dir: Path) -> list[dict[str, Any]]:
 
 def output_hash(manifest: Sequence[Mapping[str, Any]]) -> str:
     """sha256 (hex) of the manifest's canonical JSON (sorted keys, no spaces, UTF-8)."""
-    canonical = json.dumps(list(manifest), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_json(list(manifest))).hexdigest()
