@@ -131,26 +131,37 @@ def test_a_dp_algorithm_must_not_spend_more_than_it_declared(
     assert final["epsilon"]["charged"] == 0
 
 
+def test_a_job_that_asks_for_epsilon_must_declare_what_it_spent(
+    compute_market: ComputeMarket, tmp_path: Path
+) -> None:
+    final, _ = run_attack(compute_market, tmp_path, "network", epsilon=1.0, host_port=1)
+    assert final["state"] == "rejected" and final["error"]["code"] == "epsilon_not_declared", final
+    assert final["epsilon"]["charged"] == 0
+
+
 def test_asking_for_more_epsilon_than_is_left_is_refused_before_running(
     compute_market: ComputeMarket, tmp_path: Path
 ) -> None:
-    """A dataset with a budget of 3 and at most 2 a job: after one job of 2, the provider refuses a
-    job of 1.5 (the reservation counts before the receipt is mined), with the order already paid."""
+    """A dataset with a budget of 3 and at most 2 a job: while a job of 2 holds its reservation, the
+    provider refuses a job of 1.5 (the reservation counts before any receipt is mined), with the order
+    already paid. The first job takes its time, so that it still holds the reservation when the second
+    request comes, however slow the machine; cancelling it releases the reservation."""
     from dataclasses import replace
 
     from datamarket.chain.quotes import SERVICE_COMPUTE
     from datamarket.sdk import download
 
     m = replace(compute_market, datatoken=compute_market.publish(budget=3.0, per_job=2.0))
-    first = start(m, tmp_path, ATTACK, {"attack": "network", "host_port": 1}, epsilon=2.0)
+    first = start(m, tmp_path, JOBS / "slow.py", {"seconds": 120}, epsilon=2.0)
     assert m.provider.privacy(m.datatoken)["remaining"] == pytest.approx(1.0)
     order = download.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE).tx_hash
     with pytest.raises(ProviderError) as info:
         start(m, tmp_path, ATTACK, {"attack": "network", "host_port": 1}, epsilon=1.5, order_tx=order)
     assert info.value.code == "epsilon_exceeds_budget" and info.value.status == 422
     assert info.value.details == {"requested": 1.5, "remaining": 1.0}
-    # The refused job never existed; the first one runs (and, declaring epsilon without spending
-    # it as DP, is rejected, so it is charged nothing and the reservation is released).
-    final = compute.wait(first, poll_s=0.2, timeout=120)
-    assert final["state"] == "rejected" and final["error"]["code"] == "epsilon_not_declared"
+    assert compute.status(first)["state"] in ("queued", "staging", "running"), "the first job ended early"
+    # The refused job never existed; the first one, cancelled, is charged nothing.
+    compute.cancel(first)
+    final = compute.wait(first, poll_s=0.2, timeout=60)
+    assert final["state"] == "cancelled" and final["epsilon"]["charged"] == 0
     assert m.provider.privacy(m.datatoken)["remaining"] == pytest.approx(3.0)
