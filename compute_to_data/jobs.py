@@ -26,7 +26,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from hashlib import sha256
@@ -46,8 +46,11 @@ STATES = (QUEUED, *ACTIVE, *FINAL)
 #: The state each step moves from.
 NEXT = {STAGING: RUNNING, RUNNING: CHECKING, CHECKING: PUBLISHING, PUBLISHING: SUCCEEDED}
 
-#: Receipt status of a job: none (not final yet), pending (to post), posting (in a batch), posted.
+#: Receipt status of a job: none (not final yet), pending (to post), posting (in a batch), posted,
+#: or refused (the market reverted it on its own; it is tried again alone, now and then, and its
+#: epsilon stays counted against the dataset's budget meanwhile).
 R_NONE, R_PENDING, R_POSTING, R_POSTED = "none", "pending", "posting", "posted"
+R_REFUSED = "refused"
 
 metadata = sa.MetaData()
 
@@ -89,6 +92,7 @@ jobs = sa.Table(
     sa.Column("receipt_since", sa.Float),  # when its batch was taken
     sa.Column("receipt_tx", sa.String(66)),
     sa.Column("receipt_block", sa.BigInteger),
+    sa.Column("receipt_error", sa.String(200)),  # why the market refused the receipt alone
 )
 
 workers = sa.Table(
@@ -174,6 +178,7 @@ class Job:
     receipt_status: str
     receipt_tx: str | None
     receipt_block: int | None
+    receipt_error: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -210,6 +215,7 @@ class Job:
             receipt_status=m["receipt_status"],
             receipt_tx=m["receipt_tx"],
             receipt_block=m["receipt_block"],
+            receipt_error=m.get("receipt_error"),
         )
 
     @property
@@ -633,26 +639,32 @@ class JobStore:
 
     # ------------------------------------------------------------------------------ receipts
 
-    def take_receipts(self, limit: int = 100) -> tuple[str, list[Job]]:
-        """Mark up to ``limit`` pending receipts as one batch (posting) and return them."""
+    def take_receipts(self, limit: int = 100, *, ids: Sequence[str] | None = None) -> tuple[str, list[Job]]:
+        """Mark up to ``limit`` pending receipts as one batch (posting) and return them; with ``ids``,
+        those of them that are pending or refused (to post them apart from the others)."""
         batch = secrets.token_hex(16)
         c = jobs.c
         with self._tx() as conn:
-            ids = [
-                r.id
-                for r in conn.execute(
+            if ids is None:
+                query = (
                     sa.select(c.id)
                     .where(c.receipt_status == R_PENDING)
                     # Receipts that failed before wait behind the others (receipt_since is when
-                    # their last batch was taken), so one batch that keeps failing blocks none.
+                    # their last batch was taken).
                     .order_by(sa.func.coalesce(c.receipt_since, 0), c.datatoken, c.id)
                     .limit(limit)
-                ).all()
-            ]
-            if ids:
+                )
+                takeable: tuple[str, ...] = (R_PENDING,)
+            else:
+                query = sa.select(c.id).where(
+                    c.id.in_(list(ids)), c.receipt_status.in_((R_PENDING, R_REFUSED))
+                )
+                takeable = (R_PENDING, R_REFUSED)
+            chosen = [r.id for r in conn.execute(query.limit(limit)).all()]
+            if chosen:
                 conn.execute(
                     jobs.update()
-                    .where(c.id.in_(ids), c.receipt_status == R_PENDING)
+                    .where(c.id.in_(chosen), c.receipt_status.in_(takeable))
                     .values(receipt_status=R_POSTING, receipt_batch=batch, receipt_since=self.clock())
                 )
             rows = conn.execute(
@@ -665,7 +677,7 @@ class JobStore:
             conn.execute(
                 jobs.update()
                 .where(jobs.c.receipt_batch == batch)
-                .values(receipt_status=R_POSTED, receipt_tx=tx, receipt_block=block)
+                .values(receipt_status=R_POSTED, receipt_tx=tx, receipt_block=block, receipt_error=None)
             )
 
     def receipts_sent(self, batch: str, tx: str) -> None:
@@ -685,6 +697,30 @@ class JobStore:
                 .where(jobs.c.receipt_batch == batch, jobs.c.receipt_status == R_POSTING)
                 .values(receipt_status=R_PENDING, receipt_batch=None, receipt_tx=None)
             )
+
+    def receipts_refused(self, batch: str, reason: str) -> None:
+        """The market reverted this batch (of one receipt) on its own: set it aside with the reason,
+        to be tried again alone by :meth:`refused_receipts` callers, so that it blocks no batch."""
+        with self._tx() as conn:
+            conn.execute(
+                jobs.update()
+                .where(jobs.c.receipt_batch == batch, jobs.c.receipt_status == R_POSTING)
+                .values(
+                    receipt_status=R_REFUSED, receipt_batch=None, receipt_tx=None,
+                    receipt_error=reason[:200], receipt_since=self.clock(),
+                )
+            )  # fmt: skip
+
+    def refused_receipts(self, older_than_s: float) -> list[str]:
+        """The jobs whose receipt the market refused more than ``older_than_s`` ago."""
+        c = jobs.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(c.id)
+                .where(c.receipt_status == R_REFUSED, c.receipt_since < self.clock() - older_than_s)
+                .order_by(c.receipt_since, c.id)
+            ).all()
+        return [r.id for r in rows]
 
     def stale_batches(self, older_than_s: float) -> dict[str, list[Job]]:
         """Batches in ``posting`` for longer than ``older_than_s``: their worker died while posting

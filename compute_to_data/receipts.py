@@ -2,6 +2,11 @@
 receipt pending when the batch is taken (jobs that end within ``receipt_batch_delay_s`` of each
 other share a transaction). The provider's key signs: the market accepts receipts of a dataset
 only from that dataset's provider, and counts their epsilon against its budget.
+
+A batch that the market reverts is split in halves, and so on down to the receipt at fault (say,
+of a dataset whose provider is no longer this one), so that it holds back none of the others: it
+is set aside as refused, with the market's reason, and tried again every ``REFUSED_RETRY_S`` (a
+budget raised since may let it in).
 """
 
 from __future__ import annotations
@@ -11,10 +16,10 @@ import threading
 
 from eth_account import Account
 from web3 import HTTPProvider, Web3
-from web3.exceptions import TransactionNotFound
+from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, TransactionNotFound
 
 from datamarket.chain.events import JobStatus, topic_of
-from datamarket.chain.market import ComputeReceipt, Market
+from datamarket.chain.market import ComputeReceipt, Market, revert_from
 from provider.settings import ProviderSettings
 
 from .jobs import CANCELLED, FAILED, REJECTED, SUCCEEDED, Job, JobStore
@@ -31,6 +36,11 @@ ZERO32 = "0x" + "00" * 32
 BATCH_LIMIT = 100
 #: A batch still "posting" after this long lost its worker (a transaction waits 120 s at most).
 STALE_AFTER_S = 180.0
+#: How often a receipt that the market refused is tried again, alone.
+REFUSED_RETRY_S = 600.0
+#: What :meth:`ReceiptPoster._post` found: landed, reverted by the market, or not known now (the
+#: node is down, or the transaction is unconfirmed and left to ``recover_stale``).
+POSTED, REVERTED, UNKNOWN = "posted", "reverted", "unknown"
 
 
 def receipt_of(job: Job) -> ComputeReceipt:
@@ -100,20 +110,63 @@ class ReceiptPoster:
         return None
 
     def post_pending(self) -> int:
-        """Post every pending receipt (in batches of at most BATCH_LIMIT); the number posted."""
+        """Post every pending receipt (in batches of at most BATCH_LIMIT), then try the long-refused
+        ones again; the number posted."""
         posted = 0
         with self._lock:
             while True:
                 batch, taken = self.jobs.take_receipts(BATCH_LIMIT)
                 if not taken:
+                    break
+                done, settled = self._settle(batch, taken)
+                posted += done
+                if not settled:
                     return posted
-                if not self._post(batch, taken):
-                    return posted
-                posted += len(taken)
+            refused = self.jobs.refused_receipts(REFUSED_RETRY_S)
+            for i in range(0, len(refused), BATCH_LIMIT):
+                batch, taken = self.jobs.take_receipts(BATCH_LIMIT, ids=refused[i : i + BATCH_LIMIT])
+                done, settled = self._settle(batch, taken) if taken else (0, True)
+                posted += done
+                if not settled:
+                    break
+        return posted
 
-    def _post(self, batch: str, taken: list[Job]) -> bool:
-        """Sign, record the transaction's hash, send, wait. False when the batch did not land now
-        (back to pending, or left for :meth:`recover_stale` when the outcome is unknown)."""
+    def _settle(self, batch: str, taken: list[Job]) -> tuple[int, bool]:
+        """Post a taken batch; when the market reverts it, post each half of it in turn, down to
+        single receipts, which are refused. A revert at estimation costs no gas, so finding the
+        receipt at fault costs a few estimates and a transaction per good half. (How many landed,
+        whether every receipt was settled, posted or refused, rather than left for later.)"""
+        outcome, reason = self._post(batch, taken)
+        if outcome == POSTED:
+            return len(taken), True
+        if outcome == UNKNOWN:
+            return 0, False
+        if len(taken) == 1:
+            self._refuse(batch, taken[0], reason)
+            return 0, True
+        self.jobs.receipts_failed(batch)
+        ids = [j.id for j in taken]
+        posted = 0
+        for half in (ids[: len(ids) // 2], ids[len(ids) // 2 :]):
+            again, retaken = self.jobs.take_receipts(len(half), ids=half)
+            if not retaken:
+                continue  # another worker took them
+            done, settled = self._settle(again, retaken)
+            posted += done
+            if not settled:
+                return posted, False
+        return posted, True
+
+    def _refuse(self, batch: str, job: Job, reason: str) -> None:
+        log.warning(
+            "the market refused the receipt of job %s (dataset %s): %s", job.id, job.datatoken, reason
+        )
+        self.jobs.receipts_refused(batch, reason)
+
+    def _post(self, batch: str, taken: list[Job]) -> tuple[str, str]:
+        """Sign, record the transaction's hash, send, wait; (outcome, the market's reason when it
+        reverted). A reverted batch stays taken for the caller to split or refuse; an unknown one
+        is back to pending, or left for :meth:`recover_stale` when it may have been sent."""
         w3, account = self.market.w3, self.market.account
         fn = self.market.contract.functions.postComputeReceipts([receipt_of(j).as_tuple() for j in taken])
         try:
@@ -125,10 +178,12 @@ class ReceiptPoster:
                 }
             )
             signed = account.sign_transaction(tx)
-        except Exception as exc:  # a revert at estimation, or the node is down: nothing was sent
+        except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:  # nothing was sent
+            return REVERTED, str(revert_from(exc))
+        except Exception as exc:  # the node is down: nothing was sent
             log.warning("posting %d receipts failed (%s); they stay pending", len(taken), type(exc).__name__)
             self.jobs.receipts_failed(batch)
-            return False
+            return UNKNOWN, ""
         tx_hash = "0x" + bytes(signed.hash).hex()
         self.jobs.receipts_sent(batch, tx_hash)
         try:
@@ -136,13 +191,12 @@ class ReceiptPoster:
             mined = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
         except Exception as exc:  # sent or not, mined or not: recover_stale finds out from the chain
             log.warning("receipts transaction %s: no confirmation (%s)", tx_hash, type(exc).__name__)
-            return False
-        if mined["status"] != 1:
-            self.jobs.receipts_failed(batch)
-            return False
+            return UNKNOWN, ""
+        if mined["status"] != 1:  # reverted in its block (the state changed since the estimate)
+            return REVERTED, f"reverted in transaction {tx_hash}"
         self.jobs.receipts_posted(batch, tx_hash, int(mined["blockNumber"]))
         log.info("posted %d compute receipts in %s", len(taken), tx_hash)
-        return True
+        return POSTED, ""
 
 
 __all__ = ["ReceiptPoster", "receipt_of"]

@@ -472,7 +472,7 @@ class Market:
         try:
             return fn.call()
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise _revert_from(exc) from None
+            raise revert_from(exc) from None
 
     def _transact(self, fn, *, value: int = 0) -> TxResult:
         receipt = _send(self.w3, self._require_account(), fn, value=value)
@@ -520,7 +520,8 @@ def _proof(proof: list[str] | None) -> list[bytes]:
     return [_b32(p) for p in (proof or [])]
 
 
-def _revert_from(exc: Exception, tx_hash: str | None = None) -> ContractRevert:
+def revert_from(exc: Exception, tx_hash: str | None = None) -> ContractRevert:
+    """The contract custom error that web3 raised, as a ContractRevert (UnknownRevert without data)."""
     data = getattr(exc, "data", None)
     if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
         return decode_revert(data, tx_hash)
@@ -538,7 +539,7 @@ def _send(w3: Web3, account: LocalAccount, fn, *, value: int = 0) -> Any:
     try:
         tx = fn.build_transaction(params)
     except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-        raise _revert_from(exc) from None
+        raise revert_from(exc) from None
     signed = account.sign_transaction(tx)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
@@ -547,7 +548,7 @@ def _send(w3: Web3, account: LocalAccount, fn, *, value: int = 0) -> Any:
             w3.eth.call({k: tx[k] for k in ("from", "to", "data", "value") if k in tx},
                         receipt["blockNumber"] - 1)  # fmt: skip
         except (ContractCustomError, ContractLogicError, ContractPanicError) as exc:
-            raise _revert_from(exc, _hex(tx_hash)) from None
+            raise revert_from(exc, _hex(tx_hash)) from None
         raise ContractRevert("UnknownRevert", {}, tx_hash=_hex(tx_hash))
     return receipt
 
@@ -583,4 +584,5 @@ __all__ = [
     "deploy_test_token",
     "epsilon_units",
     "mint_test_token",
+    "revert_from",
 ]  # fmt: skip

@@ -240,6 +240,31 @@ def test_receipt_batches_go_back_to_pending_on_failure(store) -> None:
     assert s.get(job.id).receipt_tx == "0x" + "bb" * 32
 
 
+def test_a_refused_receipt_is_set_aside_and_taken_again_only_by_id(store) -> None:
+    s, clock = store
+    job = create(s, datatoken=unique_dt())
+    s.request_cancel(job.id)
+    batch, taken = s.take_receipts(1, ids=[job.id])
+    assert [j.id for j in taken] == [job.id]
+    s.receipts_refused(batch, "MarketNotProvider(caller=0x1, provider=0x2)")
+    refused = s.get(job.id)
+    assert (refused.receipt_status, refused.receipt_error) == (
+        J.R_REFUSED,
+        "MarketNotProvider(caller=0x1, provider=0x2)",
+    )
+    others, left = s.take_receipts(10_000)
+    s.receipts_failed(others)  # (back to pending: other tests' receipts, on PostgreSQL)
+    assert job.id not in {j.id for j in left}  # batches leave it out
+    assert job.id not in s.refused_receipts(60)
+    clock.now += 61
+    assert job.id in s.refused_receipts(60)
+    batch2, again = s.take_receipts(1, ids=[job.id])
+    assert [j.id for j in again] == [job.id] and s.take_receipts(1, ids=[job.id])[1] == []
+    s.receipts_posted(batch2, "0x" + "cc" * 32, 7)
+    posted = s.get(job.id)
+    assert (posted.receipt_status, posted.receipt_error) == (J.R_POSTED, None)
+
+
 def _open_and_count(url: str) -> None:
     JobStore(url).pending_count()
 

@@ -1,6 +1,7 @@
 """Receipts on chain (the session's anvil): pending receipts go out in one batch transaction with
-the charged epsilon, and a batch that a dead worker left half-posted is neither lost nor posted
-twice (the chain's epsilonSpent would count it twice)."""
+the charged epsilon, a batch that a dead worker left half-posted is neither lost nor posted twice
+(the chain's epsilonSpent would count it twice), and a receipt that the market refuses holds back
+none of the others."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from compute_to_data import jobs as J
 from compute_to_data.jobs import JobStore, NewJob
-from compute_to_data.receipts import STALE_AFTER_S, ReceiptPoster, receipt_of
+from compute_to_data.receipts import REFUSED_RETRY_S, STALE_AFTER_S, ReceiptPoster, receipt_of
 from datamarket.chain.events import ComputeReceiptPosted
 from provider.settings import ProviderSettings, Secret
 from tests.conftest import World
@@ -119,3 +120,47 @@ def test_a_recorded_transaction_the_node_never_saw_goes_back_to_pending(setup) -
     poster.recover_stale()
     assert store.get(ids[0]).receipt_status == J.R_PENDING and store.get(ids[0]).receipt_tx is None
     assert poster.post_pending() == 1
+
+
+def test_a_receipt_the_market_refuses_holds_back_none_of_the_others(setup) -> None:
+    world, store, poster, clock, datatoken = setup
+    consumer = world.accounts.consumer.address
+    start = world.block_number()
+    # A dataset served by another provider: the market refuses this provider's receipts for it.
+    elsewhere = world.publish(provider=world.accounts.outsider.address).datatoken
+    good = finished_jobs(store, datatoken, consumer, 6)
+    bad = finished_jobs(store, elsewhere, consumer, 1)
+    assert poster.post_pending() == 6
+    posted = receipts_on_chain(world, start + 1)
+    assert {e.job_id[-32:] for e in posted} == set(good)
+    assert len({e.meta.tx_hash for e in posted}) <= 3  # halves, not one transaction a receipt
+    refused = store.get(bad[0])
+    assert refused.receipt_status == J.R_REFUSED and refused.receipt_tx is None
+    assert refused.receipt_error.startswith("MarketNotProvider(")
+    # Later receipts go out together again, without it; it is tried alone only after a while.
+    more = finished_jobs(store, datatoken, consumer, 3)
+    before = world.block_number()
+    assert poster.post_pending() == 3
+    later = receipts_on_chain(world, before + 1)
+    assert {e.job_id[-32:] for e in later} == set(more) and len({e.meta.tx_hash for e in later}) == 1
+    clock.now += REFUSED_RETRY_S + 1
+    assert poster.post_pending() == 0
+    assert store.get(bad[0]).receipt_status == J.R_REFUSED
+    assert world.market.dataset(datatoken).epsilon_spent == 3_000_000  # 1.5 from each lot
+
+
+def test_a_refused_receipt_lands_once_the_market_takes_it(setup) -> None:
+    world, store, poster, clock, _ = setup
+    # Budget 1 epsilon, and a job charged 1.5 (the provider's reservation would not let this
+    # happen; a second provider database serving the same dataset could).
+    published = world.publish(epsilon_budget=1_000_000)
+    job = finished_jobs(store, published.datatoken, world.accounts.consumer.address, 1)[0]
+    assert poster.post_pending() == 0
+    assert store.get(job).receipt_error.startswith("MarketBudgetExceeded(")
+    world.as_(world.accounts.publisher).raise_privacy_budget(published.datatoken, 2_000_000)
+    assert poster.post_pending() == 0  # not yet: refused receipts wait REFUSED_RETRY_S
+    clock.now += REFUSED_RETRY_S + 1
+    assert poster.post_pending() == 1
+    landed = store.get(job)
+    assert landed.receipt_status == J.R_POSTED and landed.receipt_error is None
+    assert world.market.dataset(published.datatoken).epsilon_spent == 1_500_000
