@@ -212,8 +212,9 @@ def _start_provider(stack: Stack, port: int) -> None:
     port = port or free_port()
     log = stack.path / "logs" / "provider.log"
     env = provider_env(stack)
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-           "--access-logfile", "-", "provider.wsgi:app"]  # fmt: skip
+    cmd = [sys.executable, "-m", "gunicorn", "--config", "python:provider.gunicorn_conf",
+           "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-",
+           "provider.wsgi:app"]  # fmt: skip
     pid = _spawn(cmd, log, env)
     service = Service("provider", f"http://127.0.0.1:{port}", pid, str(log), program="gunicorn")
     stack.services["provider"] = service

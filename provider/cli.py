@@ -53,6 +53,7 @@ def serve(host: str, port: int, workers: int, config: str | None, timeout: int) 
     from gunicorn.app.base import BaseApplication
 
     from datamarket.crypto.keys import KeyStore
+    from provider import gunicorn_conf
 
     try:
         settings = _settings(config)
@@ -69,6 +70,7 @@ def serve(host: str, port: int, workers: int, config: str | None, timeout: int) 
                 "timeout": timeout,
                 "accesslog": "-",
                 "proc_name": "datamarket-provider",
+                "on_starting": gunicorn_conf.on_starting,
             }.items():
                 self.cfg.set(name, value)
 

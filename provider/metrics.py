@@ -1,13 +1,18 @@
 """Prometheus metrics, in a registry of the app's own (two apps in one process never collide).
 
-Under gunicorn each worker counts its own requests; for one figure across workers, run with
-``PROMETHEUS_MULTIPROC_DIR`` and a multiprocess collector (prometheus_client's documentation).
+Under gunicorn (``provider.gunicorn_conf``) every worker process writes its counts under
+``PROMETHEUS_MULTIPROC_DIR``, and ``/metrics`` adds up those of all the workers, whichever answers.
 """
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from provider.gunicorn_conf import MULTIPROCESS_ENV
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -52,11 +57,20 @@ class Metrics:
 
     def count(self, name: str, **labels: str) -> float:
         """The current value of a counter sample (for tests and the health page)."""
-        value = self.registry.get_sample_value(name + "_total", labels or None)
+        value = self._view().get_sample_value(name + "_total", labels or None)
         return value or 0.0
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self._view())
+
+    def _view(self) -> CollectorRegistry:
+        """This process's registry, or, in multiprocess mode, the sum over every worker's files."""
+        folder = os.environ.get(MULTIPROCESS_ENV)
+        if not folder:
+            return self.registry
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=folder)
+        return merged
 
 
 __all__ = ["CONTENT_TYPE", "Metrics"]

@@ -106,3 +106,29 @@ def test_served_provider_round_trip_with_the_sdk(served: str, world: World, tmp_
     metrics = requests.Session()
     metrics.trust_env = False
     assert "datamarket_provider_access_granted_total" in metrics.get(served + "/metrics", timeout=5).text
+
+
+def test_metrics_add_up_every_worker(served: str) -> None:
+    """Requests spread over both gunicorn workers; every scrape, whichever worker answers it,
+    counts all of them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    def get(path: str) -> requests.Response:
+        with requests.Session() as session:
+            session.trust_env = False
+            return session.get(served + path, timeout=10)
+
+    def answered(text: str) -> float:
+        return sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "datamarket_provider_requests_total"
+            and sample.labels["endpoint"] == "/api/v1/info"
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(r.ok for r in pool.map(lambda _: get("/api/v1/info"), range(60)))
+    assert [answered(get("/metrics").text) for _ in range(6)] == [60.0] * 6

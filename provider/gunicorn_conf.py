@@ -1,0 +1,32 @@
+"""Gunicorn settings shared by ``datamarket-provider serve`` and the local market (``datamarket up``,
+``gunicorn -c python:provider.gunicorn_conf``): the worker processes count their metrics together.
+
+Each gunicorn worker is a process of its own; without a shared place for their counters,
+``GET /metrics`` would show only the counts of whichever worker answered it. prometheus_client's
+multiprocess mode keeps every process's values in files under ``PROMETHEUS_MULTIPROC_DIR``, which
+must be named before a worker imports prometheus_client, hence this hook in the master.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any worker starts: a folder for the workers' metrics (``metrics/``
+    under the provider's data folder unless ``PROMETHEUS_MULTIPROC_DIR`` names one), emptied of an
+    earlier run's files."""
+    folder = os.environ.get(MULTIPROCESS_ENV)
+    if not folder:
+        from provider.settings import ProviderSettings
+
+        folder = str(ProviderSettings.load().data_dir / "metrics")
+        os.environ[MULTIPROCESS_ENV] = folder
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
