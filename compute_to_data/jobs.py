@@ -652,7 +652,6 @@ class JobStore:
                     # Receipts that failed before wait behind the others (receipt_since is when
                     # their last batch was taken).
                     .order_by(sa.func.coalesce(c.receipt_since, 0), c.datatoken, c.id)
-                    .limit(limit)
                 )
                 takeable: tuple[str, ...] = (R_PENDING,)
             else:
