@@ -206,7 +206,9 @@ def unpack(
             try:
                 fd = os.open(target, flags, FILE_MODE)
             except FileExistsError:
-                raise BundleError(f"{name}: already exists in {dest}", details={"path": name}) from None
+                raise BundleError(
+                    f"{name}: already exists in the bundle folder", details={"path": name}
+                ) from None
             with os.fdopen(fd, "wb") as out:
                 os.fchmod(out.fileno(), FILE_MODE)
                 remaining = member.size

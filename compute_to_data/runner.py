@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import mimetypes
 import os
 import shutil
@@ -29,12 +30,12 @@ from typing import Any
 
 from datamarket.crypto import keys, stream
 from datamarket.errors import ChainUnavailable, DatamarketError
-from datamarket.storage.base import ChunkReader, ContentStore, StoreUnavailable, cat_bytes
+from datamarket.storage.base import ChunkReader, ContentStore, StorageError, StoreUnavailable, cat_bytes
 from provider.chain import ChainReader
 from provider.datasets import DatasetDocument, DocumentCache
 from provider.errors import Unavailable
 
-from . import builtins, bundle, policy, sandbox
+from . import builtins, bundle, failures, policy, sandbox
 from .jobs import (
     CANCELLED,
     CHECKING,
@@ -51,8 +52,10 @@ from .jobs import (
 log = logging.getLogger("datamarket.compute")
 
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
-#: How often (seconds) a progress line may reach the database.
-PROGRESS_INTERVAL_S = 0.5
+#: At most one progress update this often (seconds).
+PROGRESS_INTERVAL_S = 2.0
+#: Progress is released in steps of this size.
+PROGRESS_STEP = 0.1
 
 
 class JobFailure(DatamarketError):
@@ -65,6 +68,37 @@ class JobFailure(DatamarketError):
 
     def as_error(self) -> dict:
         return {"code": self.code, "message": self.message, "details": self.details or {}}
+
+
+class ProgressGate:
+    """What of the algorithm's ``progress: <x>`` lines reaches the job record, which the buyer
+    reads while the job runs (so before any output policy): an exact float would carry some 50 bits
+    of the algorithm's choosing per line. Only a tenth-step, rising, rate-limited value passes:
+    at most ten distinct values per run, at most one every ``PROGRESS_INTERVAL_S``."""
+
+    def __init__(self) -> None:
+        self.released = 0.0
+        self.at = -math.inf
+
+    def offer(self, line: str, now: float) -> float | None:
+        """The value to record for ``line`` seen at ``now`` (monotonic seconds), or None."""
+        text = line.strip().lower()
+        if not text.startswith("progress:"):
+            return None
+        try:
+            value = float(text.split(":", 1)[1])
+        except ValueError:
+            return None
+        if not math.isfinite(value):
+            return None
+        # Floor to the step (with a tolerance for 0.3 written as 0.29999...), and never 1.0: the
+        # job reaches 1.0 only when it has succeeded.
+        step = math.floor(min(max(value, 0.0), 1.0) / PROGRESS_STEP + 1e-9)
+        quantized = round(min(step, round(1 / PROGRESS_STEP) - 1) * PROGRESS_STEP, 1)
+        if quantized <= self.released or now - self.at < PROGRESS_INTERVAL_S:
+            return None
+        self.released, self.at = quantized, now
+        return quantized
 
 
 class Stopped(Exception):
@@ -244,7 +278,7 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
     if result.reason != "exited" or result.exit_code != 0:
         # A failed run releases nothing, its logs included: a job that fails on purpose is charged
         # no epsilon, so its logs must not be a way to print what the data says.
-        raise JobFailure(*_failure(result))
+        raise JobFailure(*failures.sandbox_reason(result.reason))
     _step(ctx, job, RUNNING, CHECKING)
 
     # ---- checking
@@ -258,12 +292,9 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
         limits=ctx.policy_limits,
     )
     if not verdict.ok:
-        raise JobFailure(
-            verdict.code or "rejected",
-            verdict.message or "the outputs break the output policy",
-            details={"file": verdict.file} if verdict.file else {},
-            state=REJECTED,
-        )
+        # The verdict's message and file name come from the outputs: only its code goes out.
+        log.info("job %s: rejected (%s)", job.id, verdict.code)
+        raise JobFailure(*failures.reason(verdict.code), state=REJECTED)
     _step(ctx, job, CHECKING, PUBLISHING)
 
     # ---- publishing
@@ -325,10 +356,25 @@ def stage_algorithm(ctx: WorkerContext, job: Job, dest: Path, doc: DatasetDocume
         trusted = job.algorithm["sha256"] in compute.get("trusted_algorithms", ())
         if not ctx.published_algorithms or not (trusted or compute.get("allow_any_algorithm")):
             raise JobFailure("algorithm_not_trusted", "the dataset no longer trusts this algorithm")
-        data = cat_bytes(ctx.store, job.algorithm["bundle"], max_size=MAX_BUNDLE_BYTES)
+        try:
+            data = cat_bytes(ctx.store, job.algorithm["bundle"], max_size=MAX_BUNDLE_BYTES)
+        except StoreUnavailable:
+            raise
+        except StorageError as exc:  # not in the store, too large, or not a valid DAG
+            raise JobFailure(
+                "invalid_bundle",
+                "the algorithm bundle cannot be read from the content store",
+                details={"reason": exc.code},
+            ) from None
         if bundle.bundle_hash(data) != job.algorithm["sha256"]:
             raise JobFailure("algorithm_mismatch", "the algorithm bundle does not match its hash")
-        bundle.unpack(data, dest)
+        try:
+            bundle.unpack(data, dest)
+        except bundle.BundleError as exc:
+            # The buyer made the bundle before the job saw any data: its reason is theirs to read.
+            raise JobFailure(
+                "invalid_bundle", f"the algorithm bundle is not a valid bundle: {exc.message}"
+            ) from None
     for path in dest.rglob("*"):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
@@ -336,19 +382,11 @@ def stage_algorithm(ctx: WorkerContext, job: Job, dest: Path, doc: DatasetDocume
 def run_sandboxed(
     ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Event, gpu: int | None
 ) -> sandbox.SandboxResult:
-    last = [0.0]
+    progress = ProgressGate()
 
     def on_line(line: str) -> None:
-        text = line.strip().lower()
-        if not text.startswith("progress:"):
-            return
-        try:
-            value = float(text.split(":", 1)[1])
-        except ValueError:
-            return
-        now = time.monotonic()
-        if now - last[0] >= PROGRESS_INTERVAL_S or value >= 1.0:
-            last[0] = now
+        value = progress.offer(line, time.monotonic())
+        if value is not None:
             ctx.jobs.set_progress(job.id, job.lease_owner or "", value)
 
     python = ctx.python or Path(os.sys.executable)
@@ -364,22 +402,6 @@ def run_sandboxed(
         python=python,
     )
     return sandbox.run(spec, on_line=on_line, cancel=cancel)
-
-
-_REASONS = {
-    "wall_time": ("wall_time_exceeded", "the algorithm ran past the wall-time limit"),
-    "cpu_time": ("cpu_time_exceeded", "the algorithm used more CPU time than allowed"),
-    "memory": ("memory_exceeded", "the algorithm used more memory than allowed"),
-    "output_full": ("output_too_large", "the algorithm wrote more output than allowed"),
-    "file_size": ("output_too_large", "the algorithm wrote a file larger than allowed"),
-    "killed": ("algorithm_killed", "the algorithm was killed"),
-}
-
-
-def _failure(result: sandbox.SandboxResult) -> tuple[str, str]:
-    if result.reason in _REASONS:
-        return _REASONS[result.reason]
-    return "algorithm_failed", f"the algorithm exited with status {result.exit_code}"
 
 
 def _read_logs(path: Path, limit: int) -> tuple[str, bool]:

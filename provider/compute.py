@@ -24,6 +24,7 @@ an unknown job and a wrong token get the same 404.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -213,6 +214,16 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     return {"job_id": created.id, "token": token, "state": created.state}
 
 
+#: The buyer sees each state's duration in whole steps of this many seconds: how long the algorithm
+#: ran (or took to print its first line) is a channel of its choosing, kept coarse. The exact
+#: figures stay in the job database for the operator.
+TIMING_GRAIN_S = 1.0
+
+
+def coarse_timings(timings: dict[str, float]) -> dict[str, float]:
+    return {state: math.ceil(seconds / TIMING_GRAIN_S) * TIMING_GRAIN_S for state, seconds in timings.items()}
+
+
 def job_status(job: Job) -> dict[str, Any]:
     return {
         "job_id": job.id,
@@ -225,8 +236,7 @@ def job_status(job: Job) -> dict[str, Any]:
         "progress": job.progress,
         "attempts": job.attempts,
         "created_at": job.created_at,
-        "timings": job.timings,
-        "first_output_s": job.first_output_s,
+        "timings": coarse_timings(job.timings),
         "error": job.error,
         "output_hash": job.output_hash,
         "receipt": {"tx": job.receipt_tx, "block": job.receipt_block} if job.receipt_tx else None,

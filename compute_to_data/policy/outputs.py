@@ -22,6 +22,7 @@ import numpy as np
 
 from datamarket.auth import canonical_json
 
+from . import onnx_model
 from .limits import (
     ALLOWED_SUFFIXES,
     BYTE_TENSOR_TEXT_MAX,
@@ -338,14 +339,16 @@ class _Checker:
         if not data or data[0] != 0x08:
             raise _reject("file_type_not_allowed", f"{rel}: not an ONNX model", rel)
         try:
-            import onnx
-        except ImportError:
-            onnx = None
-        if onnx is not None:
-            try:
-                onnx.checker.check_model(onnx.load_model_from_string(data))
-            except Exception:  # any failure of the checker refuses the file
-                raise _reject("file_type_not_allowed", f"{rel}: not a valid ONNX model", rel) from None
+            contents = onnx_model.parse(data)
+        except onnx_model.OnnxInvalid as exc:
+            raise _reject("file_type_not_allowed", f"{rel}: {exc}", rel) from None
+        self.scan_tokens(rel, tokenize("\n".join(contents.strings)), "its strings ")
+        for name, values in contents.tensors:
+            if values.dtype.kind == "f" and values.dtype.itemsize >= 4:
+                self.scan_tensor(rel, name, np.ascontiguousarray(values).ravel())
+            elif values.dtype.itemsize == 1 and values.size <= BYTE_TENSOR_TEXT_MAX:
+                self.scan_tokens(rel, tokenize(values.tobytes().decode("latin-1")), f"tensor {name!r} ")
+        # The bytes as well, whatever the parse saw:
         # Printable runs, each also without its first byte: a protobuf string's length prefix is
         # often printable and would be glued to the string's first token.
         runs = re.findall(rb"[\x20-\x7e]{4,}", data)
