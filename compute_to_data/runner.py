@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from datamarket.crypto import keys, stream
+from datamarket.crypto.contexts import content_context, result_context
 from datamarket.errors import ChainUnavailable, DatamarketError
 from datamarket.storage.base import ChunkReader, ContentStore, StorageError, StoreUnavailable, cat_bytes
 from provider.chain import ChainReader
@@ -318,10 +319,11 @@ def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> tuple[DatasetDoc
     )
     entry = doc.file
     sandbox.prepare_output(data_dir, int(entry["plaintext_size"]) + (1 << 20))
+    # Bound to the dataset the job was ordered for: a wrap copied from another dataset fails here,
+    # before any byte is decrypted or the algorithm starts.
+    context = content_context(ctx.chain.chain_id, ctx.chain.market_address, job.datatoken)
     try:
-        content_key = ctx.keys.unwrap(
-            entry["encryption"]["wrapped_key"], context=f"content:{doc.publisher}:{entry['cid']}"
-        )
+        content_key = ctx.keys.unwrap(entry["encryption"]["wrapped_key"], context=context)
     except keys.KeyMaterialError:
         raise JobFailure(
             "key_unavailable", "the dataset's content key does not open on this provider"
@@ -423,7 +425,8 @@ def publish_outputs(ctx: WorkerContext, job: Job, out_dir: Path) -> dict[str, An
         stream.encrypt_stream(src, dst, content_key)
     with sealed.open("rb") as src:
         cid = ctx.store.add(src)
-    wrapped = keys.wrap_key(content_key, bytes.fromhex(job.consumer_key[2:]), context=f"result:{job.id}")
+    context = result_context(ctx.chain.chain_id, ctx.chain.market_address, job.datatoken, job.id)
+    wrapped = keys.wrap_key(content_key, bytes.fromhex(job.consumer_key[2:]), context=context)
     del content_key
     return {
         "job_id": job.id,

@@ -41,6 +41,7 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         bool hasAllowlist;
         bool capped;
         uint16 publishFeeBps;
+        uint40 index; // publish order; here because slot 0 is written by publish anyway
         // slot 1: read by orders and receipts
         address provider;
         uint48 epsilonBudget;
@@ -90,6 +91,16 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         return _datatokenImplementation;
     }
 
+    /// @inheritdoc IDataMarket
+    function predictDatatoken(address publisher, bytes32 salt) public view returns (address) {
+        return Clones.predictDeterministicAddress(_datatokenImplementation, _cloneSalt(publisher, salt));
+    }
+
+    /// @inheritdoc IDataMarket
+    function datasetIndex(address datatoken) external view returns (uint64) {
+        return _existing(datatoken).index;
+    }
+
     /// @notice The full record of a dataset (state None if `datatoken` is not one of this market's).
     function getDataset(address datatoken) external view returns (Dataset memory) {
         return _datasets[datatoken];
@@ -137,15 +148,24 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         if (p.publishFeeBps > MAX_FEE_BPS) revert MarketFeeTooHigh(p.publishFeeBps, MAX_FEE_BPS);
         if (p.publishFeeBps != 0 && p.publishFeeCollector == address(0)) revert MarketZeroAddress();
 
+        // The address is fixed by the publisher and salt alone, so the publisher knows it (and can
+        // bind the content key's wrap to it) before sending; nobody else can take it.
+        bytes32 cloneSalt = _cloneSalt(msg.sender, p.salt);
+        datatoken = Clones.predictDeterministicAddress(_datatokenImplementation, cloneSalt);
+        // A datatoken's state never returns to None, and only this market deploys at these addresses.
+        Dataset storage d = _datasets[datatoken];
+        if (d.state != DatasetState.None) revert MarketDatatokenExists(datatoken);
+        Clones.cloneDeterministic(_datatokenImplementation, cloneSalt);
+
         uint64 index = _config.datasetCount;
         // A uint64 counter incremented once per publish cannot overflow.
         unchecked {
             _config.datasetCount = index + 1;
         }
-        datatoken = Clones.cloneWithImmutableArgs(_datatokenImplementation, abi.encodePacked(index));
 
-        Dataset storage d = _datasets[datatoken];
         d.publisher = msg.sender;
+        // 2^40 publishes, at one per millisecond, would take 34 years.
+        d.index = uint40(index);
         d.state = DatasetState.Active;
         d.services = p.services;
         d.free = p.free;
@@ -403,6 +423,10 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         _config.feeCollector = collector;
         _config.feeBps = bps;
         emit MarketFeeSet(collector, bps);
+    }
+
+    function _cloneSalt(address publisher, bytes32 salt) private pure returns (bytes32) {
+        return keccak256(abi.encode(publisher, salt));
     }
 
     function _existing(address datatoken) private view returns (Dataset storage d) {

@@ -3,12 +3,14 @@ pragma solidity ^0.8.24;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
-import {Clones} from "@openzeppelin/contracts/proxy/Clones.sol";
 import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
 
+import {IDataMarket} from "./interfaces/IDataMarket.sol";
+
 /// @title Datatoken: the ERC-20 (with EIP-2612 permit) that is one dataset's access right
-/// @notice Every dataset's datatoken is an EIP-1167 clone of one implementation, deployed by the market.
-/// The clone carries its dataset index as an immutable argument, so a new datatoken writes no storage.
+/// @notice Every dataset's datatoken is an EIP-1167 clone of one implementation, deployed by the market
+/// with CREATE2, so its address depends on the publisher and a salt only. A new datatoken writes no
+/// storage: its dataset index lives in the market's record of the dataset.
 /// Only the market mints and burns; everything about the dataset lives in the market.
 contract Datatoken is ERC20Permit {
     /// @notice The caller is not the market that deployed this datatoken.
@@ -36,7 +38,7 @@ contract Datatoken is ERC20Permit {
 
     /// @notice The dataset's index in its market (0, 1, 2, ... in publish order).
     function datasetIndex() public view returns (uint64) {
-        return uint64(bytes8(Clones.fetchCloneArgs(address(this))));
+        return IDataMarket(_market).datasetIndex(address(this));
     }
 
     /// @notice The same for every datatoken; it is also the EIP-712 domain name used by permit.

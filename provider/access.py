@@ -38,7 +38,7 @@ from datamarket.auth import (
     require_fields,
     verify_access_signature,
 )
-from datamarket.chain.market import dataset_id
+from datamarket.crypto.contexts import access_context, content_context
 from datamarket.crypto.keys import InvalidPublicKey, rewrap
 from provider import orders
 from provider.context import ProviderContext, current, json_body
@@ -149,19 +149,20 @@ def authorize(
 
 
 def release_key(ctx: ProviderContext, req: AccessRequest, doc: DatasetDocument) -> dict[str, str]:
-    """Step 8: the publisher's wrap (context ``content:<publisher>:<data CID>``, the publisher taken
-    from the chain's DatasetPublished, so a wrap copied into someone else's dataset does not open)
-    opened with the provider's key
-    and wrapped again to ``req.consumer_key`` (context ``access:<dataset id>:<order tx>``)."""
-    file = doc.file
-    wrapped = file["encryption"]["wrapped_key"]
+    """Step 8: the publisher's wrap, opened with the provider's key under the context of the dataset
+    being ordered (``contexts.content_context``: this provider's chain id and market, and the ordered
+    datatoken), and wrapped again to ``req.consumer_key`` (``contexts.access_context``: the order).
+    A wrap made for any other dataset (copied into this one's metadata by whoever publishes, owns or
+    updates it) does not open: 422 ``key_unwrap_failed``."""
+    wrapped = doc.file["encryption"]["wrapped_key"]
+    chain = ctx.chain
     try:
         return rewrap(
             wrapped,
             ctx.keys.private_key(wrapped.get("key_id")),
             req.consumer_key_bytes,
-            context=f"content:{doc.publisher}:{file['cid']}",
-            new_context=f"access:{dataset_id(ctx.chain.chain_id, req.datatoken)}:{req.order_tx}",
+            context=content_context(chain.chain_id, chain.market_address, req.datatoken),
+            new_context=access_context(chain.chain_id, req.datatoken, req.order_tx),
         )
     except InvalidPublicKey:
         raise InvalidPublicKey(

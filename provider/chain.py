@@ -60,8 +60,8 @@ class MetadataPointer:
     cid: str
     sha256: str
     block_number: int
-    #: Who published the dataset (DatasetPublished's sender, which no document can change): the
-    #: publisher's key wrap is bound to it, so a wrap copied into another dataset does not open.
+    #: Who published the dataset (DatasetPublished's sender, which no document can change). Key
+    #: wraps are bound to the datatoken, not to it (``datamarket.crypto.contexts``).
     publisher: str = ""
 
 

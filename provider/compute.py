@@ -166,7 +166,7 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     if compute.jobs.pending_count() >= ctx.settings.max_pending_jobs:
         raise Unavailable("the provider's job queue is full; try again later", code="queue_full")
     try:  # the result will be wrapped to this key: refuse an unusable one now, not after the run
-        wrap_key(bytes(32), req.consumer_key_bytes, context=f"result:{req.order_tx}")
+        wrap_key(bytes(32), req.consumer_key_bytes, context="consumer-key-check")
     except InvalidPublicKey:
         raise InvalidPublicKey(
             "consumerKey is not a usable X25519 public key", details={"field": "consumerKey"}

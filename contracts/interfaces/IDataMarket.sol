@@ -36,6 +36,7 @@ interface IDataMarket {
         address publishFeeCollector; // receives the publish-market fee
         bytes32 metadataHash; // sha256 of the metadata document
         bytes32 allowlistRoot; // Merkle root of allowed consumers; zero = anyone
+        bytes32 salt; // with the publisher, fixes the datatoken's address (see predictDatatoken)
         string metadataCid; // where the metadata document lives on IPFS
     }
 
@@ -80,6 +81,7 @@ interface IDataMarket {
     error MarketNoServices();
     error MarketEmptyMetadata();
     error MarketUnknownDataset(address datatoken);
+    error MarketDatatokenExists(address datatoken);
     error MarketNotPublisher(address caller, address publisher);
     error MarketNotMetadataUpdater(address caller);
     error MarketNotMinter(address caller);
@@ -187,7 +189,17 @@ interface IDataMarket {
 
     // ------------------------------------------------------------------ publisher
 
+    /// @notice The address `publisher`'s publish with `salt` deploys its datatoken at (CREATE2 of an
+    /// EIP-1167 clone, salted with keccak256(abi.encode(publisher, salt))), known before publishing.
+    function predictDatatoken(address publisher, bytes32 salt) external view returns (address);
+
+    /// @notice A dataset's index in this market (0, 1, 2, ... in publish order); its datatoken's
+    /// symbol is `DT-<index>`. Reverts MarketUnknownDataset for an address that is not a datatoken.
+    function datasetIndex(address datatoken) external view returns (uint64);
+
     /// @notice Deploys the dataset's datatoken, records the dataset and sets its price, in one call.
+    /// The datatoken lands at `predictDatatoken(msg.sender, params.salt)`; a salt this publisher
+    /// already used reverts MarketDatatokenExists, so a retried publish cannot create a second dataset.
     /// @return datatoken the new datatoken's address, which is also the dataset's id on this chain
     function publish(PublishParams calldata params) external returns (address datatoken);
 

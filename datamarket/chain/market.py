@@ -7,6 +7,7 @@ custom error name. Every write returns the transaction's decoded events.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -16,7 +17,7 @@ from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from eth_utils import function_abi_to_4byte_selector, to_checksum_address
+from eth_utils import function_abi_to_4byte_selector, keccak, to_checksum_address
 from web3 import Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError
 
@@ -57,9 +58,19 @@ def epsilon_units(epsilon: float | str | Decimal) -> int:
     return int(units)
 
 
+def new_salt() -> str:
+    """32 random bytes (hex), the default publish salt: with the publisher, it fixes the datatoken's
+    address before publishing (see :meth:`Market.predict_datatoken`)."""
+    return "0x" + secrets.token_hex(32)
+
+
 @dataclass(frozen=True)
 class PublishParams:
-    """What a publisher sets in one publish transaction (see ``IDataMarket.PublishParams``)."""
+    """What a publisher sets in one publish transaction (see ``IDataMarket.PublishParams``).
+
+    ``salt`` is drawn once, when the params are made: sending the same params again lands on the
+    same datatoken address, where the market refuses a second dataset (``MarketDatatokenExists``).
+    """
 
     provider: str
     metadata_cid: str
@@ -74,13 +85,14 @@ class PublishParams:
     dispenser_max_balance: int = 0
     publish_fee_collector: str = ZERO_ADDRESS
     allowlist_root: str = ZERO_HASH
+    salt: str = field(default_factory=new_salt)
 
     def as_tuple(self) -> tuple:
         return (
             to_checksum_address(self.provider), self.services, self.free, self.publish_fee_bps,
             self.epsilon_budget, to_checksum_address(self.payment_token), self.price, self.cap,
             self.dispenser_max_balance, to_checksum_address(self.publish_fee_collector),
-            _b32(self.metadata_hash), _b32(self.allowlist_root), self.metadata_cid,
+            _b32(self.metadata_hash), _b32(self.allowlist_root), _b32(self.salt), self.metadata_cid,
         )  # fmt: skip
 
 
@@ -95,6 +107,7 @@ class DatasetRecord:
     has_allowlist: bool
     capped: bool
     publish_fee_bps: int
+    index: int
     provider: str
     epsilon_budget: int
     epsilon_spent: int
@@ -256,6 +269,14 @@ class Market:
         ]
         values[1] = DatasetState(values[1])
         return DatasetRecord(*values)
+
+    def predict_datatoken(self, publisher: str, salt: str | bytes) -> str:
+        """The address ``publisher``'s publish with ``salt`` deploys its datatoken at (the market's view)."""
+        f = self.contract.functions.predictDatatoken(to_checksum_address(publisher), _b32(salt))
+        return to_checksum_address(self._call(f))
+
+    def datatoken_implementation(self) -> str:
+        return to_checksum_address(self._call(self.contract.functions.datatokenImplementation()))
 
     def dataset_count(self) -> int:
         return self._call(self.contract.functions.marketConfig())[3]
@@ -567,6 +588,20 @@ def mint_test_token(w3: Web3, account: LocalAccount, token: str, to: str, amount
                     decode_logs(receipt["logs"]))  # fmt: skip
 
 
+def create2_datatoken(market: str, implementation: str, publisher: str, salt: str | bytes) -> str:
+    """The datatoken address computed here, without a node: CREATE2 by ``market`` of an EIP-1167
+    clone of ``implementation``, salted with ``keccak256(abi.encode(publisher, salt))``, as
+    ``DataMarket.predictDatatoken`` does."""
+    clone_salt = keccak(encode(["address", "bytes32"], [to_checksum_address(publisher), _b32(salt)]))
+    init_code = (
+        bytes.fromhex("3d602d80600a3d3981f3363d3d373d3d3d363d73")
+        + bytes.fromhex(to_checksum_address(implementation)[2:])
+        + bytes.fromhex("5af43d82803e903d91602b57fd5bf3")
+    )
+    raw = keccak(b"\xff" + bytes.fromhex(to_checksum_address(market)[2:]) + clone_salt + keccak(init_code))
+    return to_checksum_address(raw[12:])
+
+
 def dataset_id(chain_id: int, datatoken: str) -> str:
     """The dataset's one-string id: ``eip155:<chainId>/<checksum datatoken address>``."""
     return f"eip155:{chain_id}/{to_checksum_address(datatoken)}"
@@ -579,10 +614,12 @@ __all__ = [
     "PublishParams",
     "Published",
     "TxResult",
+    "create2_datatoken",
     "dataset_id",
     "decode_revert",
     "deploy_test_token",
     "epsilon_units",
     "mint_test_token",
+    "new_salt",
     "revert_from",
 ]  # fmt: skip

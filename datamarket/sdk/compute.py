@@ -37,6 +37,7 @@ from datamarket import auth
 from datamarket.chain.market import Market, dataset_id
 from datamarket.chain.quotes import SERVICE_COMPUTE
 from datamarket.crypto import keys, stream
+from datamarket.crypto.contexts import result_context
 from datamarket.errors import DatamarketError
 from datamarket.sdk import download
 from datamarket.sdk.provider_client import ProviderClient, ProviderError, ProviderUnavailable
@@ -85,6 +86,9 @@ class JobHandle:
     job: dict[str, Any] = field(default_factory=dict)
     state: str = "queued"  # as the provider reported it when the job was made (not saved)
     path: Path | None = None  # the job file
+    #: The chain and market the job was ordered on: the result's wrap is bound to them.
+    chain_id: int = 0
+    market: str = ""
 
     def provider(self) -> ProviderClient:
         return ProviderClient(self.provider_url)
@@ -100,6 +104,8 @@ class JobHandle:
             "x25519_private_key": self.private_key,
             "created_at": self.created_at,
             "job": self.job,
+            "chain_id": self.chain_id,
+            "market": self.market,
         }
 
     @classmethod
@@ -118,6 +124,8 @@ class JobHandle:
                 created_at=data["created_at"],
                 job=data.get("job", {}),
                 path=path,
+                chain_id=data.get("chain_id", 0),
+                market=data.get("market", ""),
             )
         except (KeyError, TypeError):
             raise ComputeError(f"the job file {path} is not a job file") from None
@@ -133,6 +141,15 @@ class JobHandle:
 
     def x25519(self) -> X25519PrivateKey:
         return X25519PrivateKey.from_private_bytes(bytes.fromhex(self.private_key))
+
+    def result_context(self) -> str:
+        """The context the worker wrapped this job's result key under (``contexts.result_context``)."""
+        try:
+            return result_context(self.chain_id, self.market, self.datatoken, self.job_id)
+        except (ValueError, TypeError):
+            raise ComputeError(
+                f"the job file of {self.job_id} does not name the chain and market the job ran on"
+            ) from None
 
 
 # ------------------------------------------------------------------------------------------ start
@@ -226,6 +243,8 @@ def start_job(
         created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         job=job,
         state=str(answer.get("state", "queued")),
+        chain_id=market.chain_id,
+        market=market.address,
     )
     try:
         path = save_job(jobs_dir, handle)
@@ -431,7 +450,7 @@ def fetch_result(
     client = provider or handle.provider()
     result = client.compute_result(handle.job_id, handle.token)
     cid, size, plaintext_sha256, plaintext_size, outputs = _parse_result(result)
-    content_key = keys.unwrap_key(result["wrapped_key"], handle.x25519(), context=f"result:{handle.job_id}")
+    content_key = keys.unwrap_key(result["wrapped_key"], handle.x25519(), context=handle.result_context())
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

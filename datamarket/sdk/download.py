@@ -18,9 +18,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from datamarket import auth
-from datamarket.chain.market import Market, TxResult, dataset_id
+from datamarket.chain.market import Market, TxResult
 from datamarket.chain.quotes import SERVICE_DOWNLOAD, ZERO_ADDRESS
 from datamarket.crypto import keys, stream
+from datamarket.crypto.contexts import access_context
 from datamarket.errors import DatamarketError
 from datamarket.metadata import document
 from datamarket.sdk.provider_client import ProviderClient
@@ -140,7 +141,7 @@ def sign_access(market: Market, datatoken: str, order_tx: str) -> AccessAsk:
     )
     signature = auth.sign_access_request(request, market.account.key, market.chain_id, market.address)
     # The provider wraps to the request's normalized (lower-case) order hash.
-    context = f"access:{dataset_id(market.chain_id, datatoken)}:{request.order_tx}"
+    context = access_context(market.chain_id, datatoken, request.order_tx)
     return AccessAsk(request, signature, one_time, context)
 
 

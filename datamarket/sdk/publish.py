@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from datamarket.chain.market import Market, PublishParams, dataset_id, epsilon_units
+from datamarket.chain.market import Market, PublishParams, dataset_id, epsilon_units, new_salt
 from datamarket.chain.quotes import SERVICE_COMPUTE, SERVICE_DOWNLOAD, ZERO_ADDRESS
 from datamarket.crypto import keys, stream
+from datamarket.crypto.contexts import content_context
 from datamarket.errors import DatamarketError
 from datamarket.metadata import document, profile
 from datamarket.storage.base import ContentStore, add_bytes
@@ -99,8 +100,12 @@ def publish_file(
             data_cid = store.add(src, cid_version=1)
     if progress:
         progress("pin", size, size)
-    # Bound to this publisher (as the chain records it) and this ciphertext.
-    wrapped = keys.wrap_key(content_key, provider_key, context=f"content:{market.account.address}:{data_cid}")
+    # Bound to this very dataset: its datatoken's address, fixed by the publisher and the salt
+    # before the dataset exists, on this chain and market.
+    salt = new_salt()
+    datatoken = market.predict_datatoken(market.account.address, salt)
+    context = content_context(market.chain_id, market.address, datatoken)
+    wrapped = keys.wrap_key(content_key, provider_key, context=context)
     del content_key
 
     services = _services(req, provider_url, provider_info["address"])
@@ -135,8 +140,15 @@ def publish_file(
             payment_token=req.payment_token,
             price=req.price,
             dispenser_max_balance=1 if req.free else 0,
+            salt=salt,
         )
     )
+    if published.datatoken != datatoken:
+        # Cannot happen with this market's contract; a wrap bound to another address would never open.
+        raise PublishError(
+            f"the datatoken was deployed at {published.datatoken}, not at the predicted {datatoken}",
+            details={"predicted": datatoken, "deployed": published.datatoken},
+        )
     if progress:
         progress("publish", 1, 1)
     return PublishResult(

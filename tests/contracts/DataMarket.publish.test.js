@@ -135,12 +135,15 @@ describe("DataMarket: deployment and publish", function () {
       expect(d.dispenserMaxBalance).to.equal(0n);
     });
 
-    it("deploys an EIP-1167 clone carrying its index, with symbol DT-<index>", async function () {
+    it("deploys a plain EIP-1167 clone that knows its index, with symbol DT-<index>", async function () {
       const a = await publish(market, ctx.publisher, params);
       const b = await publish(market, ctx.other, params);
       const impl = (await market.datatokenImplementation()).toLowerCase().slice(2);
       const code = await ethers.provider.getCode(b.address);
-      expect(code).to.equal(`0x363d3d373d3d3d363d73${impl}5af43d82803e903d91602b57fd5bf3${"0".repeat(15)}1`);
+      expect(code).to.equal(`0x363d3d373d3d3d363d73${impl}5af43d82803e903d91602b57fd5bf3`);
+      expect(await market.datasetIndex(a.address)).to.equal(0n);
+      expect(await market.datasetIndex(b.address)).to.equal(1n);
+      expect((await market.getDataset(b.address)).index).to.equal(1n);
       expect(await a.datatoken.datasetIndex()).to.equal(0n);
       expect(await b.datatoken.datasetIndex()).to.equal(1n);
       expect(await a.datatoken.symbol()).to.equal("DT-0");
@@ -193,6 +196,59 @@ describe("DataMarket: deployment and publish", function () {
       const d = await market.getDataset(dt);
       expect(d.paymentToken).to.equal(ethers.ZeroAddress);
       expect(d.price).to.equal(3n * ONE);
+    });
+  });
+
+  describe("datatoken address (CREATE2)", function () {
+    const salt = ethers.id("one salt");
+
+    it("deploys the datatoken at the predicted address", async function () {
+      const predicted = await market.predictDatatoken(ctx.publisher.address, salt);
+      expect(await ethers.provider.getCode(predicted)).to.equal("0x");
+      const { address } = await publish(market, ctx.publisher, { provider: ctx.provider.address, salt });
+      expect(address).to.equal(predicted);
+      expect(await ethers.provider.getCode(predicted)).to.not.equal("0x");
+    });
+
+    it("predicts with the CREATE2 formula over keccak256(abi.encode(publisher, salt))", async function () {
+      const impl = (await market.datatokenImplementation()).toLowerCase().slice(2);
+      const initCode = `0x3d602d80600a3d3981f3363d3d373d3d3d363d73${impl}5af43d82803e903d91602b57fd5bf3`;
+      const cloneSalt = ethers.keccak256(
+        ethers.AbiCoder.defaultAbiCoder().encode(["address", "bytes32"], [ctx.publisher.address, salt]),
+      );
+      const expected = ethers.getCreate2Address(await market.getAddress(), cloneSalt, ethers.keccak256(initCode));
+      expect(await market.predictDatatoken(ctx.publisher.address, salt)).to.equal(expected);
+    });
+
+    it("gives two publishers with the same salt different addresses", async function () {
+      const a = await publish(market, ctx.publisher, { provider: ctx.provider.address, salt });
+      const b = await publish(market, ctx.other, { provider: ctx.provider.address, salt });
+      expect(a.address).to.not.equal(b.address);
+      expect(b.address).to.equal(await market.predictDatatoken(ctx.other.address, salt));
+      expect((await market.getDataset(a.address)).publisher).to.equal(ctx.publisher.address);
+      expect((await market.getDataset(b.address)).publisher).to.equal(ctx.other.address);
+    });
+
+    it("rejects a salt the publisher already used, whatever the other parameters", async function () {
+      const { address } = await publish(market, ctx.publisher, { provider: ctx.provider.address, salt });
+      const again = publishParams({ provider: ctx.provider.address, salt, metadataCid: "another", price: 1n });
+      await expect(market.connect(ctx.publisher).publish(again))
+        .to.be.revertedWithCustomError(market, "MarketDatatokenExists").withArgs(address);
+      expect((await market.marketConfig()).datasetCount).to.equal(1n);
+    });
+
+    it("keeps the index of a dataset after it changes hands", async function () {
+      await publish(market, ctx.publisher, { provider: ctx.provider.address });
+      const { address, datatoken } = await publish(market, ctx.publisher, { provider: ctx.provider.address });
+      await market.connect(ctx.publisher).transferDataset(address, ctx.other.address);
+      await market.connect(ctx.other).acceptDataset(address);
+      expect(await datatoken.datasetIndex()).to.equal(1n);
+      expect(await datatoken.symbol()).to.equal("DT-1");
+    });
+
+    it("has no index for an address that is not a datatoken", async function () {
+      await expect(market.datasetIndex(ctx.other.address))
+        .to.be.revertedWithCustomError(market, "MarketUnknownDataset").withArgs(ctx.other.address);
     });
   });
 

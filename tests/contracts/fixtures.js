@@ -32,7 +32,12 @@ async function deployMarket({ feeBps = 100 } = {}) {
   return { market, usd, owner, feeCollector, publisher, provider, consumer, other, publishMarket };
 }
 
+// Each publishParams() call takes a new salt, so one publisher can publish many datasets; a test that
+// wants a given salt passes it in `overrides`.
+let saltCounter = 0;
+
 function publishParams(overrides = {}) {
+  saltCounter += 1;
   return {
     provider: ethers.ZeroAddress,
     services: 0b11,
@@ -46,6 +51,7 @@ function publishParams(overrides = {}) {
     publishFeeCollector: ethers.ZeroAddress,
     metadataHash: ethers.sha256(ethers.toUtf8Bytes("metadata document")),
     allowlistRoot: ethers.ZeroHash,
+    salt: ethers.id(`publish salt ${saltCounter}`),
     metadataCid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
     ...overrides,
   };

@@ -31,7 +31,14 @@ from datamarket.chain.events import (
     Transfer,
     decode_logs,
 )
-from datamarket.chain.market import ComputeReceipt, Market, decode_revert, epsilon_units
+from datamarket.chain.market import (
+    ComputeReceipt,
+    Market,
+    create2_datatoken,
+    decode_revert,
+    epsilon_units,
+    new_salt,
+)
 from datamarket.chain.quotes import SERVICE_COMPUTE, SERVICE_DOWNLOAD, ZERO_ADDRESS, ZERO_HASH
 from datamarket.errors import ContractRevert
 from tests.conftest import MARKET_FEE_BPS, METADATA_CID, ONE, World, metadata_hash
@@ -104,6 +111,25 @@ def test_publish_fixed_price_in_an_erc20(world: World, market: Market) -> None:
     assert second.tx.event(DatasetPublished).index == 1
     assert market.datatoken(second.datatoken).functions.symbol().call() == "DT-1"
     assert second.datatoken != dt
+
+
+def test_publish_lands_on_the_predicted_address(world: World, market: Market) -> None:
+    a = world.accounts
+    salt = new_salt()
+    predicted = market.predict_datatoken(a.publisher.address, salt)
+    local = create2_datatoken(market.address, market.datatoken_implementation(), a.publisher.address, salt)
+    assert predicted == local
+    assert world.w3.eth.get_code(predicted) == b""
+
+    published = world.publish(salt=salt)
+    assert published.datatoken == predicted
+    assert market.dataset(predicted).index == 0
+    # Another publisher's same salt is another address; the publisher's own salt cannot be reused.
+    other = world.publish(world.accounts.outsider, salt=salt)
+    assert other.datatoken == market.predict_datatoken(world.accounts.outsider.address, salt) != predicted
+    error = world.expect_revert("MarketDatatokenExists", world.publish, salt=salt)
+    assert error.details == {"datatoken": predicted}
+    assert market.dataset_count() == 2
 
 
 def test_publish_native_coin_price(world: World, market: Market) -> None:

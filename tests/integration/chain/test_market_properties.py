@@ -75,6 +75,7 @@ PUBLISH_ARGS = {
 
 _GET_DATASET = next(f for f in artifacts.load("DataMarket").abi if f.get("name") == "getDataset")
 DATASET_TUPLE = "(" + ",".join(c["type"] for c in _GET_DATASET["outputs"][0]["components"]) + ")"
+_FIELD = {c["name"]: i for i, c in enumerate(_GET_DATASET["outputs"][0]["components"])}
 
 
 class Probe:
@@ -462,7 +463,7 @@ class MarketMachine(RuleBasedStateMachine):
         for dt in self.model:
             probe.call(self.market.address, "getDataset(address)", ["address"], [dt], DATASET_TUPLE)
         for ds, record in zip(self.model.values(), probe.run(), strict=True):
-            state, budget, spent = record[1], record[8], record[9]
+            state, budget, spent = (record[_FIELD[k]] for k in ("state", "epsilonBudget", "epsilonSpent"))
             assert (spent, budget, state) == (ds.spent, ds.budget, ds.state)
             assert spent <= budget
 

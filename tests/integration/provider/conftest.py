@@ -20,8 +20,10 @@ from flask.testing import FlaskClient
 from datamarket.auth import AccessRequest, sign_access_request
 from datamarket.chain.allowlist import Allowlist
 from datamarket.chain.devchain import DevChain
+from datamarket.chain.market import new_salt
 from datamarket.chain.quotes import ProviderFee
 from datamarket.crypto import stream
+from datamarket.crypto.contexts import content_context
 from datamarket.crypto.keys import KeyStore, public_bytes, wrap_key
 from datamarket.metadata import document
 from datamarket.storage.base import add_bytes
@@ -72,10 +74,13 @@ class ProviderWorld:
         provider_address = (provider or a.provider).address
         content_key = stream.new_content_key()
         data_cid = add_bytes(self.store, stream.encrypt_bytes(PLAINTEXT, content_key))
+        market = self.world.market
+        salt = new_salt()
+        datatoken = market.predict_datatoken(a.publisher.address, salt)
         wrapped = wrap_key(
             content_key,
             self.keys.public_keys()[0].public_key,
-            context=f"content:{a.publisher.address}:{data_cid}",
+            context=content_context(market.chain_id, market.address, datatoken),
         )
         doc = document.build_document(
             name="integration",
@@ -121,8 +126,10 @@ class ProviderWorld:
             metadata_cid=metadata_cid,
             metadata_hash="0x" + hashlib.sha256(raw).hexdigest(),
             services=services,
+            salt=salt,
             **extra,
         )
+        assert published.datatoken == datatoken
         return Dataset(published.datatoken, content_key, data_cid, metadata_cid, tree)
 
     def fee_quote(self, datatoken: str, consumer: str, service_id: int = 0) -> tuple[ProviderFee, bytes]:

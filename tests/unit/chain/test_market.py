@@ -185,6 +185,7 @@ def test_publish_params_tuple_follows_the_contract_struct() -> None:
         dispenser_max_balance=2,
         publish_fee_collector="0x" + "fe" * 20,
         allowlist_root="0x" + "77" * 32,
+        salt="0x" + "5a" * 32,
     )
     components = abi_function("publish")["inputs"][0]["components"]
     assert dict(zip([c["name"] for c in components], params.as_tuple(), strict=True)) == {
@@ -200,6 +201,7 @@ def test_publish_params_tuple_follows_the_contract_struct() -> None:
         "publishFeeCollector": to_checksum_address("0x" + "fe" * 20),
         "metadataHash": bytes.fromhex("ab" * 32),
         "allowlistRoot": bytes.fromhex("77" * 32),
+        "salt": bytes.fromhex("5a" * 32),
         "metadataCid": "bafy-cid",
     }
 
@@ -209,6 +211,10 @@ def test_publish_params_defaults() -> None:
     values = params.as_tuple()
     assert values[1:10] == (0b01, False, 0, 0, ZERO_ADDRESS, 0, 0, 0, ZERO_ADDRESS)
     assert values[11] == bytes(32)
+    # Each params object draws its own random salt, kept for a retry of the same params.
+    other = PublishParams(provider=PROVIDER, metadata_cid="c", metadata_hash="0x" + "01" * 32)
+    assert len(values[12]) == 32 and values[12] != other.as_tuple()[12]
+    assert params.as_tuple()[12] == values[12]
 
 
 @pytest.mark.parametrize("bad", ["0x" + "ab" * 31, "0x" + "ab" * 33, "0x"])

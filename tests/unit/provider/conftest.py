@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 
 from datamarket.auth import AccessRequest, sign_access_request
 from datamarket.chain.devchain import dev_account
+from datamarket.crypto.contexts import content_context
 from datamarket.crypto.keys import KeyStore, public_bytes, wrap_key
 from datamarket.metadata import document
 from provider.app import create_app
@@ -101,7 +102,7 @@ class Scenario:
         wrapped = wrap_key(
             self.content_key,
             self.keys.public_keys()[0].public_key,
-            context=f"content:{dev_account(1).address}:{DATA_CID}",
+            context=content_context(self.chain.chain_id, self.chain.market_address, datatoken),
         )
         metadata = build_metadata(provider, wrapped, timeout=timeout)
         cid = self.store.add(io.BytesIO(metadata))

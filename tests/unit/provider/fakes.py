@@ -148,6 +148,7 @@ def record(
         has_allowlist=allowlist_root != ZERO_HASH,
         capped=False,
         publish_fee_bps=0,
+        index=0,
         provider=provider,
         epsilon_budget=0,
         epsilon_spent=0,

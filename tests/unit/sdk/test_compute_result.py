@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,10 @@ from datamarket.crypto import keys, stream
 from datamarket.sdk import compute
 from datamarket.storage.embedded import EmbeddedStore
 from tests.unit.sdk.test_compute_jobs import JOB, FakeProvider
+
+CHAIN_ID = 31337
+MARKET = "0x" + "4d" * 20
+OTHER_MARKET = "0x" + "4e" * 20
 
 FILES = {
     "metrics.json": b'{"accuracy": 0.93, "epsilon_spent": 0.8}',
@@ -30,6 +35,7 @@ def handle_for(job_id: str = JOB) -> compute.JobHandle:
     return compute.JobHandle(
         job_id=job_id, token="tok", provider_url="http://provider.test", datatoken="0x" + "00" * 20,
         order_tx="0x" + "ab" * 32, private_key=private.hex(), created_at="2026-01-01T00:00:00Z",
+        chain_id=CHAIN_ID, market=MARKET,
     )  # fmt: skip
 
 
@@ -68,7 +74,7 @@ def sealed(handle, archive: bytes, manifest: list[dict], *, context: str | None 
     content_key = stream.new_content_key()
     ciphertext = stream.encrypt_bytes(archive, content_key, chunk_size=4096)
     wrapped = keys.wrap_key(
-        content_key, handle.x25519().public_key(), context=context or f"result:{handle.job_id}"
+        content_key, handle.x25519().public_key(), context=context or handle.result_context()
     )
     result = {
         "job_id": handle.job_id,
@@ -196,11 +202,28 @@ def test_extra_missing_duplicate_and_resized_members_are_refused(tmp_path) -> No
     assert_refused(tmp_path, handle, *sealed(handle, missing, manifest), match="bytes")
 
 
-def test_a_key_wrapped_for_another_job_does_not_open(tmp_path) -> None:
+@pytest.mark.parametrize(
+    "elsewhere",
+    [
+        pytest.param({"job_id": "f" * 32}, id="another job"),
+        pytest.param({"datatoken": "0x" + "11" * 20}, id="another dataset"),
+        pytest.param({"market": OTHER_MARKET}, id="another market"),
+        pytest.param({"chain_id": 1}, id="another chain"),
+    ],
+)
+def test_a_key_wrapped_for_another_job_does_not_open(tmp_path, elsewhere: dict) -> None:
     handle = handle_for()
     archive = tar_of([file_member(p, d) for p, d in sorted(FILES.items())])
-    result, ciphertext = sealed(handle, archive, manifest_of(FILES), context="result:" + "f" * 32)
+    context = replace(handle, **elsewhere).result_context()
+    result, ciphertext = sealed(handle, archive, manifest_of(FILES), context=context)
     assert_refused(tmp_path, handle, result, ciphertext, error=keys.KeyUnwrapError)
+
+
+def test_a_job_file_without_chain_and_market_is_refused_before_any_fetch(tmp_path) -> None:
+    handle = handle_for()
+    result, ciphertext = standard(handle)
+    bare = replace(handle, chain_id=0, market="")
+    assert_refused(tmp_path, bare, result, ciphertext, error=compute.ComputeError, match="chain and market")
 
 
 def test_tampered_or_resized_ciphertext_is_refused(tmp_path) -> None:
