@@ -100,7 +100,9 @@ class _HashTable:
 
 
 def _float_bits(values: np.ndarray) -> np.ndarray:
-    """Bit patterns (as uint64) of float32/float64 values, -0.0 counted as 0.0."""
-    if values.dtype == np.float32:
-        return (values + np.float32(0.0)).view(np.uint32).astype(_U64)
-    return (values.astype(np.float64) + 0.0).view(_U64)
+    """Bit patterns (as uint64) of float32/float64 values, -0.0 counted as 0.0. Signalling NaNs
+    (any bytes read as floats hold some) make numpy warn on the addition; they match nothing."""
+    with np.errstate(invalid="ignore"):
+        if values.dtype == np.float32:
+            return (values + np.float32(0.0)).view(np.uint32).astype(_U64)
+        return (values.astype(np.float64) + 0.0).view(_U64)
