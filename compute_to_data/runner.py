@@ -29,6 +29,7 @@ from typing import Any
 
 from datamarket.crypto import keys, stream
 from datamarket.errors import ChainUnavailable, DatamarketError
+from datamarket.metadata import declarations
 from datamarket.storage.base import ChunkReader, ContentStore, StoreUnavailable, cat_bytes
 from provider.chain import ChainReader
 from provider.datasets import DatasetDocument, DocumentCache
@@ -212,8 +213,11 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
     index = policy.RawIndex.from_files(files)
     stage_algorithm(ctx, job, job_dir / "algorithm", doc)
     device = "cuda" if job.environment == "gpu" else "cpu"
+    service = doc.service(job.service_id) or {}
     params = {
         "params": job.params,
+        # The publisher's public declarations, from the metadata document: never from the buyer.
+        "declarations": declarations.job_declarations(service.get("compute") or {}),
         "epsilon": job.epsilon_units / 1e6 if job.epsilon_units else None,
         "delta": job.delta,
         "device": device,

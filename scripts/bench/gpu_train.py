@@ -267,6 +267,7 @@ def main() -> int:
         "batch_size": args.batch_size,
         "test_fraction": 0.05,
     }
+    features = args.features
     job = {
         "params": params,
         "epsilon": args.epsilon if args.dp else None,
@@ -274,6 +275,17 @@ def main() -> int:
         "device": "cpu" if args.cpu else "cuda",
         "files": ["/data/table.csv"],
         "seed": 1,
+        # What a publisher declares for the table write_table makes: the label's classes, the features'
+        # bounds (the int16 range they are quantized to).
+        "declarations": {
+            "columns": {
+                **{f"f{i}": {"type": "numeric", "lower": -32000, "upper": 32000} for i in range(features)},
+                "label": {"type": "categorical", "values": list(range(args.classes))},
+            },
+            "targets": ["label"],
+            "min_category_count": 10,
+            "max_categories": max(32, args.classes),
+        },
     }
     result: dict[str, Any] = {
         "gpu": not args.cpu,

@@ -95,7 +95,7 @@ def publish_compute_dataset(
             path=csv, name="Breast cancer (compute only)", price=1 * ONE,
             payment_token=local.contracts["payment_token"], download=False, compute=True,
             epsilon_budget=budget, max_epsilon_per_job=per_job, trusted_algorithms=trusted,
-            require_dp=require_dp,
+            require_dp=require_dp, targets=("target",),
         ),
         market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
         provider_url=provider.base_url,
