@@ -246,8 +246,8 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
     if result.reason == "cancelled":
         raise Stopped
     if result.reason != "exited" or result.exit_code != 0:
-        # A failed run releases nothing, its logs included: a job that fails on purpose is charged
-        # no epsilon, so its logs must not be a way to print what the data says.
+        # A failed run releases nothing, its logs included: they could print what the data says,
+        # and no output policy checked them. (It is charged all the same: it ran on the data.)
         raise JobFailure(*_failure(result))
     _step(ctx, job, RUNNING, CHECKING)
 
