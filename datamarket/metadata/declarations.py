@@ -100,7 +100,7 @@ def check_params(params: Mapping[str, Any], compute: Mapping[str, Any], *, needs
                 details={"param": key},
             )
     target = params.get("target")
-    if target is not None and target not in declared["targets"]:
+    if target is not None and not (isinstance(target, str) and target in declared["targets"]):
         raise UndeclaredParam(
             "params.target is not one of the dataset's declared targets",
             code="target_not_declared",
@@ -113,7 +113,7 @@ def check_params(params: Mapping[str, Any], compute: Mapping[str, Any], *, needs
     wanted = [("columns", "numeric", c) for c in _names(params.get("columns"))]
     wanted += [("text", "text", c) for c in _names(params.get("text"))]
     for param, kind, column in wanted:
-        spec = declared["columns"].get(column)
+        spec = declared["columns"].get(column) if isinstance(column, str) else None
         if spec is None or spec["type"] != kind:
             raise UndeclaredParam(
                 f"params.{param} names a column that is not declared {kind}",

@@ -158,6 +158,9 @@ def compute() -> dict[str, Any]:
         ({"min_category_count": 1}, "param_not_allowed"),
         ({"columns": ["age", "city"]}, "column_not_declared"),
         ({"text": "diagnosis"}, "column_not_declared"),
+        ({"columns": {"age": 1}}, "column_not_declared"),
+        ({"text": ["name", ["name"]]}, "column_not_declared"),
+        ({"target": ["diagnosis"]}, "target_not_declared"),
     ],
 )
 def test_check_params_refuses_what_the_publisher_did_not_declare(
