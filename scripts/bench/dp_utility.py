@@ -131,6 +131,8 @@ def features_of(table: pd.DataFrame, meta: dict[str, Any]) -> np.ndarray:
     blocks = []
     for spec in meta["inputs"]:
         x = table[spec["column"]].to_numpy(dtype=np.float64)
+        if "lo" in spec:  # clipped to the declared bounds first
+            x = np.clip(x, spec["lo"], spec["hi"])
         if spec["kind"] == "standard":
             out = (x - spec["mean"]) / spec["std"]
         elif spec["kind"] == "bounded":
