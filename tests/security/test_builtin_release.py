@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 from safetensors import safe_open
 
 from datamarket.chain.devchain import dev_account
+from datamarket.chain.events import ComputeReceiptPosted, JobStatus
 from datamarket.sdk import compute
 from datamarket.sdk.provider_client import ProviderError
 from datamarket.sdk.publish import PublishRequest, publish_file
@@ -145,9 +147,10 @@ def test_without_dp_a_one_hot_of_the_names_encodes_none_of_them(ward: ComputeMar
 
 @pytest.fixture(scope="module")
 def clinic(compute_market: ComputeMarket, tmp_path_factory: pytest.TempPathFactory) -> ComputeMarket:
-    """170 patients in 17 wards of 10 (each ward at min_category_count); the cap is 8 categories."""
+    """340 patients in 17 wards of 20 (each ward well above min_category_count in any training split);
+    the cap is 8 categories."""
     return publish(
-        compute_market, tmp_path_factory.mktemp("clinic"), patients(170, wards=17), targets=("diagnosis",),
+        compute_market, tmp_path_factory.mktemp("clinic"), patients(340, wards=17), targets=("diagnosis",),
         categorical=("ward",), max_categories=8,
     )  # fmt: skip
 
@@ -160,9 +163,9 @@ def test_a_dp_job_releases_no_exact_count(clinic: ComputeMarket, tmp_path: Path)
     metrics = json.loads((tmp_path / "result" / "metrics.json").read_text())
     logs = compute.logs(handle)["logs"]
     assert logs and not {"n_train", "n_test"} & set(metrics)
-    frame = patients(170, wards=17)
-    n_test = round(170 * 0.2)
-    exact = {170.0, 170.0 - n_test, float(n_test), *map(float, frame["diagnosis"].value_counts())}
+    frame = patients(340, wards=17)
+    n_test = round(340 * 0.2)
+    exact = {340.0, 340.0 - n_test, float(n_test), *map(float, frame["diagnosis"].value_counts())}
     released = numbers_in(json.dumps(metrics)) | numbers_in(logs)
     released.discard(metrics.get("rows_noisy"))
     assert not exact & released, exact & released
@@ -188,5 +191,12 @@ def test_a_failing_job_is_charged_like_one_that_succeeds(clinic: ComputeMarket, 
     assert done["state"] == "succeeded" and failed["state"] == "failed", (done["error"], failed["error"])
     assert done["epsilon"] == failed["epsilon"] == {"requested": 1.0, "charged": 1.0}
     assert compute.logs(bad)["logs"] == ""
-    privacy = clinic.provider.privacy(clinic.datatoken)
-    assert privacy["spent"] + privacy["reserved"] >= 2.0
+    # On chain too: the failed job's receipt carries its epsilon, which the market counts as spent.
+    deadline = time.monotonic() + 60
+    while not (status := compute.status(bad))["receipt"] and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert status["receipt"], "the failed job's receipt was not posted"
+    mined = clinic.market.w3.eth.get_transaction_receipt(status["receipt"]["tx"])
+    posted = [e for e in clinic.market._own_events(mined["logs"]) if isinstance(e, ComputeReceiptPosted)]
+    mine = [e for e in posted if e.job_id.endswith(bad.job_id)]
+    assert len(mine) == 1 and mine[0].epsilon == 1_000_000 and mine[0].status == JobStatus.FAILED
