@@ -14,6 +14,7 @@ epsilon, the released metrics then carrying Laplace noise), and writes model.saf
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 import warnings
@@ -239,9 +240,12 @@ def train_and_evaluate(
         torch.manual_seed(os_seed())
         sampling = torch.Generator().manual_seed(os_seed())
         noise = torch.Generator(device=device).manual_seed(os_seed())
+        # As many steps an epoch as batches of batch_size in the noisy row count (rounded up), each row
+        # drawn with probability 1 / steps: Opacus' own choice for a plain loader, minus the exact count.
+        steps_per_epoch = max(1, math.ceil(rows_train / batch_size))
         loader = DPDataLoader(
             TableDataset(x_train, y_train),
-            sample_rate=min(1.0, batch_size / rows_train),
+            sample_rate=1.0 / steps_per_epoch,
             collate_fn=passthrough,
             generator=sampling,
         )
@@ -263,8 +267,8 @@ def train_and_evaluate(
             poisson_sampling=False,  # the loader above already samples (Poisson) at the public rate
             noise_generator=noise,
         )
-        # Opacus would average by a batch size derived from the exact row count: use the public one.
-        optimizer.expected_batch_size = batch_size
+        # Opacus would average by a batch size derived from the exact row count: use the noisy one.
+        optimizer.expected_batch_size = max(1, round(rows_train / steps_per_epoch))
         dp_info = {
             "noise_multiplier": float(noise_multiplier),
             "sample_rate": 1 / len(loader),

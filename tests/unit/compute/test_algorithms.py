@@ -197,8 +197,8 @@ def test_train_tabular_with_dp(cancer_dir: Path, cancer_declared: dict, tmp_path
     assert details["epsilon_metrics"] == pytest.approx(0.2) and details["epsilon_count"] == pytest.approx(0.1)
     spent = details["epsilon_count"] + details["epsilon_train"] + details["epsilon_metrics"]
     assert spent == pytest.approx(metrics["epsilon_spent"])
-    # The sample rate comes from the noisy row count (569 +- Laplace(10): 455 train rows, 3 batches of 128).
-    assert details["noise_multiplier"] > 0 and details["sample_rate"] == pytest.approx(1 / 3)
+    # The sample rate comes from the noisy row count (569 +- Laplace(10): 455 train rows, 4 batches of 128).
+    assert details["noise_multiplier"] > 0 and details["sample_rate"] == pytest.approx(1 / 4)
     assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["train_accuracy"] <= 1
     # Nothing exact leaves: no exact count in the metrics or the log, only a noisy one.
     assert not {"n_train", "n_test", "samples_per_second"} & set(metrics)
