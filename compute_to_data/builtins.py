@@ -31,6 +31,7 @@ class Builtin:
     requires_epsilon: bool  # refuses to run without one
     gpu: bool  # may use a GPU when the job's environment is "gpu"
     description: str
+    needs_target: bool = False  # trains on a label: runs only on a dataset that declares a target
     modules: tuple[Path, ...] = ()  # staged beside main.py under their own names
 
 
@@ -44,6 +45,7 @@ BUILTINS: dict[str, Builtin] = {
             dp=True,
             requires_epsilon=False,
             gpu=True,
+            needs_target=True,
             description=(
                 "MLP or logistic-regression classifier on one CSV table; DP-SGD (Opacus) when an epsilon is "
                 "given. Outputs model.safetensors and metrics.json."
@@ -68,6 +70,7 @@ BUILTINS: dict[str, Builtin] = {
             dp=True,
             requires_epsilon=False,
             gpu=True,
+            needs_target=True,
             description=(
                 "Text classifier: all-MiniLM-L6-v2 sentence embeddings (offline) and a trained logistic-"
                 "regression or MLP head, DP-SGD when an epsilon is given. Outputs model.safetensors and "

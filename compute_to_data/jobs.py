@@ -16,7 +16,8 @@ until ``max_attempts``; then it fails with ``worker_lost``.
 
 Epsilon: a job reserves its requested epsilon when it is created, in the same transaction that
 checks the dataset's remaining budget; the reservation ends when its receipt is mined (the chain's
-``epsilonSpent`` then holds it) or when the job ends without releasing anything (charged 0).
+``epsilonSpent`` then holds it). A job is charged its epsilon whatever its outcome once it reached
+running; it is refunded (charged 0, the reservation ends with it) only when it ended before that.
 """
 
 from __future__ import annotations
@@ -120,6 +121,12 @@ class OrderAlreadyUsed(JobError):
 
 class BudgetExceeded(JobError):
     code = "epsilon_exceeds_budget"
+
+
+def ran(timings: dict) -> bool:
+    """Whether a job reached running (its algorithm may have read the data): the state timings hold
+    every state the job has left, on every attempt, and a final job's timings its last state too."""
+    return any(state in timings for state in (RUNNING, CHECKING, PUBLISHING))
 
 
 def hash_token(token: str) -> str:
@@ -367,7 +374,8 @@ class JobStore:
             sa.or_(
                 c.state.in_((QUEUED, *ACTIVE)),
                 sa.and_(
-                    c.state == SUCCEEDED,
+                    c.state.in_(FINAL),
+                    c.charged_units > 0,
                     sa.or_(c.receipt_status != R_POSTED, c.receipt_block > chain_block),
                 ),
             ),
@@ -521,9 +529,14 @@ class JobStore:
         return bool(res.rowcount)
 
     def _after_final(self, conn: Connection, job_id: str, state: str) -> None:
-        """A final job gets its receipt queued; only a succeeded one is charged its epsilon."""
+        """A final job gets its receipt queued, charged its epsilon whatever its outcome once its
+        algorithm may have read the data (it reached running, on any attempt); refunded (charged 0)
+        only when it ended before that: a staging failure (key, store, chain, corrupted data), the
+        broker not taking it, or the buyer's cancel before it ran. Success or failure is never an
+        oracle: a job that fails on purpose costs what a job that succeeds costs."""
         c = jobs.c
-        charged = c.epsilon_units if state == SUCCEEDED else 0
+        timings = json.loads(conn.execute(sa.select(c.timings).where(c.id == job_id)).scalar_one() or "{}")
+        charged = c.epsilon_units if state == SUCCEEDED or ran(timings) else 0
         conn.execute(
             jobs.update()
             .where(c.id == job_id)

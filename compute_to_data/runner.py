@@ -31,6 +31,7 @@ from typing import Any
 from datamarket.crypto import keys, stream
 from datamarket.crypto.contexts import content_context, result_context
 from datamarket.errors import ChainUnavailable, DatamarketError
+from datamarket.metadata import declarations
 from datamarket.storage.base import ChunkReader, ContentStore, StorageError, StoreUnavailable, cat_bytes
 from provider.chain import ChainReader
 from provider.datasets import DatasetDocument, DocumentCache
@@ -247,8 +248,11 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
     index = policy.RawIndex.from_files(files)
     stage_algorithm(ctx, job, job_dir / "algorithm", doc)
     device = "cuda" if job.environment == "gpu" else "cpu"
+    service = doc.service(job.service_id) or {}
     params = {
         "params": job.params,
+        # The publisher's public declarations, from the metadata document: never from the buyer.
+        "declarations": declarations.job_declarations(service.get("compute") or {}),
         "epsilon": job.epsilon_units / 1e6 if job.epsilon_units else None,
         "delta": job.delta,
         "device": device,
@@ -277,8 +281,8 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
     if result.reason == "cancelled":
         raise Stopped
     if result.reason != "exited" or result.exit_code != 0:
-        # A failed run releases nothing, its logs included: a job that fails on purpose is charged
-        # no epsilon, so its logs must not be a way to print what the data says.
+        # A failed run releases nothing, its logs included: they could print what the data says,
+        # and no output policy checked them. (It is charged all the same: it ran on the data.)
         raise JobFailure(*failures.sandbox_reason(result.reason))
     _step(ctx, job, RUNNING, CHECKING)
 

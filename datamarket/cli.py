@@ -84,6 +84,26 @@ def _bundle_hashes(ctx: click.Context, param: click.Parameter, values: tuple[str
     return tuple(hashes)
 
 
+def _column_bounds(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, tuple[float, float]]:
+    """``--bounds COL=LO:HI`` values: {column: (lo, hi)}, finite with lo < hi."""
+    import math
+
+    bounds: dict[str, tuple[float, float]] = {}
+    for value in values:
+        column, _, pair = value.rpartition("=")
+        lo_text, _, hi_text = pair.partition(":")
+        try:
+            lo, hi = float(lo_text), float(hi_text)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not COL=LO:HI") from None
+        if not column or not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise click.BadParameter(f"{value!r}: bounds of column {column!r} must be finite with LO < HI")
+        bounds[column] = (lo, hi)
+    return bounds
+
+
 def _context(dev_index: int | None):
     from web3 import HTTPProvider, Web3
 
@@ -232,11 +252,27 @@ def _status_lines(status: dict) -> list[str]:
 )  # fmt: skip
 @click.option("--allow-any-algorithm", is_flag=True, help="Let jobs run any published algorithm bundle.")
 @click.option("--require-dp", is_flag=True, help="Run only jobs that declare an epsilon (DP jobs).")
+@click.option(
+    "--target", "targets", multiple=True, metavar="COL",
+    help="Declare COL a label the built-ins may learn; its classes are its distinct values (published).",
+)  # fmt: skip
+@click.option(
+    "--categorical", multiple=True, metavar="COL",
+    help="Declare COL categorical; its values occurring at least --min-category-count times are published.",
+)  # fmt: skip
+@click.option("--text", "text_columns", multiple=True, metavar="COL", help="Declare COL free text.")
+@click.option(
+    "--bounds", "bounds", multiple=True, metavar="COL=LO:HI", callback=_column_bounds,
+    help="Public bounds of numeric column COL (default: its min and max rounded outward, published).",
+)  # fmt: skip
+@click.option("--min-category-count", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-categories", default=32, show_default=True, type=click.IntRange(2, 256))
 @account_option
 @json_option
 @_handle_errors
 def publish(file, name, description, tags, license_, price, payment_token, free, download, epsilon_budget,
-            max_epsilon_per_job, trusted, allow_any_algorithm, require_dp, dev_index,
+            max_epsilon_per_job, trusted, allow_any_algorithm, require_dp, targets, categorical,
+            text_columns, bounds, min_category_count, max_categories, dev_index,
             as_json) -> None:  # fmt: skip
     """Profile, encrypt and pin FILE, then publish it with its own datatoken."""
     import math
@@ -275,7 +311,9 @@ def publish(file, name, description, tags, license_, price, payment_token, free,
         price=0 if free else _token_units(market.w3, token, price), payment_token=token, free=free,
         download=download, compute=compute, epsilon_budget=epsilon_budget,
         max_epsilon_per_job=max_epsilon_per_job, trusted_algorithms=trusted,
-        allow_any_algorithm=allow_any_algorithm, require_dp=require_dp,
+        allow_any_algorithm=allow_any_algorithm, require_dp=require_dp, targets=tuple(targets),
+        categorical=tuple(categorical), text=tuple(text_columns), bounds=bounds,
+        min_category_count=min_category_count, max_categories=max_categories,
     )  # fmt: skip
     result = publish_file(
         request, market=market, store=store, provider_info=provider.info(),

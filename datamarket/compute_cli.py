@@ -271,7 +271,8 @@ def _describe(root: Path, file: Path) -> dict[str, Any]:
 @json_option
 @_handle_errors
 def cancel(job, as_json) -> None:
-    """Stop JOB (its sandbox is killed and cleaned up); a job cancelled is charged no epsilon."""
+    """Stop JOB (its sandbox is killed and cleaned up); a job cancelled before it ran is charged no
+    epsilon, one cancelled while running is charged its epsilon (it may have read the data)."""
     from datamarket.sdk import compute as flows
 
     handle = flows.load_job(jobs_dir(), job)

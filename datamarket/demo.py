@@ -159,6 +159,8 @@ def _compute_story(
             description="The same table, offered only for training models under a privacy budget.",
             tags=("health", "tabular"), price=2 * ONE, payment_token=local.contracts["payment_token"],
             download=False, compute=True, epsilon_budget=10.0, max_epsilon_per_job=DP_EPSILON,
+            # The publisher's declarations: the label, and the ranges documented for the features.
+            targets=("target",), bounds={c: (lo, hi) for c, (lo, hi) in breast_cancer_bounds().items()},
         ),
         market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
         provider_url=provider.base_url,
@@ -168,7 +170,7 @@ def _compute_story(
     consumer = market.as_account(dev_account(CONSUMER))
     handle = compute.start_job(
         consumer, provider, store, published.datatoken, algorithm="train_tabular",
-        params={**DP_PARAMS, "bounds": breast_cancer_bounds()},
+        params=DP_PARAMS,
         epsilon=DP_EPSILON, jobs_dir=work / "jobs",
     )  # fmt: skip
     report.job_id = handle.job_id

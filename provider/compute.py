@@ -8,7 +8,9 @@ and cancellation; ``GET /api/v1/privacy/<datatoken>`` (docs/compute.md).
 3. the order on chain for a compute service, the dataset's state and allowlist, the order's age
    (as ``/access``);
 4. the algorithm: a built-in, or a published bundle the dataset trusts (or any, where it allows
-   any) (403 ``algorithm_not_trusted``, 422 ``unknown_algorithm``);
+   any) (403 ``algorithm_not_trusted``, 422 ``unknown_algorithm``); a built-in's params choose only
+   among the publisher's declarations (422 ``param_not_allowed``, ``target_not_declared``,
+   ``no_declared_target``, ``column_not_declared``);
 5. epsilon: declared where the algorithm needs it, at most the dataset's per-job maximum (422);
 6. resources: the environment is offered and a worker serves it (422, 503), the queue has room (503);
    the consumer's key can take the result (400 ``invalid_public_key``);
@@ -54,6 +56,7 @@ from datamarket.auth import (
 )
 from datamarket.chain.market import epsilon_units
 from datamarket.crypto.keys import InvalidPublicKey, wrap_key
+from datamarket.metadata import declarations
 from provider.access import AccessBody, authenticate, authorize, parse_proof
 from provider.context import ProviderContext, current, json_body
 from provider.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
@@ -136,6 +139,13 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     service = doc.service(req.service_id)
     assert service is not None  # authorize checked it
     algorithm, algorithm_hash, needs_epsilon = algorithm_of(job, service, ctx)
+    if isinstance(algorithm, str):
+        try:
+            declarations.check_params(
+                job["params"], service["compute"], needs_target=builtins.get(algorithm).needs_target
+            )
+        except declarations.UndeclaredParam as exc:
+            raise Unprocessable(exc.message, code=exc.code, details=exc.details) from None
     privacy = service["compute"]["privacy"]
     epsilon = job["epsilon"] or 0
     if needs_epsilon and not epsilon:

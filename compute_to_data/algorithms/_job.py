@@ -1,4 +1,5 @@
-"""The job interface that every built-in shares: the roots, params.json, the log, the table, the exit status.
+"""The job interface that every built-in shares: the roots, params.json and the publisher's declarations in
+it, the log, the table, the exit status.
 
 Not an algorithm itself: a module staged beside the entry script, as /job/algorithm/_job.py next to
 /job/algorithm/main.py (compute_to_data/builtins.py, `stage`), which imports it by name (`from _job import
@@ -100,6 +101,59 @@ def number(params: dict[str, Any], key: str, default: float, *, minimum: float, 
     if value < minimum:
         raise JobError(f"params.{key} must be at least {minimum}")
     return int(value) if integer else float(value)
+
+
+# Params only the publisher sets, through the declarations (datamarket/metadata/declarations.py keeps the
+# same list for the provider's check; this module may import nothing from the repository).
+PUBLISHER_ONLY_PARAMS = ("classes", "bounds", "categories", "max_categories", "min_category_count")
+
+
+def declarations(job: dict[str, Any]) -> dict[str, Any]:
+    """The publisher's declarations that the worker put in params.json (from the metadata document,
+    never from the buyer), defaults filled in. A buyer's param that only the publisher may set is
+    refused: the provider refused it already, and this holds whoever wrote params.json."""
+    params = job.get("params") or {}
+    for key in PUBLISHER_ONLY_PARAMS:
+        if key in params:
+            raise JobError(f"params.{key} comes from the dataset's declarations, not from the job")
+    declared = job.get("declarations") or {}
+    if not isinstance(declared, dict):
+        raise JobError("params.json: 'declarations' must be an object")
+    columns = declared.get("columns") or {}
+    if not isinstance(columns, dict):
+        raise JobError("params.json: 'declarations.columns' must be an object")
+    return {
+        "columns": columns,
+        "targets": list(declared.get("targets") or []),
+        "min_category_count": int(declared.get("min_category_count") or 10),
+        "max_categories": int(declared.get("max_categories") or 32),
+    }
+
+
+def declared_target(params: dict[str, Any], declared: dict[str, Any]) -> str:
+    """The target the job asks for, which must be a declared target (default: the first one)."""
+    targets = declared["targets"]
+    if not targets:
+        raise JobError("the dataset declares no target column")
+    target = params.get("target") or targets[0]
+    if target not in targets:
+        raise JobError("params.target is not one of the dataset's declared targets")
+    spec = declared["columns"].get(target) or {}
+    if spec.get("type") != "categorical" or len(spec.get("values") or []) < 2:
+        raise JobError("the declared target has no declared classes")
+    return str(target)
+
+
+def value_key(value: Any) -> str:
+    """The text a declared value and a cell are compared by (an integral float and its int are one value),
+    as datamarket.metadata.declarations.value_key."""
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return str(value)
 
 
 def run(main: Any) -> None:

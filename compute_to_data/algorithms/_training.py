@@ -14,6 +14,7 @@ epsilon, the released metrics then carrying Laplace noise), and writes model.saf
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 import warnings
@@ -23,11 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from _job import JobError, log, number, progress, resolve_file
+from _job import JobError, log, number, progress, resolve_file, value_key
 from safetensors.torch import save_file
 from torch import nn
 
-MAX_CLASSES = 100
+COUNT_EPSILON_FRACTION = 0.05  # the share of a DP job's epsilon spent on its noisy row count
 LOSS_CLIP = 5.0  # per-example cross-entropy is clipped to [0, LOSS_CLIP] for the DP release of the loss
 EVAL_CHUNK = 65536
 
@@ -57,43 +58,23 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def labels_of(column: pd.Series) -> pd.Series:
-    """Integral float labels (an int column that had gaps) back to ints, so 1.0 and 1 are one class."""
-    if pd.api.types.is_float_dtype(column) and bool(np.all(np.mod(column.to_numpy(), 1) == 0)):
-        return column.astype("int64")
-    if pd.api.types.is_bool_dtype(column):
-        return column.astype("int64")
-    return column
+def declared_classes(declared: dict[str, Any], target: str) -> list[Any]:
+    """The target's classes: its declared values, never the labels found in the data."""
+    return list(declared["columns"][target]["values"])
 
 
-def encode_target(
-    frame: pd.DataFrame, target: str, given: list[Any] | None
-) -> tuple[pd.DataFrame, np.ndarray, list[Any]]:
-    frame = frame[frame[target].notna()]
-    column = labels_of(frame[target])
-    if given is not None:
-        if not isinstance(given, list) or not given:
-            raise JobError("params.classes must be a non-empty list")
-        classes = [jsonable(c) for c in given]
-    else:
-        uniques = column.unique()
-        if len(uniques) > MAX_CLASSES:
-            raise JobError(
-                f"target column {target!r} has {len(uniques)} distinct values; this is classification "
-                f"with at most {MAX_CLASSES} classes"
-            )
-        try:
-            classes = sorted(jsonable(v) for v in uniques)
-        except TypeError:
-            classes = sorted((jsonable(v) for v in uniques), key=str)
-    index = {str(c): i for i, c in enumerate(classes)}
-    codes = column.map(lambda v: index.get(str(jsonable(v)), -1)).to_numpy(dtype=np.int64)
+def encode_target(frame: pd.DataFrame, target: str, classes: list[Any]) -> tuple[pd.DataFrame, np.ndarray]:
+    """(the rows whose label is a declared class, their class indices). The other rows (a missing
+    label, a label outside the declaration) are dropped silently: a count of them, anywhere, would
+    tell who is in the data."""
+    index = {value_key(c): i for i, c in enumerate(classes)}
+    codes = np.fromiter(
+        (index.get(value_key(v), -1) if pd.notna(v) else -1 for v in frame[target].to_numpy()),
+        dtype=np.int64,
+        count=len(frame),
+    )
     keep = codes >= 0
-    if not keep.all():
-        log(f"dropped {int((~keep).sum())} rows whose label is not among params.classes")
-    if len(classes) < 2:
-        raise JobError(f"target column {target!r} needs at least 2 classes")
-    return frame[keep], codes[keep], classes
+    return frame[keep], codes[keep]
 
 
 class TableDataset(torch.utils.data.Dataset):
@@ -176,8 +157,8 @@ def training_options(job: dict[str, Any], default_model: str) -> dict[str, Any]:
     }
     if options["test_fraction"] >= 1:
         raise JobError("params.test_fraction must be below 1")
-    if options["metrics_epsilon_fraction"] >= 1:
-        raise JobError("params.metrics_epsilon_fraction must be below 1")
+    if options["metrics_epsilon_fraction"] >= 1 - COUNT_EPSILON_FRACTION:
+        raise JobError(f"params.metrics_epsilon_fraction must be below {1 - COUNT_EPSILON_FRACTION}")
     return options
 
 
@@ -199,7 +180,7 @@ def split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarr
     """(train indices, test indices): a permutation drawn from the job's seed."""
     n_test = max(1, round(n * test_fraction)) if test_fraction > 0 else 0
     if n - n_test < 1:
-        raise JobError(f"too few rows ({n}) to train on")
+        raise JobError("too few rows to train on")
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[n_test:]), np.sort(order[:n_test])
 
@@ -213,7 +194,12 @@ def train_and_evaluate(
     options: dict[str, Any],
     device: torch.device,
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Train the classifier (DP-SGD when the job has an epsilon); the model and its metrics."""
+    """Train the classifier (DP-SGD when the job has an epsilon); the model and its metrics.
+
+    With an epsilon nothing exact leaves: the row count is released with Laplace noise (a share
+    COUNT_EPSILON_FRACTION of epsilon), and everything that would depend on the exact count (the
+    Poisson sample rate, the number of steps, the gradient's averaging, the metrics' denominators) uses
+    the noisy count instead; metrics.json carries no n_train or n_test, only the noisy row count."""
     dp, epochs, batch_size = options["dp"], options["epochs"], options["batch_size"]
     x_all = torch.from_numpy(features).to(device)
     y_all = torch.from_numpy(labels).to(device)
@@ -238,40 +224,58 @@ def train_and_evaluate(
     dp_info: dict[str, Any] = {}
     if dp:
         from opacus import PrivacyEngine
+        from opacus.accountants.utils import get_noise_multiplier
+        from opacus.data_loader import DPDataLoader
 
         delta = float(options["delta"]) if options["delta"] else 1e-5
-        if delta >= 1.0 / n_train:
-            log(f"warning: delta {delta:g} is not small against 1/n_train; the guarantee is weak")
+        epsilon_count = options["epsilon"] * COUNT_EPSILON_FRACTION
         epsilon_metrics = options["epsilon"] * options["metrics_epsilon_fraction"]
+        epsilon_train_share = options["epsilon"] - epsilon_count - epsilon_metrics
+        noise_rng = np.random.default_rng(os_seed())
+        # The noisy row count (Laplace, sensitivity 1), and the split's sizes derived from it.
+        rows = max(float(n_train + n_test) + noise_rng.laplace(0.0, 1.0 / epsilon_count), 2.0)
+        rows_test = rows * options["test_fraction"] if n_test else 0.0
+        rows_train = rows - rows_test
         # Sampling and noise from the OS, never from the job's seed (which the consumer may know).
         torch.manual_seed(os_seed())
         sampling = torch.Generator().manual_seed(os_seed())
         noise = torch.Generator(device=device).manual_seed(os_seed())
-        loader = torch.utils.data.DataLoader(
-            TableDataset(x_train, y_train), batch_size=batch_size, collate_fn=passthrough, generator=sampling
+        # As many steps an epoch as batches of batch_size in the noisy row count (rounded up), each row
+        # drawn with probability 1 / steps: Opacus' own choice for a plain loader, minus the exact count.
+        steps_per_epoch = max(1, math.ceil(rows_train / batch_size))
+        loader = DPDataLoader(
+            TableDataset(x_train, y_train),
+            sample_rate=1.0 / steps_per_epoch,
+            collate_fn=passthrough,
+            generator=sampling,
+        )
+        noise_multiplier = get_noise_multiplier(
+            # 1% below the share, so that the accountant's upper bound stays within it.
+            target_epsilon=epsilon_train_share * 0.99,
+            target_delta=delta,
+            sample_rate=1 / len(loader),
+            epochs=epochs,
+            accountant="prv",
         )
         engine = PrivacyEngine(accountant="prv")
-        model, optimizer, loader = engine.make_private_with_epsilon(
+        model, optimizer, loader = engine.make_private(
             module=net,
             optimizer=optimizer,
             data_loader=loader,
-            # 1% below the share, so that the accountant's upper bound stays within it.
-            target_epsilon=(options["epsilon"] - epsilon_metrics) * 0.99,
-            target_delta=delta,
-            epochs=epochs,
+            noise_multiplier=noise_multiplier,
             max_grad_norm=options["max_grad_norm"],
-            poisson_sampling=True,
+            poisson_sampling=False,  # the loader above already samples (Poisson) at the public rate
             noise_generator=noise,
         )
+        # Opacus would average by a batch size derived from the exact row count: use the noisy one.
+        optimizer.expected_batch_size = max(1, round(rows_train / steps_per_epoch))
         dp_info = {
-            "noise_multiplier": float(optimizer.noise_multiplier),
-            "sample_rate": float(loader.sample_rate),
+            "noise_multiplier": float(noise_multiplier),
+            "sample_rate": 1 / len(loader),
             "max_grad_norm": options["max_grad_norm"],
             "accountant": "prv",
         }
-        log(
-            f"DP-SGD: noise multiplier {optimizer.noise_multiplier:.3f}, sample rate {loader.sample_rate:.5f}"
-        )
+        log(f"DP-SGD: noise multiplier {noise_multiplier:.3f}, sample rate {1 / len(loader):.5f}")
 
         def batches() -> Any:
             return iter(loader)
@@ -321,7 +325,6 @@ def train_and_evaluate(
     epsilon_spent = None
     if dp:
         epsilon_train = float(engine.accountant.get_epsilon(delta=delta)) if steps else 0.0
-        noise_rng = np.random.default_rng(os_seed())
         # Shares of epsilon_metrics: the test accuracy matters most.
         if n_test:
             shares = {"accuracy": 0.5, "train_accuracy": 0.25, "loss": 0.25}
@@ -330,40 +333,38 @@ def train_and_evaluate(
         metric_noise: dict[str, float] = {}
 
         # Laplace mechanism on the counts of correct predictions (sensitivity 1) and on the sum of the
-        # per-example losses clipped to [0, LOSS_CLIP] (sensitivity LOSS_CLIP); n_train and n_test follow
-        # from the row count, which the dataset's metadata publishes.
-        def noisy(key: str, value: float, sensitivity: float, count: int, top: float) -> float:
+        # per-example losses clipped to [0, LOSS_CLIP] (sensitivity LOSS_CLIP), divided by the noisy
+        # number of rows they are over (post-processing: the exact count never enters).
+        def noisy(key: str, value: float, sensitivity: float, count: float, top: float) -> float:
             scale = sensitivity / (epsilon_metrics * shares[key])
-            metric_noise[key] = scale / count
+            metric_noise[key] = scale
             return min(max((value + noise_rng.laplace(0.0, scale)) / count, 0.0), top)
 
         if epsilon_metrics > 0:
-            train_accuracy = noisy("train_accuracy", train_correct, 1.0, n_train, 1.0)
+            train_accuracy = noisy("train_accuracy", train_correct, 1.0, rows_train, 1.0)
             if n_test:
-                accuracy = noisy("accuracy", test_correct, 1.0, n_test, 1.0)
-            loss_value = noisy("loss", loss_sum, LOSS_CLIP, loss_n, LOSS_CLIP)
+                accuracy = noisy("accuracy", test_correct, 1.0, rows_test, 1.0)
+            loss_value = noisy("loss", loss_sum, LOSS_CLIP, rows_test if n_test else rows_train, LOSS_CLIP)
         else:
             # No share of epsilon for the metrics: release none of them rather than exact values.
             accuracy = train_accuracy = loss_value = None
-        epsilon_spent = epsilon_train + epsilon_metrics
+        epsilon_spent = epsilon_count + epsilon_train + epsilon_metrics
         if epsilon_spent > options["epsilon"] + 1e-9:
-            raise RuntimeError(
-                f"epsilon spent {epsilon_spent} exceeds the job's epsilon {options['epsilon']}"
-            )
+            raise RuntimeError("the epsilon spent exceeds the job's epsilon")
         dp_info.update(
             {
+                "epsilon_count": epsilon_count,
                 "epsilon_train": epsilon_train,
                 "epsilon_metrics": epsilon_metrics,
+                "count_noise_scale": 1.0 / epsilon_count,
                 "metrics_noise_scale": metric_noise,
             }
         )
 
-    metrics = {
+    metrics: dict[str, Any] = {
         "accuracy": accuracy,
         "train_accuracy": train_accuracy,
         "loss": loss_value,
-        "n_train": n_train,
-        "n_test": n_test,
         "n_features": int(features.shape[1]),
         "n_classes": n_classes,
         "epochs": epochs,
@@ -374,10 +375,15 @@ def train_and_evaluate(
         "delta": delta,
         "device": device.type,
         "seconds": round(seconds, 4),
-        "samples_per_second": samples / seconds if seconds > 0 else None,
     }
     if dp:
+        # A noisy count only (its epsilon is part of epsilon_spent); the number of samples drawn
+        # would give the exact count away, so neither it nor a rate of it is released.
+        metrics["rows_noisy"] = round(rows, 1)
         metrics["dp_details"] = dp_info
+    else:
+        rate = samples / seconds if seconds > 0 else None
+        metrics.update(n_train=n_train, n_test=n_test, samples_per_second=rate)
     return net, metrics
 
 

@@ -4,27 +4,20 @@ Staged into the sandbox as /job/algorithm/main.py beside _job.py, the job interf
 (compute_to_data/builtins.py); it imports nothing from the repository (stdlib, numpy, pandas and _job only).
 See docs/compute.md, "The algorithm interface".
 
-The job's epsilon is required (> 0). Params (all optional):
-  columns    numeric columns to describe (default: every numeric column)
+The job's epsilon is required (> 0). It describes only the columns the publisher declared numeric, between
+their declared bounds (`declarations` in /job/params.json, from the metadata document, never from the buyer;
+a `bounds` param is refused). Params (all optional):
+  columns    declared numeric columns to describe (default: every declared numeric column)
   bins       histogram bins per column (10)
-  bounds     {column: [lo, hi]}: public bounds. Values are clipped to them; the histogram's edges are
-             linspace(lo, hi, bins + 1), so the edges never come from the data.
-  require_bounds  true: fail when a column has no bounds instead of estimating them (false)
 
 Released statistics, each through the Laplace mechanism (add/remove-one neighbours):
   - the row count (sensitivity 1);
   - per column, the clipped mean: a noisy sum of clip(x, lo, hi) - (lo + hi) / 2 (sensitivity (hi - lo) / 2)
     divided by the column's noisy non-missing count (the total of its noisy histogram: post-processing);
-  - per column, the histogram (L1 sensitivity 1);
-  - per column without public bounds, its quartiles, estimated with the exponential mechanism over a fixed
-    grid of candidates (0 and +-10^(k/8) for 10^-6 .. 10^9) that does not depend on the data; the bounds
-    are then Tukey's fences [q1 - 1.5 IQR, q3 + 1.5 IQR] (post-processing). Quartiles rather than extreme
-    percentiles: the gap in utility between a good and a far-off candidate is n/4 rather than n/100, which
-    is what lets the mechanism find them on small tables. Estimated bounds are coarse (the grid's steps are
-    a factor 1.33) and cost budget: give public bounds when you can.
+  - per column, the histogram over linspace(lo, hi, bins + 1), values clipped to [lo, hi] (L1 sensitivity 1).
 Epsilon is split evenly across all released statistics (basic composition), so the total is the job's
 epsilon: metrics.json says `"epsilon_spent": epsilon, "delta": 0`. The noise is drawn from the operating
-system's randomness, never from the job's seed.
+system's randomness, never from the job's seed. Nothing exact leaves: no count in the log or the metrics.
 
 Outputs: /out/stats.json (the statistics, their noise scales and the budget split) and /out/metrics.json.
 """
@@ -45,11 +38,9 @@ import pandas as pd
 # _job sits beside this script (python -I leaves the script's folder off sys.path).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _job import JobError, load_job, log, progress, read_table, resolve_file, roots, run
+from _job import JobError, declarations, load_job, log, progress, read_table, resolve_file, roots, run
 
 FORMAT = "datamarket.dp_stats/1"
-LOW_QUANTILE, HIGH_QUANTILE = 0.25, 0.75
-FENCE = 1.5  # Tukey's fences: [q1 - 1.5 IQR, q3 + 1.5 IQR]
 MAX_BINS = 1000
 
 
@@ -63,23 +54,6 @@ def first_table(job: dict[str, Any], data_dir: Path) -> Path:
                 raise JobError(f"not among the dataset's files: {path.name}")
             return path
     raise JobError("no CSV file among the job's files")
-
-
-def candidate_grid() -> np.ndarray:
-    """Data-independent candidates for the DP bound estimates."""
-    magnitudes = 10.0 ** (np.arange(-6 * 8, 9 * 8 + 1) / 8.0)
-    return np.concatenate([-magnitudes[::-1], [0.0], magnitudes])
-
-
-def dp_quantile(
-    values: np.ndarray, q: float, epsilon: float, grid: np.ndarray, rng: np.random.Generator
-) -> float:
-    """Exponential mechanism, utility -|#{x <= c} - q n| (sensitivity 1), sampled by the Gumbel-max trick."""
-    ordered = np.sort(values)
-    ranks = np.searchsorted(ordered, grid, side="right")
-    utility = -np.abs(ranks - q * len(ordered))
-    scores = epsilon * utility / 2.0 + rng.gumbel(size=len(grid))
-    return float(grid[int(np.argmax(scores))])
 
 
 def main() -> int:
@@ -96,49 +70,35 @@ def main() -> int:
     bins = params.get("bins", 10)
     if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
         raise JobError(f"params.bins must be an integer from 1 to {MAX_BINS}")
-    bounds_given = params.get("bounds") or {}
-    if not isinstance(bounds_given, dict):
-        raise JobError("params.bounds must be an object {column: [lo, hi]}")
-    require_bounds = bool(params.get("require_bounds", False))
+    declared = declarations(job)
+    numeric = {
+        name: (float(spec["lower"]), float(spec["upper"]))
+        for name, spec in declared["columns"].items()
+        if spec.get("type") == "numeric"
+    }
+    columns = params.get("columns")
+    if columns is None:
+        columns = list(numeric)
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise JobError("params.columns must be a list of column names")
+    for column in columns:
+        if column not in numeric:
+            raise JobError(f"column {column!r} is not a declared numeric column")
+    if not columns:
+        raise JobError("no declared numeric column to describe")
 
     path = first_table(job, data_dir)
     log(f"reading {path.name}")
     frame = read_table(path, use_pyarrow=False)
-    columns = params.get("columns")
-    if columns is None:
-        columns = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
-    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-        raise JobError("params.columns must be a list of column names")
     for column in columns:
         if column not in frame.columns:
-            raise JobError(f"column {column!r} is not in {path.name}")
-        if not pd.api.types.is_numeric_dtype(frame[column]):
-            raise JobError(f"column {column!r} is not numeric")
-    if not columns:
-        raise JobError("no numeric column to describe")
-    bounds: dict[str, tuple[float, float]] = {}
-    for column in columns:
-        if column in bounds_given:
-            pair = bounds_given[column]
-            if (
-                not isinstance(pair, list)
-                or len(pair) != 2
-                or not all(isinstance(b, int | float) for b in pair)
-            ):
-                raise JobError(f"params.bounds[{column!r}] must be [lo, hi]")
-            lo, hi = float(pair[0]), float(pair[1])
-            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-                raise JobError(f"params.bounds[{column!r}] must be finite with lo < hi")
-            bounds[column] = (lo, hi)
-    missing = [c for c in columns if c not in bounds]
-    if missing and require_bounds:
-        raise JobError(f"no bounds for {len(missing)} column(s): {', '.join(map(repr, missing))}")
+            raise JobError(f"declared column {column!r} is not in the data")
+    bounds = {column: numeric[column] for column in columns}
 
-    releases = 1 + 2 * len(columns) + 2 * len(missing)
+    releases = 1 + 2 * len(columns)
     per = epsilon / releases
     log(f"{len(columns)} column(s), {releases} noisy releases, epsilon {per:.5g} each (basic composition)")
     rng = np.random.default_rng(secrets.randbits(128))  # never the job's seed
-    grid = candidate_grid()
 
     n_rows = len(frame)
     stats: dict[str, Any] = {
@@ -154,20 +114,10 @@ def main() -> int:
         "columns": {},
     }
     for i, column in enumerate(columns):
-        values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
         values = values[np.isfinite(values)]
-        if column in bounds:
-            lo, hi = bounds[column]
-            source = "params"
-        else:
-            q1 = dp_quantile(values, LOW_QUANTILE, per, grid, rng)
-            q3 = dp_quantile(values, HIGH_QUANTILE, per, grid, rng)
-            q1, q3 = min(q1, q3), max(q1, q3)
-            if q1 == q3:  # one grid point: widen to its neighbours
-                at = int(np.searchsorted(grid, q1))
-                q1, q3 = float(grid[max(at - 1, 0)]), float(grid[min(at + 1, len(grid) - 1)])
-            lo, hi = q1 - FENCE * (q3 - q1), q3 + FENCE * (q3 - q1)
-            source = "dp_quartiles"
+        lo, hi = bounds[column]
+        source = "declared"
         clipped = np.clip(values, lo, hi)
         edges = np.linspace(lo, hi, bins + 1)
         counts, _ = np.histogram(clipped, bins=edges)
@@ -198,7 +148,6 @@ def main() -> int:
         "epsilon_per_release": per,
         "columns": len(columns),
         "bins": bins,
-        "bounds_estimated": len(missing),
         "seconds": round(time.perf_counter() - started, 4),
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False) + "\n", "utf-8")

@@ -11,8 +11,13 @@ L2-normalized); only the head (logistic regression by default, or an MLP) is tra
 job asks for one. The embedding is a fixed function of each row, so with an epsilon the head's DP-SGD
 training (Opacus, as in train_tabular) covers the whole pipeline.
 
+As train_tabular, it uses only what the publisher declared (`declarations` in /job/params.json): the text
+column must be declared `text`, the target a declared target whose classes are its declared values (rows
+with another label are dropped silently); `classes` and the other publisher-only params are refused. With
+DP, nothing exact leaves (the row count only with noise, as in train_tabular).
+
 Params (`params` in /job/params.json, all optional):
-  text (default "text"), target (default "label"), classes (default: the distinct labels in the data)
+  text (default: the first declared text column), target (default: the first declared target)
   model "logreg" | "mlp" (default "logreg"), hidden (64), layers (1)
   epochs (20), batch_size (64), lr (1e-3, or 1e-2 with DP), weight_decay (0), test_fraction (0.2)
   max_grad_norm (1.0), metrics_epsilon_fraction (0.1): as in train_tabular
@@ -42,8 +47,9 @@ import torch
 # _job and _training sit beside this script (python -I leaves the script's folder off sys.path).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _job import JobError, load_job, log, number, read_table, roots, run
+from _job import JobError, declarations, declared_target, load_job, log, number, read_table, roots, run
 from _training import (
+    declared_classes,
     encode_target,
     layer_sizes,
     pick_device,
@@ -57,7 +63,7 @@ from _training import (
 FORMAT = "datamarket.text_classifier/1"
 DEFAULT_MODEL = "logreg"
 EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-EMBED_CHUNK = 1024  # texts per progress report
+EMBED_CHUNK = 1024  # texts per encoder call
 
 
 # --- text embeddings --------------------------------------------------------------------------------------
@@ -89,7 +95,6 @@ def embed(encoder: Any, texts: list[str], batch_size: int) -> np.ndarray:
             normalize_embeddings=True,
         )
         chunks.append(np.asarray(vectors, dtype=np.float32))
-        log(f"embedded {min(start + EMBED_CHUNK, len(texts))}/{len(texts)} texts")
     return np.concatenate(chunks, axis=0)
 
 
@@ -103,19 +108,26 @@ def main() -> int:
     max_seq_length = number(params, "max_seq_length", 256, minimum=8, integer=True)
     device = pick_device(job)
 
+    declared = declarations(job)
+    target = declared_target(params, declared)
+    classes = declared_classes(declared, target)
+    text_column = params.get("text") or next(
+        (name for name, spec in declared["columns"].items() if spec.get("type") == "text"), None
+    )
+    if text_column is None or (declared["columns"].get(text_column) or {}).get("type") != "text":
+        raise JobError("params.text is not a declared text column (the dataset must declare one)")
+
     path = table_files(job, data_dir)[0]
     log(f"reading {path.name}")
     frame = read_table(path)
-    text_column = params.get("text") or "text"
-    target = params.get("target") or "label"
     for column in (text_column, target):
         if column not in frame.columns:
-            raise JobError(f"column {column!r} is not in {path.name}")
-    frame, labels, classes = encode_target(frame, target, params.get("classes"))
+            raise JobError("a declared column is not in the data")
+    frame, labels = encode_target(frame, target, classes)
     texts = frame[text_column].fillna("").astype(str).tolist()
     del frame
     train_idx, test_idx = split(len(labels), options["test_fraction"], options["seed"])
-    log(f"rows: {len(labels)} ({len(train_idx)} train, {len(test_idx)} test); classes: {len(classes)}")
+    log(f"classes: {len(classes)}")  # no row counts: with DP nothing exact leaves the job
 
     embed_started = time.perf_counter()
     encoder = load_encoder(device)

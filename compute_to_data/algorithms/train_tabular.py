@@ -5,30 +5,31 @@ _training.py, the training core it shares with text_classifier (compute_to_data/
 nothing from the repository (stdlib, numpy, pandas, torch, opacus, safetensors, _job and _training only).
 See docs/compute.md, "The algorithm interface".
 
+What the job may use comes from the publisher's declarations (`declarations` in /job/params.json, written
+by the worker from the metadata document, never from the buyer): the target must be a declared target, its
+classes are its declared values (rows with another label are dropped, silently), the features are the
+declared columns only. A numeric column is clipped to its declared bounds; a categorical column is one-hot
+encoded over its declared values (without DP: only those occurring at least `min_category_count` times in
+the training split), at most `max_categories` of them. `classes`, `bounds`, `categories`, `max_categories`
+and `min_category_count` in the params are refused.
+
 Params (`params` in /job/params.json, all optional):
-  target          label column (default: the last column); its distinct values are the classes
-  classes         list of class labels (default: the distinct values found in the data)
+  target          the label column, one of the declared targets (default: the first declared target)
   model           "mlp" | "logreg" (default "mlp")
   hidden, layers  MLP width (64) and number of hidden layers (1)
   epochs (20), batch_size (64), lr (1e-3, or 1e-2 with DP), weight_decay (0), test_fraction (0.2)
   max_grad_norm   per-example clipping norm for DP-SGD (1.0)
-  bounds          {column: [lo, hi]}: public bounds; the column is clipped to them and scaled to [-1, 1]
-  categories      {column: [values]}: one-hot these values of a non-numeric column
-  max_categories  without `categories`, non-numeric columns with at most this many values are one-hot
-                  encoded, others dropped (20; not in DP mode, where only `categories` is used)
   metrics_epsilon_fraction  share of epsilon spent on the noisy release of the metrics (0.1, DP only)
 
-Without epsilon, numeric columns are standardized with the training split's mean and standard deviation.
-With epsilon the preprocessing must not depend on the data: a column with `bounds` is clipped and scaled to
-them, any other numeric column goes through sign(x) * log1p(|x|). The model is trained with DP-SGD (Opacus,
-Poisson sampling, the noise calibrated by `make_private_with_epsilon`), and the released accuracy and loss
-carry Laplace noise; `epsilon_spent` in metrics.json is the accountant's epsilon plus the metrics' share.
+Without epsilon, numeric columns are clipped and standardized with the training split's mean and standard
+deviation. With epsilon the preprocessing does not depend on the data: clipped and scaled to [-1, 1] by the
+declared bounds. The model is trained with DP-SGD (Opacus, Poisson sampling); nothing exact leaves: the row
+count is released with Laplace noise (5% of epsilon) and the sample rate, the number of steps and the
+metrics' denominators come from that noisy count; the released accuracy and loss carry Laplace noise
+(metrics_epsilon_fraction of epsilon); DP-SGD gets the rest. metrics.json has no n_train or n_test,
+`epsilon_spent` is the three shares' sum, and the log carries no count and no data value.
 The DP noise and the Poisson sampling draw from the operating system's randomness, never from the job's
 seed (a known seed would let the consumer subtract the noise): DP runs are not bit-for-bit reproducible.
-The log transform keeps the guarantee but can cost most of the utility (on breast_cancer, whose features
-sit far from 0, DP runs without bounds predict the majority class): give public bounds (documented
-ranges, physical limits). Treated as public, as the dataset's schema: the column names, the set of labels
-(unless `classes` is given) and the row count (hence n_train and n_test).
 
 Outputs: /out/model.safetensors (the weights; safetensors metadata key "datamarket" holds a small JSON
 document: the features, the preprocessing, the classes, the architecture) and /out/metrics.json.
@@ -47,10 +48,10 @@ import pandas as pd
 # _job and _training sit beside this script (python -I leaves the script's folder off sys.path).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _job import JobError, load_job, log, number, read_table, roots, run
+from _job import JobError, declarations, declared_target, load_job, log, read_table, roots, run, value_key
 from _training import (
+    declared_classes,
     encode_target,
-    jsonable,
     layer_sizes,
     pick_device,
     split,
@@ -68,60 +69,72 @@ DEFAULT_MODEL = "mlp"
 
 
 def build_features(
-    frame: pd.DataFrame, target: str, train: np.ndarray, dp: bool, params: dict[str, Any]
+    frame: pd.DataFrame, target: str, train: np.ndarray, dp: bool, declared: dict[str, Any]
 ) -> tuple[np.ndarray, list[str], list[dict[str, Any]]]:
-    bounds = params.get("bounds") or {}
-    categories = params.get("categories") or {}
-    if not isinstance(bounds, dict) or not isinstance(categories, dict):
-        raise JobError("params.bounds and params.categories must be objects keyed by column")
-    max_categories = number(params, "max_categories", 20, minimum=0, integer=True)
+    """The feature matrix from the declared columns only (others are dropped): a numeric column is
+    clipped to its declared bounds (then, without DP, standardized on the training split; with DP,
+    scaled to [-1, 1]); a categorical column is one-hot encoded over its declared values, and without
+    DP only over those occurring at least min_category_count times in the training split, capped at
+    max_categories (the most frequent first). No category that is not declared ever reaches the model
+    or its metadata."""
+    k, cap = declared["min_category_count"], declared["max_categories"]
     blocks: list[np.ndarray] = []
     names: list[str] = []
     inputs: list[dict[str, Any]] = []
     for column in frame.columns:
-        if column == target:
+        spec = declared["columns"].get(column)
+        if column == target or spec is None:
             continue
         series = frame[column]
-        if pd.api.types.is_bool_dtype(series):
-            series = series.astype("float64")
-        if column in categories:
-            values = [jsonable(v) for v in categories[column]]
+        if spec.get("type") == "numeric":
+            lo, hi = float(spec["lower"]), float(spec["upper"])
+            x = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
+            x[~np.isfinite(x)] = np.nan
+            x = np.clip(x, lo, hi)
+            if dp:
+                feature = {"column": column, "kind": "bounded", "lo": lo, "hi": hi}
+            else:
+                seen = np.isfinite(x[train])
+                mean = float(np.nanmean(x[train])) if seen.any() else 0.0
+                std = float(np.nanstd(x[train])) if seen.any() else 1.0
+                feature = {
+                    "column": column, "kind": "standard", "lo": lo, "hi": hi,
+                    "mean": mean, "std": std if std > 0 else 1.0,
+                }  # fmt: skip
+            blocks.append(transform(x, feature)[:, None])
+            names.append(column)
+            inputs.append(feature)
+        elif spec.get("type") == "categorical":
+            values = categories(series, spec["values"], train, dp, k, cap)
+            if not values:
+                continue
             blocks.append(one_hot(series, values))
             names += [f"{column}={v}" for v in values]
             inputs.append({"column": column, "kind": "one_hot", "categories": values})
-        elif pd.api.types.is_numeric_dtype(series):
-            x = series.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
-            x[~np.isfinite(x)] = np.nan
-            if column in bounds:
-                lo, hi = (float(b) for b in bounds[column])
-                if not hi > lo:
-                    raise JobError(f"params.bounds[{column!r}] must be [lo, hi] with lo < hi")
-                spec = {"column": column, "kind": "bounded", "lo": lo, "hi": hi}
-            elif dp:
-                spec = {"column": column, "kind": "signed_log1p"}
-            else:
-                mean = float(np.nanmean(x[train])) if np.isfinite(x[train]).any() else 0.0
-                std = float(np.nanstd(x[train])) if np.isfinite(x[train]).any() else 1.0
-                spec = {"column": column, "kind": "standard", "mean": mean, "std": std if std > 0 else 1.0}
-            blocks.append(transform(x, spec)[:, None])
-            names.append(column)
-            inputs.append(spec)
-        elif not dp and max_categories > 0 and series.iloc[train].nunique(dropna=True) <= max_categories:
-            values = sorted(str(v) for v in series.iloc[train].dropna().unique())
-            blocks.append(one_hot(series.astype(str).where(series.notna()), values))
-            names += [f"{column}={v}" for v in values]
-            inputs.append({"column": column, "kind": "one_hot", "categories": values})
-        else:
-            reason = "give its categories in params.categories" if dp else "too many distinct values"
-            log(f"dropped non-numeric column {column!r} ({reason})")
     if not blocks:
-        raise JobError("no usable feature column")
+        raise JobError("no usable declared feature column")
     features = np.concatenate(blocks, axis=1).astype(np.float32)
     return features, names, inputs
 
 
+def categories(
+    series: pd.Series, declared: list[Any], train: np.ndarray, dp: bool, k: int, cap: int
+) -> list[Any]:
+    """The values a categorical column is encoded over: with DP, the declared values (the first cap of
+    them; the choice must not depend on the data); without DP, the declared values occurring at least k
+    times in the training split, the cap most frequent."""
+    if dp:
+        return list(declared[:cap])
+    counts = series.iloc[train].dropna().map(value_key).value_counts()
+    frequent = [v for v in declared if counts.get(value_key(v), 0) >= k]
+    frequent.sort(key=lambda v: -int(counts.get(value_key(v), 0)))
+    return frequent[:cap]
+
+
 def transform(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     kind = spec["kind"]
+    if "lo" in spec:
+        x = np.clip(x, spec["lo"], spec["hi"])
     if kind == "standard":
         out = (x - spec["mean"]) / spec["std"]
     elif kind == "bounded":
@@ -134,9 +147,9 @@ def transform(x: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
 
 def one_hot(series: pd.Series, values: list[Any]) -> np.ndarray:
     out = np.zeros((len(series), len(values)), dtype=np.float32)
-    as_text = series.map(lambda v: str(jsonable(v)))
+    as_text = series.map(lambda v: value_key(v) if pd.notna(v) else None)
     for j, value in enumerate(values):
-        out[:, j] = (as_text == str(value)).to_numpy()
+        out[:, j] = (as_text == value_key(value)).to_numpy()
     return out
 
 
@@ -148,22 +161,21 @@ def main() -> int:
     options = training_options(job, DEFAULT_MODEL)
     device = pick_device(job)
 
+    declared = declarations(job)
+    target = declared_target(params, declared)
+    classes = declared_classes(declared, target)
+
     path = table_files(job, data_dir)[0]
     log(f"reading {path.name}")
     frame = read_table(path)
-    if frame.shape[1] < 2:
-        raise JobError(f"{path.name} needs at least two columns (features and a target)")
-    target = params.get("target") or frame.columns[-1]
     if target not in frame.columns:
-        raise JobError(f"target column {target!r} is not in {path.name}")
-    frame, labels, classes = encode_target(frame, target, params.get("classes"))
+        raise JobError("the declared target column is not in the data")
+    frame, labels = encode_target(frame, target, classes)
     train_idx, test_idx = split(len(labels), options["test_fraction"], options["seed"])
-    features, names, inputs = build_features(frame, target, train_idx, options["dp"], params)
+    features, names, inputs = build_features(frame, target, train_idx, options["dp"], declared)
     del frame
-    log(
-        f"rows: {len(labels)} ({len(train_idx)} train, {len(test_idx)} test); features: {len(names)}; "
-        f"classes: {len(classes)}"
-    )
+    # No row counts in the log: with DP nothing exact leaves the job.
+    log(f"features: {len(names)}; classes: {len(classes)}")
 
     net, metrics = train_and_evaluate(features, labels, train_idx, test_idx, len(classes), options, device)
     metrics["total_seconds"] = round(time.perf_counter() - started, 4)

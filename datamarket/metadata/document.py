@@ -6,7 +6,8 @@ the bytes they fetched, not of a re-serialization, so :func:`load` hashes ``raw`
 
 Validation is the JSON Schema in ``schemas/dataset-1.json`` plus the checks a schema cannot express:
 EIP-55 checksums, a real calendar date in ``created``, each file's ciphertext size agreeing with its
-plaintext size and chunk size, unique service ids, and ``max_epsilon_per_job <= epsilon_budget``.
+plaintext size and chunk size, unique service ids, ``max_epsilon_per_job <= epsilon_budget``, and the
+compute declarations' own rules (:func:`datamarket.metadata.declarations.problems`).
 
 Errors::
 
@@ -32,6 +33,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from datamarket.crypto.stream import ALGORITHM, ciphertext_size
 from datamarket.errors import DatamarketError
+from datamarket.metadata import declarations
 
 SCHEMA_ID = "datamarket/dataset@1"
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -144,8 +146,11 @@ def compute_service(
     trusted_algorithms: Iterable[str] = (),
     allow_any_algorithm: bool = False,
     require_dp: bool = False,
+    declared: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """A compute service; ``declared`` (:func:`datamarket.metadata.declarations.declare`) adds the
+    publisher's declarations for the built-in algorithms."""
+    service = {
         "id": id,
         "type": "compute",
         "provider_url": provider_url,
@@ -162,6 +167,10 @@ def compute_service(
             },
         },
     }
+    for key in declarations.DECLARATION_KEYS:
+        if declared and key in declared:
+            service["compute"][key] = declared[key]
+    return service
 
 
 def canonical_bytes(document: Mapping[str, Any]) -> bytes:
@@ -285,6 +294,8 @@ def _semantic_problems(document: Mapping[str, Any]) -> Iterable[tuple[str, str]]
             if per_job > budget:
                 path = f"$.services[{i}].compute.privacy.max_epsilon_per_job"
                 yield path, f"{per_job} is more than the epsilon budget {budget}"
+        if "compute" in service:
+            yield from declarations.problems(service["compute"], f"$.services[{i}].compute")
 
 
 def _invalid(problems: list[tuple[str, str]]) -> InvalidMetadata:

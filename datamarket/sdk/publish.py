@@ -11,7 +11,7 @@ import hashlib
 import mimetypes
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,7 +20,7 @@ from datamarket.chain.quotes import SERVICE_COMPUTE, SERVICE_DOWNLOAD, ZERO_ADDR
 from datamarket.crypto import keys, stream
 from datamarket.crypto.contexts import content_context
 from datamarket.errors import DatamarketError
-from datamarket.metadata import document, profile
+from datamarket.metadata import declarations, document, profile
 from datamarket.storage.base import ContentStore, add_bytes
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -53,6 +53,19 @@ class PublishRequest:
     #: Only jobs that declare an epsilon (DP) may run on the data.
     require_dp: bool = False
     timeout: int = DEFAULT_TIMEOUT
+    #: The publisher's declarations for the built-in algorithms (docs/compute.md, "Declarations"),
+    #: made here from the table: label columns (classes: their distinct values), categorical columns
+    #: (values occurring at least ``min_category_count`` times), free-text columns, numeric bounds
+    #: (other numeric columns get their minimum and maximum rounded outward).
+    targets: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+    text: tuple[str, ...] = ()
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    min_category_count: int = declarations.DEFAULT_MIN_CATEGORY_COUNT
+    max_categories: int = declarations.DEFAULT_MAX_CATEGORIES
+    #: Column declarations given as they are (e.g. a domain that the data does not show), over the
+    #: ones made from the table.
+    columns: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,7 +97,9 @@ def publish_file(
     provider_key = _encryption_key(provider_info)
     plain_size = req.path.stat().st_size
     # Tables get a profile; other files (images, archives) are published without one.
-    data_profile = profile.profile_file(req.path) if req.path.suffix.lower() in TABLE_SUFFIXES else None
+    table = req.path.suffix.lower() in TABLE_SUFFIXES
+    data_profile = profile.profile_file(req.path) if table else None
+    declared = _declarations(req) if req.compute and table else None
 
     content_key = stream.new_content_key()
     with tempfile.TemporaryDirectory(prefix="datamarket-publish-") as tmp:
@@ -108,7 +123,7 @@ def publish_file(
     wrapped = keys.wrap_key(content_key, provider_key, context=context)
     del content_key
 
-    services = _services(req, provider_url, provider_info["address"])
+    services = _services(req, provider_url, provider_info["address"], declared)
     doc = document.build_document(
         name=req.name,
         description=req.description,
@@ -161,7 +176,22 @@ def publish_file(
     )
 
 
-def _services(req: PublishRequest, provider_url: str, provider_address: str) -> list[dict]:
+def _declarations(req: PublishRequest) -> dict:
+    """The compute section's declarations, made from the table on this machine."""
+    try:
+        declared = declarations.declare(
+            profile.read_table(req.path), targets=req.targets, categorical=req.categorical, text=req.text,
+            bounds=req.bounds, min_category_count=req.min_category_count, max_categories=req.max_categories,
+        )  # fmt: skip
+    except declarations.DeclarationError as exc:
+        raise PublishError(str(exc), details=exc.details) from None
+    declared["columns"].update(req.columns)
+    return declared
+
+
+def _services(
+    req: PublishRequest, provider_url: str, provider_address: str, declared: dict | None = None
+) -> list[dict]:
     base = {"provider_url": provider_url, "provider_address": provider_address, "timeout": req.timeout}
     services = []
     if req.download:
@@ -175,6 +205,7 @@ def _services(req: PublishRequest, provider_url: str, provider_address: str) -> 
                 "require_dp": req.require_dp,
                 "privacy": {"epsilon_budget": req.epsilon_budget, "delta": req.delta,
                             "max_epsilon_per_job": req.max_epsilon_per_job},
+                **(declared or {}),
             },
         })  # fmt: skip
     return services

@@ -49,6 +49,7 @@ from torch import nn
 
 from compute_to_data import builtins
 from datamarket.demo import breast_cancer_bounds
+from datamarket.metadata.declarations import declare
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results" / "dp_utility.json"
@@ -72,8 +73,9 @@ def load_dataset(name: str) -> tuple[pd.DataFrame, dict[str, list[float]]]:
 
 
 def run_algorithm(
-    work: Path, table: pd.DataFrame, params: dict[str, Any], epsilon: float | None, seed: int
-) -> Path:
+    work: Path, table: pd.DataFrame, params: dict[str, Any], epsilon: float | None, seed: int,
+    declared: dict[str, Any],
+) -> Path:  # fmt: skip
     """Run train_tabular on `table` exactly like the tests do; the folder holding its outputs."""
     data, job, out = work / "data", work / "job", work / "out"
     for folder in (data, job, out):
@@ -86,6 +88,7 @@ def run_algorithm(
         "delta": DELTA,
         "device": "cpu",
         "files": ["/data/train.csv"],
+        "declarations": declared,  # what the publisher declares: the label and the public bounds
     }
     (job / "params.json").write_text(json.dumps({**body, "seed": seed}))
     env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
@@ -128,6 +131,8 @@ def features_of(table: pd.DataFrame, meta: dict[str, Any]) -> np.ndarray:
     blocks = []
     for spec in meta["inputs"]:
         x = table[spec["column"]].to_numpy(dtype=np.float64)
+        if "lo" in spec:  # clipped to the declared bounds first
+            x = np.clip(x, spec["lo"], spec["hi"])
         if spec["kind"] == "standard":
             out = (x - spec["mean"]) / spec["std"]
         elif spec["kind"] == "bounded":
@@ -189,12 +194,10 @@ def one_run(dataset: str, epsilon: float | None, seed: int, work: Path) -> dict[
     members = frame.iloc[order[:half]].reset_index(drop=True)
     others = frame.iloc[order[half:]].reset_index(drop=True)
     common = {"model": "mlp", "hidden": HIDDEN, "test_fraction": 0.0}
-    if epsilon is None:
-        params = {**common, **PLAIN}
-    else:
-        params = {**common, **PRIVATE, **({"bounds": bounds} if bounds else {})}
+    params = {**common, **PLAIN} if epsilon is None else {**common, **PRIVATE}
+    declared = declare(frame, targets=["target"], bounds={c: (lo, hi) for c, (lo, hi) in bounds.items()})
     started = time.perf_counter()
-    out = run_algorithm(work, members, params, epsilon, seed)
+    out = run_algorithm(work, members, params, epsilon, seed, declared)
     seconds = time.perf_counter() - started
     metrics = json.loads((out / "metrics.json").read_text())
     net, meta = load_model(out / "model.safetensors")

@@ -41,6 +41,7 @@ SCRIPT = ROOT / "compute_to_data" / "algorithms" / "train_tabular.py"
 MODULES = tuple(ROOT / "compute_to_data" / "algorithms" / name for name in ("_job.py", "_training.py"))
 RESULTS = ROOT / "bench" / "results"
 CHUNK_ROWS = 250_000
+TEST_FRACTION = 0.05
 
 
 def now() -> str:
@@ -120,6 +121,10 @@ def summary(metrics: dict[str, Any], wall_s: float) -> dict[str, Any]:
     result["wall_s"] = round(wall_s, 2)
     if metrics.get("dp"):
         result["epsilon_spent"] = metrics.get("epsilon_spent")
+        # A DP run releases no exact count: the rate from its noisy row count (the expected samples).
+        rows, seconds = metrics.get("rows_noisy"), metrics.get("seconds")
+        if rows and seconds:
+            result["samples_per_second"] = rows * (1 - TEST_FRACTION) * metrics["epochs"] / seconds
     return result
 
 
@@ -265,8 +270,9 @@ def main() -> int:
         "layers": args.layers,
         "epochs": args.epochs,
         "batch_size": args.batch_size,
-        "test_fraction": 0.05,
+        "test_fraction": TEST_FRACTION,
     }
+    features = args.features
     job = {
         "params": params,
         "epsilon": args.epsilon if args.dp else None,
@@ -274,6 +280,17 @@ def main() -> int:
         "device": "cpu" if args.cpu else "cuda",
         "files": ["/data/table.csv"],
         "seed": 1,
+        # What a publisher declares for the table write_table makes: the label's classes, the features'
+        # bounds (the int16 range they are quantized to).
+        "declarations": {
+            "columns": {
+                **{f"f{i}": {"type": "numeric", "lower": -32000, "upper": 32000} for i in range(features)},
+                "label": {"type": "categorical", "values": list(range(args.classes))},
+            },
+            "targets": ["label"],
+            "min_category_count": 10,
+            "max_categories": max(32, args.classes),
+        },
     }
     result: dict[str, Any] = {
         "gpu": not args.cpu,

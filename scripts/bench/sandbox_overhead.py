@@ -90,8 +90,9 @@ class Workspace:
     """A job's folders laid out as the worker does: private parent, readable data and job folders."""
 
     def __init__(
-        self, base: Path, script: str | None, params: dict, data: dict[str, str], builtin: str = ""
-    ) -> None:
+        self, base: Path, script: str | None, params: dict, data: dict[str, str], builtin: str = "",
+        declarations: dict | None = None,
+    ) -> None:  # fmt: skip
         """`script`: the algorithm's source, or None to stage the built-in `builtin` (main.py and modules)."""
         self.root = base
         self.data, self.job, self.out = base / "data", base / "job", base / "out"
@@ -104,6 +105,8 @@ class Workspace:
         else:
             (self.job / "algorithm" / "main.py").write_text(script)
         document = {"params": params, "epsilon": None, "delta": 1e-5, "device": "cpu", "seed": 0}
+        if declarations is not None:
+            document["declarations"] = declarations
         document["files"] = [f"/data/{name}" for name in data]
         (self.job / "params.json").write_text(json.dumps(document))
         for path in [self.root, *self.root.rglob("*")]:
@@ -171,10 +174,15 @@ def choose_workload(base: Path, steps: int) -> tuple[str, Workspace]:
     if TRAIN_TABULAR.exists():
         table = synthetic_table()
         header = next(csv.reader([table.splitlines()[0]]))
-        params = {"target": header[-1], "label": header[-1], "epochs": 5}
+        params = {"target": header[-1], "epochs": 5}
+        # What the table's publisher would declare: the label's classes and the features' bounds.
+        columns = {name: {"type": "numeric", "lower": -6.0, "upper": 6.0} for name in header[:-1]}
+        columns[header[-1]] = {"type": "categorical", "values": [0, 1]}
+        declared = {"columns": columns, "targets": [header[-1]]}
         workspace = Workspace(
-            base / "train_tabular", None, params, {"train.csv": table}, builtin="train_tabular"
-        )
+            base / "train_tabular", None, params, {"train.csv": table}, builtin="train_tabular",
+            declarations=declared,
+        )  # fmt: skip
         _, code, output = workspace.bare(sys.executable)
         if code == 0:
             return "train_tabular", workspace

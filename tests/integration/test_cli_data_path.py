@@ -79,6 +79,14 @@ def test_errors_are_one_json_object_with_a_code(market_home):
     not_csv = market_home / "noise.csv"
     not_csv.write_bytes(bytes(range(256)) * 4)
     assert _fail("publish", str(not_csv), "--name", "noise")["code"] == "unreadable_table"
+    # A label with more distinct values than --max-categories is no label: refused, naming the column.
+    table = market_home / "ids.csv"
+    table.write_text("id,label\n" + "".join(f"{i},{i % 2}\n" for i in range(40)))
+    compute_only = ("--compute-only", "--epsilon-budget", "5")
+    error = _fail("publish", str(table), "--name", "ids", *compute_only, "--target", "id")
+    assert error["code"] == "publish_failed" and "'id'" in error["message"]
+    missing = _fail("publish", str(table), "--name", "ids", *compute_only, "--target", "nope")
+    assert missing["code"] == "publish_failed" and "'nope' is not in the table" in missing["message"]
     # The refused commands published nothing.
     status = _run("status")
     w3 = Web3(HTTPProvider(status["services"]["chain"]["url"]))

@@ -17,7 +17,7 @@ import pytest
 from datamarket import stack
 from datamarket.chain.devchain import DevChain, dev_account
 from datamarket.chain.market import Market
-from datamarket.demo import write_breast_cancer_csv
+from datamarket.demo import breast_cancer_bounds, write_breast_cancer_csv
 from datamarket.sdk.compute import pack_bundle
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file
@@ -95,7 +95,8 @@ def publish_compute_dataset(
             path=csv, name="Breast cancer (compute only)", price=1 * ONE,
             payment_token=local.contracts["payment_token"], download=False, compute=True,
             epsilon_budget=budget, max_epsilon_per_job=per_job, trusted_algorithms=trusted,
-            require_dp=require_dp,
+            require_dp=require_dp, targets=("target",),
+            bounds={c: (lo, hi) for c, (lo, hi) in breast_cancer_bounds().items()},
         ),
         market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
         provider_url=provider.base_url,

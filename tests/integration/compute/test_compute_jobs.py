@@ -14,7 +14,6 @@ import pytest
 from safetensors.numpy import load_file
 
 from datamarket.chain.events import ComputeReceiptPosted
-from datamarket.demo import breast_cancer_bounds
 from datamarket.sdk import compute
 from datamarket.sdk.provider_client import ProviderError
 from tests.integration.compute.conftest import JOBS, ComputeMarket
@@ -44,7 +43,8 @@ def test_dp_training_job_from_order_to_model_and_receipt(
 ) -> None:
     m = compute_market
     before = m.provider.privacy(m.datatoken)
-    params = {"target": "target", "epochs": 10, "model": "logreg", "bounds": breast_cancer_bounds()}
+    # The bounds are the publisher's (conftest declares breast_cancer's documented ranges), never the job's.
+    params = {"target": "target", "epochs": 10, "model": "logreg"}
     handle = start(m, tmp_path, "train_tabular", params, epsilon=2.0)
     seen: list[str] = []
     final = compute.wait(handle, on_update=lambda s: seen.append(s["state"]), poll_s=0.1, timeout=120)
@@ -189,6 +189,6 @@ def test_a_dataset_that_requires_dp_refuses_jobs_without_epsilon(
     with pytest.raises(ProviderError) as info:  # and by the provider, for a client that skips the check
         start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.1}, order_tx=order)
     assert info.value.code == "dp_required" and info.value.status == 403
-    params = {"columns": ["mean radius"], "bounds": {"mean radius": [0, 40]}}
+    params = {"columns": ["mean radius"]}
     handle = start(m, tmp_path, "dp_stats", params, epsilon=1.0, order_tx=order)
     assert compute.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"

@@ -145,6 +145,35 @@ def test_epsilon_reservations_hold_until_the_receipt_is_mined(store) -> None:
     assert s.reserved(dt, 12) == 0
 
 
+def test_a_job_that_reached_running_is_charged_whatever_its_outcome(store) -> None:
+    """Failed, rejected or cancelled after its algorithm may have read the data: charged its epsilon,
+    which stays reserved until the receipt is mined. Ended before running (a staging failure, a
+    cancel while queued): refunded. Success or failure is no free oracle."""
+    s, _ = store
+    dt = unique_dt()
+    ends = {}
+    for end in (J.FAILED, J.REJECTED, J.CANCELLED):
+        job = create(s, datatoken=dt, epsilon=1_000_000)
+        owner = s.claim(job.id, "w", lease_s=10, max_attempts=1).lease_owner
+        assert s.advance(job.id, owner, J.STAGING, J.RUNNING)
+        if end == J.REJECTED:
+            assert s.advance(job.id, owner, J.RUNNING, J.CHECKING)
+        assert s.finish(job.id, end, worker=owner, error={"code": "x", "message": "x"})
+        ends[end] = s.get(job.id)
+    assert {end: job.charged_units for end, job in ends.items()} == dict.fromkeys(ends, 1_000_000)
+    assert s.reserved(dt, 10) == 3_000_000
+    staged = create(s, datatoken=dt, epsilon=1_000_000)
+    owner = s.claim(staged.id, "w", lease_s=10, max_attempts=1).lease_owner
+    assert s.finish(staged.id, J.FAILED, worker=owner, error={"code": "key_unavailable", "message": "x"})
+    queued = create(s, datatoken=dt, epsilon=1_000_000)
+    assert s.request_cancel(queued.id).state == J.CANCELLED
+    assert s.get(staged.id).charged_units == 0 and s.get(queued.id).charged_units == 0
+    assert s.reserved(dt, 10) == 3_000_000
+    batch, _ = s.take_receipts(ids=[job.id for job in ends.values()])
+    s.receipts_posted(batch, "0x" + "bb" * 32, 12)
+    assert s.reserved(dt, 12) == 0
+
+
 def test_concurrent_reservations_never_exceed_the_budget(store) -> None:
     s, _ = store
     dt = unique_dt()

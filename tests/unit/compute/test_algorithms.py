@@ -21,6 +21,7 @@ from safetensors import safe_open
 from sklearn.datasets import load_breast_cancer
 
 from compute_to_data import builtins, bundle
+from datamarket.metadata.declarations import declare
 
 ALLOWED_IMPORTS = {
     "__future__",
@@ -118,8 +119,16 @@ def cancer_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def plain_run(cancer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    job = {"params": {"epochs": 8}, "files": ["/data/cancer.csv"]}
+def cancer_declared(cancer_dir: Path) -> dict[str, Any]:
+    """What a publisher of the table declares: the label, and public bounds for one column (the others
+    get their min and max rounded outward)."""
+    frame = pd.read_csv(cancer_dir / "cancer.csv")
+    return declare(frame, targets=["target"], bounds={"mean radius": (5, 30)})
+
+
+@pytest.fixture(scope="module")
+def plain_run(cancer_dir: Path, cancer_declared: dict, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    job = {"params": {"epochs": 8}, "files": ["/data/cancer.csv"], "declarations": cancer_declared}
     return run_algorithm("train_tabular", tmp_path_factory.mktemp("plain"), cancer_dir, job)
 
 
@@ -147,11 +156,10 @@ def test_train_tabular_without_dp(plain_run: Run, cancer_dir: Path) -> None:
 
 
 def test_train_tabular_is_reproducible_with_its_seed(
-    plain_run: Run, cancer_dir: Path, tmp_path: Path
+    plain_run: Run, cancer_dir: Path, cancer_declared: dict, tmp_path: Path
 ) -> None:
-    again = run_algorithm(
-        "train_tabular", tmp_path / "a", cancer_dir, {"params": {"epochs": 8}, "files": ["/data/cancer.csv"]}
-    )
+    job = {"params": {"epochs": 8}, "files": ["/data/cancer.csv"], "declarations": cancer_declared}
+    again = run_algorithm("train_tabular", tmp_path / "a", cancer_dir, job)
     assert again.returncode == 0, again.logs
     first, second = plain_run.metrics(), again.metrics()
     for key in ("accuracy", "train_accuracy", "loss"):
@@ -164,19 +172,20 @@ def test_train_tabular_is_reproducible_with_its_seed(
         "train_tabular",
         tmp_path / "b",
         cancer_dir,
-        {"params": {"epochs": 8}, "files": ["/data/cancer.csv"], "seed": 8},
+        {**job, "seed": 8},
     )
     assert (other.out / "model.safetensors").read_bytes() != (
         plain_run.out / "model.safetensors"
     ).read_bytes()
 
 
-def test_train_tabular_with_dp(cancer_dir: Path, tmp_path: Path) -> None:
+def test_train_tabular_with_dp(cancer_dir: Path, cancer_declared: dict, tmp_path: Path) -> None:
     job = {
-        "params": {"epochs": 3, "batch_size": 128, "bounds": {"mean radius": [0, 30]}},
+        "params": {"epochs": 3, "batch_size": 128},
         "epsilon": 2.0,
         "delta": 1e-5,
         "files": ["/data/cancer.csv"],
+        "declarations": cancer_declared,
     }
     run = run_algorithm("train_tabular", tmp_path, cancer_dir, job)
     assert run.returncode == 0, run.logs
@@ -185,17 +194,26 @@ def test_train_tabular_with_dp(cancer_dir: Path, tmp_path: Path) -> None:
     assert metrics["dp"] is True and metrics["delta"] == 1e-5
     assert 0 < metrics["epsilon_spent"] <= 2.0
     details = metrics["dp_details"]
-    assert details["epsilon_metrics"] == pytest.approx(0.2)
-    assert details["epsilon_train"] + details["epsilon_metrics"] == pytest.approx(metrics["epsilon_spent"])
+    assert details["epsilon_metrics"] == pytest.approx(0.2) and details["epsilon_count"] == pytest.approx(0.1)
+    spent = details["epsilon_count"] + details["epsilon_train"] + details["epsilon_metrics"]
+    assert spent == pytest.approx(metrics["epsilon_spent"])
+    # The sample rate comes from the noisy row count (569 +- Laplace(10): 455 train rows, 4 batches of 128).
     assert details["noise_multiplier"] > 0 and details["sample_rate"] == pytest.approx(1 / 4)
     assert 0 <= metrics["accuracy"] <= 1 and 0 <= metrics["train_accuracy"] <= 1
+    # Nothing exact leaves: no exact count in the metrics or the log, only a noisy one.
+    assert not {"n_train", "n_test", "samples_per_second"} & set(metrics)
+    assert metrics["rows_noisy"] != 569 and abs(metrics["rows_noisy"] - 569) < 150
+    released = json.dumps(metrics) + run.logs
+    for exact in ("569", "455", "114"):
+        assert exact not in released.replace(str(metrics["rows_noisy"]), "")
     # Batch losses are not private: a DP run does not log them.
     assert "training loss" not in run.logs and "progress: 1.000" in run.logs
     assert_no_rows(run.logs, cancer_dir / "cancer.csv")
     metadata, _ = model_metadata(run.out / "model.safetensors")
-    kinds = {spec["column"]: spec["kind"] for spec in metadata["inputs"]}
-    # With DP the preprocessing does not look at the data.
-    assert kinds["mean radius"] == "bounded" and set(kinds.values()) == {"bounded", "signed_log1p"}
+    inputs = {spec["column"]: spec for spec in metadata["inputs"]}
+    # With DP the preprocessing does not look at the data: the declared bounds.
+    assert {spec["kind"] for spec in inputs.values()} == {"bounded"}
+    assert (inputs["mean radius"]["lo"], inputs["mean radius"]["hi"]) == (5, 30)
     assert all("mean" not in spec for spec in metadata["inputs"])
 
 
@@ -217,10 +235,12 @@ def test_train_tabular_mixed_columns_and_logreg(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     pd.DataFrame(rows).to_csv(data / "mixed.csv", index=False)
+    declared = declare(pd.read_csv(data / "mixed.csv"), targets=["label"], categorical=["colour"])
     job = {
         "params": {"model": "logreg", "epochs": 5, "target": "label", "lr": 0.05},
         "files": ["/data/mixed.csv"],
         "device": "cuda",
+        "declarations": declared,
     }
     run = run_algorithm("train_tabular", tmp_path / "run", data, job)
     assert run.returncode == 0, run.logs
@@ -230,17 +250,26 @@ def test_train_tabular_mixed_columns_and_logreg(tmp_path: Path) -> None:
         assert "no GPU is visible" in run.logs
     metadata, shapes = model_metadata(run.out / "model.safetensors")
     assert metadata["classes"] == ["no", "yes"]
-    assert metadata["features"] == ["x", "colour=blue", "colour=green", "colour=red", "flag"]
-    assert shapes == {"0.weight": (2, 5), "0.bias": (2,)}
-    assert "dropped non-numeric column 'note'" in run.logs
+    # Only declared columns: x (numeric, bounds rounded outward) and colour; not note nor flag.
+    assert metadata["features"][0] == "x"
+    assert sorted(metadata["features"][1:]) == ["colour=blue", "colour=green", "colour=red"]
+    assert shapes == {"0.weight": (2, 4), "0.bias": (2,)}
     assert_no_rows(run.logs, data / "mixed.csv")
 
 
-def test_train_tabular_reports_bad_params(cancer_dir: Path, tmp_path: Path) -> None:
-    job = {"params": {"target": "nope"}, "files": ["/data/cancer.csv"]}
+def test_train_tabular_reports_bad_params(cancer_dir: Path, cancer_declared: dict, tmp_path: Path) -> None:
+    job = {"params": {"target": "mean area"}, "files": ["/data/cancer.csv"], "declarations": cancer_declared}
     run = run_algorithm("train_tabular", tmp_path / "a", cancer_dir, job)
-    assert run.returncode == 2 and "error: target column 'nope'" in run.logs
+    assert (
+        run.returncode == 2
+        and "error: params.target is not one of the dataset's declared targets" in run.logs
+    )
     assert not (run.out / "metrics.json").exists()
+    job["params"] = {"classes": [0]}
+    run = run_algorithm("train_tabular", tmp_path / "b", cancer_dir, job)
+    assert run.returncode == 2 and "error: params.classes comes from the dataset's declarations" in run.logs
+    run = run_algorithm("train_tabular", tmp_path / "c", cancer_dir, {"files": ["/data/cancer.csv"]})
+    assert run.returncode == 2 and "error: the dataset declares no target column" in run.logs
 
 
 # --- dp_stats ------------------------------------------------------------------------------------------
@@ -248,40 +277,47 @@ def test_train_tabular_reports_bad_params(cancer_dir: Path, tmp_path: Path) -> N
 
 def test_dp_stats(cancer_dir: Path, tmp_path: Path) -> None:
     columns = ["mean radius", "mean area", "target"]
+    frame = pd.read_csv(cancer_dir / "cancer.csv")
     job = {
-        "params": {"columns": columns, "bins": 5, "bounds": {"mean radius": [5, 30], "target": [0, 1]}},
+        "params": {"columns": columns, "bins": 5},
         "epsilon": 30.0,
         "files": ["/data/cancer.csv"],
+        "declarations": declare(frame, bounds={"mean radius": (5, 30), "target": (0, 1)}),
     }
     run = run_algorithm("dp_stats", tmp_path, cancer_dir, job)
     assert run.returncode == 0, run.logs
     assert run.outputs() == {"stats.json", "metrics.json"}
     metrics = run.metrics()
-    # count + (mean, histogram) per column + two quartiles for the column without bounds
-    assert metrics["releases"] == 1 + 2 * 3 + 2 and metrics["bounds_estimated"] == 1
+    # count + (mean, histogram) per column
+    assert metrics["releases"] == 1 + 2 * 3
     assert metrics["epsilon_spent"] == 30.0 and metrics["delta"] == 0.0
     stats = json.loads((run.out / "stats.json").read_text())
-    assert stats["epsilon_per_release"] == pytest.approx(30.0 / 9)
+    assert stats["epsilon_per_release"] == pytest.approx(30.0 / 7)
     assert abs(stats["count"] - 569) < 30
     radius = stats["columns"]["mean radius"]
-    assert radius["bounds"] == [5.0, 30.0] and radius["bounds_source"] == "params"
+    assert radius["bounds"] == [5.0, 30.0] and radius["bounds_source"] == "declared"
     assert radius["histogram"]["edges"] == pytest.approx([5.0, 10.0, 15.0, 20.0, 25.0, 30.0])
     assert len(radius["histogram"]["counts"]) == 5 and all(c >= 0 for c in radius["histogram"]["counts"])
     assert abs(radius["mean"] - 14.13) < 2
     assert stats["columns"]["target"]["histogram"]["edges"][0] == 0.0
     area = stats["columns"]["mean area"]
-    assert area["bounds_source"] == "dp_quartiles" and area["bounds"][0] < area["bounds"][1]
+    # Without given bounds: the min and max (143.5, 2501) rounded outward (to 2 digits of the span).
+    assert area["bounds_source"] == "declared" and area["bounds"] == [100.0, 2600.0]
     assert "progress: 1.000" in run.logs
     assert_no_rows(run.logs, cancer_dir / "cancer.csv")
 
 
-def test_dp_stats_needs_epsilon_and_honours_require_bounds(cancer_dir: Path, tmp_path: Path) -> None:
+def test_dp_stats_needs_epsilon_and_declared_columns(cancer_dir: Path, tmp_path: Path) -> None:
     run = run_algorithm("dp_stats", tmp_path / "a", cancer_dir, {"files": ["/data/cancer.csv"]})
     assert run.returncode == 2 and "epsilon" in run.logs
-    job = {"params": {"columns": ["mean area"], "require_bounds": True}, "epsilon": 1.0}
+    declared = declare(pd.read_csv(cancer_dir / "cancer.csv"), categorical=["mean area"])
+    job = {"params": {"columns": ["mean area"]}, "epsilon": 1.0, "declarations": declared}
     run = run_algorithm("dp_stats", tmp_path / "b", cancer_dir, job)
-    assert run.returncode == 2 and "no bounds" in run.logs
+    assert run.returncode == 2 and "not a declared numeric column" in run.logs
     assert not any(run.out.iterdir())
+    job = {"params": {"bounds": {"mean area": [0, 1]}}, "epsilon": 1.0, "declarations": declared}
+    run = run_algorithm("dp_stats", tmp_path / "c", cancer_dir, job)
+    assert run.returncode == 2 and "params.bounds comes from the dataset's declarations" in run.logs
 
 
 # --- text_classifier -----------------------------------------------------------------------------------
@@ -307,7 +343,8 @@ def reviews_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_text_classifier(reviews_dir: Path, tmp_path: Path) -> None:
     # One run without DP: the DP training path is the shared core that test_train_tabular_with_dp covers.
-    job = {"params": {"epochs": 10, "lr": 0.02}, "files": ["/data/reviews.csv"]}
+    declared = declare(pd.read_csv(reviews_dir / "reviews.csv"), targets=["label"], text=["text"])
+    job = {"params": {"epochs": 10, "lr": 0.02}, "files": ["/data/reviews.csv"], "declarations": declared}
     run = run_algorithm("text_classifier", tmp_path, reviews_dir, job)
     assert run.returncode == 0, run.logs
     assert run.outputs() == {"model.safetensors", "metrics.json"}
