@@ -374,7 +374,9 @@ def train_and_evaluate(
         "epsilon_spent": epsilon_spent,
         "delta": delta,
         "device": device.type,
-        "seconds": round(seconds, 4),
+        # Under DP in whole seconds: the training time follows the row count (as the status's
+        # timings do, which are whole seconds too).
+        "seconds": float(math.ceil(seconds)) if dp else round(seconds, 4),
     }
     if dp:
         # A noisy count only (its epsilon is part of epsilon_spent); the number of samples drawn

@@ -29,6 +29,7 @@ classes, the architecture) and /out/metrics.json (as train_tabular's, plus embed
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -137,11 +138,14 @@ def main() -> int:
     if device.type == "cuda":
         torch.cuda.empty_cache()
     embed_seconds = time.perf_counter() - embed_started
-    log(f"embeddings: {features.shape[1]} dimensions in {embed_seconds:.1f} s")
+    log(f"embeddings: {features.shape[1]} dimensions in {math.ceil(embed_seconds)} s")
 
     net, metrics = train_and_evaluate(features, labels, train_idx, test_idx, len(classes), options, device)
-    metrics["embed_seconds"] = round(embed_seconds, 4)
-    metrics["total_seconds"] = round(time.perf_counter() - started, 4)
+    # Times follow the row count: under DP, whole seconds only (as the job's status shows them).
+    total_seconds = time.perf_counter() - started
+    dp = metrics["dp"]
+    metrics["embed_seconds"] = float(math.ceil(embed_seconds)) if dp else round(embed_seconds, 4)
+    metrics["total_seconds"] = float(math.ceil(total_seconds)) if dp else round(total_seconds, 4)
     description = {
         "format": FORMAT,
         "embedding_model": EMBEDDING_MODEL,
