@@ -232,11 +232,15 @@ def _status_lines(status: dict) -> list[str]:
 )  # fmt: skip
 @click.option("--allow-any-algorithm", is_flag=True, help="Let jobs run any published algorithm bundle.")
 @click.option("--require-dp", is_flag=True, help="Run only jobs that declare an epsilon (DP jobs).")
+@click.option(
+    "--aggregate-blocks", default=None, type=click.IntRange(2, 1000), metavar="K",
+    help="Untrusted algorithms run on K disjoint blocks of the rows (sample and aggregate; default 10).",
+)  # fmt: skip
 @account_option
 @json_option
 @_handle_errors
 def publish(file, name, description, tags, license_, price, payment_token, free, download, epsilon_budget,
-            max_epsilon_per_job, trusted, allow_any_algorithm, require_dp, dev_index,
+            max_epsilon_per_job, trusted, allow_any_algorithm, require_dp, aggregate_blocks, dev_index,
             as_json) -> None:  # fmt: skip
     """Profile, encrypt and pin FILE, then publish it with its own datatoken."""
     import math
@@ -275,7 +279,7 @@ def publish(file, name, description, tags, license_, price, payment_token, free,
         price=0 if free else _token_units(market.w3, token, price), payment_token=token, free=free,
         download=download, compute=compute, epsilon_budget=epsilon_budget,
         max_epsilon_per_job=max_epsilon_per_job, trusted_algorithms=trusted,
-        allow_any_algorithm=allow_any_algorithm, require_dp=require_dp,
+        allow_any_algorithm=allow_any_algorithm, require_dp=require_dp, aggregate_blocks=aggregate_blocks,
     )  # fmt: skip
     result = publish_file(
         request, market=market, store=store, provider_info=provider.info(),

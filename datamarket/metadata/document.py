@@ -144,8 +144,9 @@ def compute_service(
     trusted_algorithms: Iterable[str] = (),
     allow_any_algorithm: bool = False,
     require_dp: bool = False,
+    aggregate_blocks: int | None = None,
 ) -> dict[str, Any]:
-    return {
+    service = {
         "id": id,
         "type": "compute",
         "provider_url": provider_url,
@@ -162,6 +163,9 @@ def compute_service(
             },
         },
     }
+    if aggregate_blocks is not None:
+        service["compute"]["aggregate"] = {"blocks": aggregate_blocks}
+    return service
 
 
 def canonical_bytes(document: Mapping[str, Any]) -> bytes:
