@@ -130,6 +130,22 @@ def test_a_malformed_or_failed_block_counts_as_the_midpoint(
     assert abs(released["values"][0] - 0.5) < 0.2, released
 
 
+def test_how_long_blocks_run_does_not_show_in_the_job_timing(
+    compute_market: ComputeMarket, open_dataset: str, tmp_path: Path
+) -> None:
+    """Blocks that sleep past their slot and blocks that end at once: the running phase lasts k
+    slots either way (the slot's tear-down margin apart), so the time cannot carry a row's value."""
+    timings = {}
+    for mode, value in (("sleep", 60.0), ("out_of_bounds", 1.0)):
+        final, _ = _run(
+            compute_market, open_dataset, tmp_path / mode, HERE / "shaped_output.py",
+            params={"mode": mode, "value": value}, epsilon=1.0, output=_spec([1], 0, 1),
+        )  # fmt: skip
+        timings[mode] = final["timings"]["running"]
+    # A leak would show a whole slot or more (the sleeper is killed at 80% of each slot, then waits).
+    assert abs(timings["sleep"] - timings["out_of_bounds"]) < SLOT_S, timings
+
+
 def test_a_job_without_output_spec_or_epsilon_is_refused(
     compute_market: ComputeMarket, open_dataset: str, tmp_path: Path
 ) -> None:

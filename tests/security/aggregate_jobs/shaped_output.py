@@ -1,5 +1,6 @@
 """Hostile: writes an output that breaks the job's declared output spec in the way ``params.mode``
-names (values out of bounds, a wrong shape, an extra file, a crash after printing data)."""
+names (values out of bounds, a wrong shape, an extra file, a long sleep, a crash after printing
+data)."""
 
 import json
 import os
@@ -19,6 +20,11 @@ elif mode == "wrong_shape":
 elif mode == "extra_file":
     (OUT / "output.json").write_text(json.dumps([value] * size))
     (OUT / "rows.csv").write_bytes(Path(job["files"][0]).read_bytes()[:4096])
+elif mode == "sleep":  # as long as a row's value says, were it a timing attack
+    import time
+
+    time.sleep(value)
+    (OUT / "output.json").write_text(json.dumps([1.0] * size))
 elif mode == "crash":
     print(Path(job["files"][0]).read_text()[:2000], flush=True)
     print("progress: 0.7", flush=True)
