@@ -119,6 +119,7 @@ class Worker:
             ),
             lease_s=settings.job_lease_s * 3,
             max_attempts=settings.job_max_attempts,
+            aggregate_slot_s=float(settings.job_aggregate_slot_s),
             published_algorithms=settings.published_algorithms,
             max_metadata_bytes=settings.max_metadata_bytes,
             gpus=gpus,

@@ -68,6 +68,7 @@ jobs = sa.Table(
     sa.Column("algorithm", sa.Text, nullable=False),  # JSON: a built-in's name or {"bundle", "sha256"}
     sa.Column("algorithm_hash", sa.String(64), nullable=False),
     sa.Column("params", sa.Text, nullable=False),  # canonical JSON
+    sa.Column("output", sa.Text),  # canonical JSON: the job's output spec (sample and aggregate), or NULL
     sa.Column("environment", sa.String(8), nullable=False),
     sa.Column("epsilon_units", sa.BigInteger, nullable=False),  # requested, micro-epsilon
     sa.Column("charged_units", sa.BigInteger, nullable=False, default=0),
@@ -150,6 +151,8 @@ class NewJob:
     environment: str
     epsilon_units: int
     delta: float
+    #: The signed output spec (datamarket.output_spec) of a job on an untrusted algorithm.
+    output: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ class Job:
     receipt_tx: str | None
     receipt_block: int | None
     receipt_error: str | None = None
+    output: dict | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -223,6 +227,7 @@ class Job:
             receipt_tx=m["receipt_tx"],
             receipt_block=m["receipt_block"],
             receipt_error=m.get("receipt_error"),
+            output=json.loads(m["output"]) if m.get("output") else None,
         )
 
     @property
@@ -338,6 +343,7 @@ class JobStore:
                     algorithm=dumps(new.algorithm),
                     algorithm_hash=new.algorithm_hash,
                     params=dumps(new.params),
+                    output=dumps(new.output) if new.output is not None else None,
                     environment=new.environment,
                     sent_at=now,
                     epsilon_units=new.epsilon_units,

@@ -37,7 +37,7 @@ from provider.chain import ChainReader
 from provider.datasets import DatasetDocument, DocumentCache
 from provider.errors import Unavailable
 
-from . import builtins, bundle, failures, policy, sandbox
+from . import builtins, bundle, failures, policy, sample_aggregate, sandbox
 from .jobs import (
     CANCELLED,
     CHECKING,
@@ -156,6 +156,8 @@ class WorkerContext:
     limits: sandbox.Limits
     lease_s: float
     max_attempts: int
+    #: Sample and aggregate: each block's fixed time slot (seconds).
+    aggregate_slot_s: float = 60.0
     published_algorithms: bool = True
     max_metadata_bytes: int = 1024 * 1024
     documents: DocumentCache = field(default_factory=DocumentCache)
@@ -245,6 +247,8 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
 
     # ---- staging
     doc, files = stage_data(ctx, job, data_dir)
+    if sample_aggregate.applies(ctx, job, doc):  # an untrusted algorithm: docs/privacy.md
+        return sample_aggregate.run(ctx, job, workdir, doc, files, cancel)
     index = policy.RawIndex.from_files(files)
     stage_algorithm(ctx, job, job_dir / "algorithm", doc)
     device = "cuda" if job.environment == "gpu" else "cpu"

@@ -39,6 +39,7 @@ from eth_keys.exceptions import BadSignature, ValidationError
 from eth_utils import is_checksum_address, keccak
 
 from datamarket.errors import DatamarketError
+from datamarket.output_spec import parse_output_spec
 from datamarket.storage.base import InvalidCID
 from datamarket.storage.cid import CID
 
@@ -366,25 +367,32 @@ def parse_job_spec(data: Any) -> dict[str, Any]:
     values, same types, so its :func:`job_hash` is the one the consumer signed)::
 
         {"algorithm": "<built-in name>" | {"bundle": "<CID>", "sha256": "<64 hex>"},
-         "params": {...}, "epsilon": <number >= 0> | null, "environment": "cpu" | "gpu"}
+         "params": {...}, "epsilon": <number >= 0> | null, "environment": "cpu" | "gpu",
+         "output": <datamarket.output_spec> | null}
 
-    Every field is required; InvalidRequest names the offending one in ``details["field"]``.
+    Every field but ``output`` is required; InvalidRequest names the offending one in
+    ``details["field"]`` (InvalidOutputSpec for a malformed ``output``). ``output`` is kept only where
+    it was sent, so a job without it hashes as before it existed.
     """
     if not isinstance(data, dict):
         raise InvalidRequest("job is not a JSON object", details={"field": "job"})
     fields = {"algorithm", "params", "epsilon", "environment"}
-    for problem, names in (("unknown", sorted(set(data) - fields)), ("missing", sorted(fields - set(data)))):
+    known = fields | {"output"}
+    for problem, names in (("unknown", sorted(set(data) - known)), ("missing", sorted(fields - set(data)))):
         if names:
             raise InvalidRequest(
                 f"{problem} field(s) in job: {', '.join(map(str, names))}",
                 details={"field": f"job.{names[0]}", "fields": names},
             )
-    return {
+    parsed = {
         "algorithm": _parse_algorithm(data["algorithm"]),
         "params": _parse_params(data["params"]),
         "epsilon": _parse_epsilon(data["epsilon"]),
         "environment": _parse_environment(data["environment"]),
     }
+    if "output" in data:
+        parsed["output"] = None if data["output"] is None else parse_output_spec(data["output"])
+    return parsed
 
 
 def _parse_algorithm(value: Any) -> str | dict[str, str]:

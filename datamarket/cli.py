@@ -267,12 +267,16 @@ def _status_lines(status: dict) -> list[str]:
 )  # fmt: skip
 @click.option("--min-category-count", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-categories", default=32, show_default=True, type=click.IntRange(2, 256))
+@click.option(
+    "--aggregate-blocks", default=None, type=click.IntRange(2, 1000), metavar="K",
+    help="Untrusted algorithms run on K disjoint blocks of the rows (sample and aggregate; default 10).",
+)  # fmt: skip
 @account_option
 @json_option
 @_handle_errors
 def publish(file, name, description, tags, license_, price, payment_token, free, download, epsilon_budget,
             max_epsilon_per_job, trusted, allow_any_algorithm, require_dp, targets, categorical,
-            text_columns, bounds, min_category_count, max_categories, dev_index,
+            text_columns, bounds, min_category_count, max_categories, aggregate_blocks, dev_index,
             as_json) -> None:  # fmt: skip
     """Profile, encrypt and pin FILE, then publish it with its own datatoken."""
     import math
@@ -314,6 +318,7 @@ def publish(file, name, description, tags, license_, price, payment_token, free,
         allow_any_algorithm=allow_any_algorithm, require_dp=require_dp, targets=tuple(targets),
         categorical=tuple(categorical), text=tuple(text_columns), bounds=bounds,
         min_category_count=min_category_count, max_categories=max_categories,
+        aggregate_blocks=aggregate_blocks,
     )  # fmt: skip
     result = publish_file(
         request, market=market, store=store, provider_info=provider.info(),

@@ -48,6 +48,42 @@ def _params_option(ctx: click.Context, param: click.Parameter, value: tuple[str,
     return parse_params(value)
 
 
+def parse_output_option(shape: str | None, bounds: str | None, fmt: str) -> dict[str, Any] | None:
+    """The job's output spec from ``--output-shape 2,3`` and ``--output-bounds LO:HI`` (one pair for
+    every coordinate) or ``--output-bounds FILE`` (JSON ``{"lower": [...], "upper": [...]}``)."""
+    from datamarket.output_spec import InvalidOutputSpec, parse_output_spec
+
+    if shape is None and bounds is None:
+        return None
+    if shape is None or bounds is None:
+        raise click.UsageError("--output-shape and --output-bounds go together")
+    try:
+        dims = [int(d) for d in shape.split(",")] if shape.strip() else []
+    except ValueError:
+        raise click.BadParameter(f"{shape!r} is not a list of integers such as 31 or 2,3") from None
+    path = Path(bounds)
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(), parse_constant=_no_constant)
+        except (OSError, ValueError) as exc:
+            raise click.BadParameter(f"{bounds}: not a JSON file ({exc})") from None
+        if not isinstance(data, dict) or set(data) != {"lower", "upper"}:
+            raise click.BadParameter(f'{bounds}: expected {{"lower": [...], "upper": [...]}}')
+        lower, upper = data["lower"], data["upper"]
+    else:
+        low, sep, high = bounds.rpartition(":")
+        try:
+            if not sep:
+                raise ValueError
+            lower, upper = float(low), float(high)
+        except ValueError:
+            raise click.BadParameter(f"{bounds!r} is neither LO:HI (such as -5:5) nor a JSON file") from None
+    try:
+        return parse_output_spec({"format": fmt, "shape": dims, "lower": lower, "upper": upper})
+    except InvalidOutputSpec as exc:
+        raise click.BadParameter(exc.message) from None
+
+
 def _dataset_argument(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return _datatoken(value)
 
@@ -151,6 +187,18 @@ def compute() -> None:
 )  # fmt: skip
 @click.option("--epsilon", type=click.FloatRange(min=0), default=None, help="Privacy budget this job spends.")
 @click.option("--gpu", is_flag=True, help="Run on the provider's GPU environment.")
+@click.option(
+    "--output-shape", default=None, metavar="D1,D2,...",
+    help="Sample and aggregate (an algorithm the dataset does not trust): the output's shape.",
+)  # fmt: skip
+@click.option(
+    "--output-bounds", default=None, metavar="LO:HI|FILE",
+    help='Bounds of every coordinate, or a JSON file {"lower": [...], "upper": [...]} (one per coordinate).',
+)  # fmt: skip
+@click.option(
+    "--output-format", type=click.Choice(["json", "safetensors"]), default="json", show_default=True,
+    help="What the algorithm writes: /out/output.json or /out/output.safetensors.",
+)  # fmt: skip
 @click.option("--order-tx", default=None, help="Use this existing compute order instead of ordering now.")
 @click.option("--wait/--no-wait", default=False, help="Follow the job until it ends.", show_default=True)
 @click.option(
@@ -159,15 +207,18 @@ def compute() -> None:
 @account_option
 @json_option
 @_handle_errors
-def start(dataset, algorithm, params, epsilon, gpu, order_tx, wait, timeout, dev_index, as_json) -> None:
+def start(dataset, algorithm, params, epsilon, gpu, output_shape, output_bounds, output_format, order_tx,
+          wait, timeout, dev_index, as_json) -> None:  # fmt: skip
     """Order DATASET's compute service and start a job on it; prints the job id."""
     from datamarket.sdk import compute as flows
 
+    output = parse_output_option(output_shape, output_bounds, output_format)
     _, market, store, provider = _context(4 if dev_index is None and _local() else dev_index)
     handle = flows.start_job(
         market, provider, store, dataset,
         algorithm=algorithm, params=params,
         epsilon=epsilon, environment="gpu" if gpu else "cpu", order_tx=order_tx, jobs_dir=jobs_dir(),
+        output=output,
     )  # fmt: skip
     click.echo(f"job {handle.job_id}", err=as_json)
     payload: dict[str, Any] = {
@@ -248,7 +299,18 @@ def result(job, output, as_json) -> None:
     files = flows.fetch_result(handle, store, output)
     outputs = [_describe(output, f) for f in files]
     lines = [f"{len(files)} file(s) in {output}"] + [f"  {o['path']}  {o['size']} B" for o in outputs]
-    _emit(as_json, {"job_id": handle.job_id, "outputs": outputs, "dir": str(output)}, lines)
+    payload: dict[str, Any] = {"job_id": handle.job_id, "outputs": outputs, "dir": str(output)}
+    released = output / "aggregate.json"
+    if handle.job.get("output") is not None and released.is_file():
+        # Sample and aggregate: the one released file is the noisy aggregate; show it.
+        aggregate = json.loads(released.read_text())
+        payload["aggregate"] = aggregate
+        lines += [
+            f"aggregate  epsilon {aggregate.get('epsilon')}, {aggregate.get('mechanism')} noise of scale "
+            f"{aggregate.get('noise_scale')}, k = {aggregate.get('blocks')}",
+            f"  values   {json.dumps(aggregate.get('values'))}",
+        ]
+    _emit(as_json, payload, lines)
 
 
 def _describe(root: Path, file: Path) -> dict[str, Any]:

@@ -56,6 +56,9 @@ class DemoReport:
     epsilon_charged: float = 0.0
     receipt_tx: str = ""
     privacy: dict | None = None
+    #: The untrusted algorithm's job, under sample and aggregate.
+    aggregate_job_state: str = ""
+    aggregate: dict | None = None
 
 
 def write_breast_cancer_csv(path: Path) -> int:
@@ -205,3 +208,49 @@ def _compute_story(
     say(f"receipt on chain: {report.receipt_tx} (block {final['receipt']['block']})")
     p = report.privacy
     say(f"privacy budget: {p['budget']:g} epsilon, spent {p['spent']:g}, remaining {p['remaining']:g}")
+    _untrusted_story(local, market, store, provider, source, work, report, say)
+
+
+#: The untrusted algorithm of the demo, run under sample and aggregate on k blocks.
+UNTRUSTED_ALGORITHM = Path(__file__).parent / "examples" / "logistic_regression"
+AGGREGATE_BLOCKS = 4
+AGGREGATE_EPSILON = 3.0
+
+
+def _untrusted_story(
+    local: stack.Stack, market: Market, store, provider: ProviderClient, source: Path, work: Path,
+    report: DemoReport, say: Callable[[str], None],
+) -> None:  # fmt: skip
+    from datamarket.sdk import compute
+
+    published = publish_file(
+        PublishRequest(
+            path=source, name="Breast cancer diagnostics (any algorithm)",
+            description="The same table; algorithms nobody vetted run under sample and aggregate.",
+            tags=("health", "tabular"), price=2 * ONE, payment_token=local.contracts["payment_token"],
+            download=False, compute=True, epsilon_budget=10.0, max_epsilon_per_job=AGGREGATE_EPSILON,
+            allow_any_algorithm=True, aggregate_blocks=AGGREGATE_BLOCKS,
+        ),
+        market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
+        provider_url=provider.base_url,
+    )  # fmt: skip
+    say(f"published {published.dataset}: any algorithm, under sample and aggregate (k = {AGGREGATE_BLOCKS})")
+    consumer = market.as_account(dev_account(CONSUMER))
+    n = len(breast_cancer_bounds()) + 1
+    handle = compute.start_job(
+        consumer, provider, store, published.datatoken, algorithm=UNTRUSTED_ALGORITHM,
+        params={"target": "target", "bounds": breast_cancer_bounds()}, epsilon=AGGREGATE_EPSILON,
+        output={"format": "json", "shape": [n], "lower": -1.0, "upper": 1.0}, jobs_dir=work / "jobs",
+    )  # fmt: skip
+    say(f"researcher runs its own logistic regression (a bundle nobody vetted), job {handle.job_id}")
+    final = compute.wait(handle, poll_s=0.25, timeout=600)
+    report.aggregate_job_state = final["state"]
+    if final["state"] != "succeeded":
+        raise DemoError(f"the sample-and-aggregate job ended {final['state']}: {final.get('error')}")
+    compute.fetch_result(handle, store, work / "aggregate")
+    report.aggregate = json.loads((work / "aggregate" / "aggregate.json").read_text())
+    released = report.aggregate
+    shown = ", ".join(f"{v:+.2f}" for v in released["values"][:5])
+    say(f"released: {n} coefficients averaged over {released['blocks']} blocks, Laplace noise of scale "
+        f"{released['noise_scale']:.3f}, epsilon {released['epsilon']:g}")  # fmt: skip
+    say(f"  first coefficients {shown}, ...; no logs, no per-block output left the provider")

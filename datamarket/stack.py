@@ -248,6 +248,9 @@ def _environments() -> list[str]:
     return ["cpu", "gpu"] if any(Path("/dev").glob("nvidia[0-9]*")) else ["cpu"]
 
 
+SLOT_VAR = "DATAMARKET_PROVIDER_JOB_AGGREGATE_SLOT_S"
+
+
 def provider_env(stack: Stack) -> dict[str, str]:
     """The provider's settings for the local market (its key is a public dev key). The broker is
     Redis where ``DATAMARKET_BROKER_URL`` names one, else the embedded SQLite broker."""
@@ -264,6 +267,10 @@ def provider_env(stack: Stack) -> dict[str, str]:
         "DATAMARKET_PROVIDER_NONCES_URL": f"sqlite:///{stack.path / 'provider' / 'nonces.db'}",
         "DATAMARKET_PROVIDER_STORE": stack.store,
         "DATAMARKET_PROVIDER_FEE_TOKEN": stack.contracts["payment_token"],
+        # Sample and aggregate runs k slots of this many seconds: short ones for a local market.
+        "DATAMARKET_PROVIDER_JOB_AGGREGATE_SLOT_S": os.environ.get(
+            "DATAMARKET_PROVIDER_JOB_AGGREGATE_SLOT_S", "4"
+        ),
     }
 
 

@@ -10,7 +10,10 @@ and cancellation; ``GET /api/v1/privacy/<datatoken>`` (docs/compute.md).
 4. the algorithm: a built-in, or a published bundle the dataset trusts (or any, where it allows
    any) (403 ``algorithm_not_trusted``, 422 ``unknown_algorithm``); a built-in's params choose only
    among the publisher's declarations (422 ``param_not_allowed``, ``target_not_declared``,
-   ``no_declared_target``, ``column_not_declared``);
+   ``no_declared_target``, ``column_not_declared``); a bundle it does not trust runs only under
+   sample and aggregate (docs/privacy.md): it needs the job's ``output`` spec (422
+   ``output_spec_required``), an epsilon > 0 (422 ``epsilon_required``) and the cpu environment;
+   any other job must not send an ``output`` (422 ``output_spec_unexpected``);
 5. epsilon: declared where the algorithm needs it, at most the dataset's per-job maximum (422);
 6. resources: the environment is offered and a worker serves it (422, 503), the queue has room (503);
    the consumer's key can take the result (400 ``invalid_public_key``);
@@ -130,6 +133,39 @@ def algorithm_of(job: dict[str, Any], service: dict[str, Any], ctx: ProviderCont
     return algorithm, algorithm["sha256"], False
 
 
+def untrusted(job: dict[str, Any], compute: dict[str, Any]) -> bool:
+    """A published bundle the dataset does not trust (it allows any): sample and aggregate."""
+    algorithm = job["algorithm"]
+    return not isinstance(algorithm, str) and algorithm["sha256"] not in compute["trusted_algorithms"]
+
+
+def check_aggregate(job: dict[str, Any], compute: dict[str, Any], epsilon: float) -> None:
+    """What a job under sample and aggregate must declare, and what no other job may."""
+    output = job.get("output")
+    if not untrusted(job, compute):
+        if output is not None:
+            raise Unprocessable(
+                "only an algorithm the dataset does not trust runs under sample and aggregate: "
+                "leave out job.output",
+                code="output_spec_unexpected",
+            )
+        return
+    if output is None:
+        raise Unprocessable(
+            "the dataset does not trust this algorithm: it runs under sample and aggregate, "
+            "so the job must declare job.output (format, shape, lower and upper bounds)",
+            code="output_spec_required",
+        )
+    if not epsilon:
+        raise Unprocessable(
+            "an algorithm the dataset does not trust runs only with an epsilon > 0", code="epsilon_required"
+        )
+    if job["environment"] != "cpu":
+        raise Unprocessable(
+            "sample and aggregate runs on the cpu environment only", code="environment_unavailable"
+        )
+
+
 def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     compute = backend(ctx)
     access, job = parse_compute_body(body)
@@ -148,6 +184,7 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
             raise Unprocessable(exc.message, code=exc.code, details=exc.details) from None
     privacy = service["compute"]["privacy"]
     epsilon = job["epsilon"] or 0
+    check_aggregate(job, service["compute"], epsilon)
     if needs_epsilon and not epsilon:
         raise Unprocessable("this algorithm needs an epsilon", code="epsilon_required")
     if service["compute"].get("require_dp") and not epsilon:
@@ -201,6 +238,7 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
                 environment=environment,
                 epsilon_units=units,
                 delta=float(privacy["delta"]),
+                output=job.get("output"),
             ),
             budget_units=record.epsilon_budget,
             chain_spent_units=record.epsilon_spent,

@@ -43,6 +43,7 @@ from datamarket.auth import InvalidRequest, InvalidSignature
 from datamarket.crypto.keys import InvalidPublicKey, KeyUnwrapError, UnknownKey
 from datamarket.errors import ChainUnavailable, DatamarketError
 from datamarket.metadata.document import InvalidMetadata, MetadataHashMismatch
+from datamarket.output_spec import InvalidOutputSpec
 from provider.nonces import NonceError, NonceStoreUnavailable, NonceUsed
 
 log = logging.getLogger("provider.errors")
@@ -95,6 +96,7 @@ class Unavailable(ProviderError, ConnectionError):
 HTTP_STATUS: dict[type[BaseException], int] = {
     BadRequest: 400,
     InvalidRequest: 400,
+    InvalidOutputSpec: 400,
     InvalidPublicKey: 400,
     InvalidSignature: 401,
     Forbidden: 403,

@@ -115,6 +115,9 @@ class ProviderSettings:
     #: Resource classes offered: cpu and, where a GPU worker runs, gpu.
     compute_environments: tuple[str, ...] = ("cpu",)
     job_wall_time_s: int = 3600
+    #: Sample and aggregate: each block's fixed time slot (seconds); the running phase of such a job
+    #: always lasts k slots, however long the blocks take (docs/privacy.md).
+    job_aggregate_slot_s: int = 60
     job_memory_mb: int = 8192
     job_output_mb: int = 256
     job_processes: int = 128
@@ -314,6 +317,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "jobs_dir": lambda v: Path(_str(v)).expanduser(),
     "compute_environments": _services,
     "job_wall_time_s": _int,
+    "job_aggregate_slot_s": _int,
     "job_memory_mb": _int,
     "job_output_mb": _int,
     "job_processes": _int,
@@ -383,6 +387,7 @@ def _problems(s: ProviderSettings) -> list[str]:
         p.append("compute_environments: a non-empty list among cpu, gpu")
     for name, low, high in (
         ("job_wall_time_s", 1, 7 * 86400 + 1),
+        ("job_aggregate_slot_s", 1, 86400 + 1),
         ("job_memory_mb", 64, 4 * 1024 * 1024),
         ("job_output_mb", 1, 1024 * 1024),
         ("job_processes", 8, 100_000),

@@ -147,9 +147,11 @@ def compute_service(
     allow_any_algorithm: bool = False,
     require_dp: bool = False,
     declared: Mapping[str, Any] | None = None,
+    aggregate_blocks: int | None = None,
 ) -> dict[str, Any]:
     """A compute service; ``declared`` (:func:`datamarket.metadata.declarations.declare`) adds the
-    publisher's declarations for the built-in algorithms."""
+    publisher's declarations for the built-in algorithms, ``aggregate_blocks`` the k of sample and
+    aggregate (docs/privacy.md)."""
     service = {
         "id": id,
         "type": "compute",
@@ -170,6 +172,8 @@ def compute_service(
     for key in declarations.DECLARATION_KEYS:
         if declared and key in declared:
             service["compute"][key] = declared[key]
+    if aggregate_blocks is not None:
+        service["compute"]["aggregate"] = {"blocks": aggregate_blocks}
     return service
 
 

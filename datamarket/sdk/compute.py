@@ -168,12 +168,15 @@ def start_job(
     order_tx: str | None = None,
     proof: list[str] | None = None,
     jobs_dir: Path,
+    output: dict[str, Any] | None = None,
 ) -> JobHandle:
     """Order ``datatoken``'s compute service (unless ``order_tx`` is given) and start a job on it.
 
     ``algorithm`` is a built-in algorithm's name, or an existing file or folder: that is packed as
-    a bundle and added to ``store`` first. The job file is written to ``jobs_dir`` before this
-    returns; the job's bearer token and one-time key live only there.
+    a bundle and added to ``store`` first. ``output`` (see :mod:`datamarket.output_spec`) is for a
+    bundle the dataset does not trust, which runs under sample and aggregate (docs/privacy.md). The
+    job file is written to ``jobs_dir`` before this returns; the job's bearer token and one-time key
+    live only there.
     """
     datatoken = auth.parse_address(datatoken, "datatoken")
     jobs_dir = Path(jobs_dir)
@@ -183,6 +186,7 @@ def start_job(
         "params": params,
         "epsilon": None if epsilon is None else float(epsilon),
         "environment": environment,
+        **({} if output is None else {"output": output}),
     }
     bundle = _bundle(algorithm)
     if bundle is None:
@@ -293,8 +297,23 @@ def _check_before_ordering(
         services = [s for s in dataset.metadata.get("services", []) if s.get("id") == SERVICE_COMPUTE]
         if not services:
             raise ComputeError("the dataset offers no compute service", details={"datatoken": datatoken})
-        if services[0].get("compute", {}).get("require_dp") and not epsilon:
+        section = services[0].get("compute", {})
+        if section.get("require_dp") and not epsilon:
             raise ComputeError("the dataset runs only differentially private jobs: pass --epsilon E")
+        algorithm = job["algorithm"]
+        untrusted = isinstance(algorithm, dict) and algorithm["sha256"] not in section.get(
+            "trusted_algorithms", ()
+        )
+        if untrusted and section.get("allow_any_algorithm"):
+            if job.get("output") is None or not epsilon:
+                raise ComputeError(
+                    "the dataset does not trust this algorithm: it runs under sample and aggregate, "
+                    "which needs --output-shape, --output-bounds and --epsilon E (E > 0)"
+                )
+        elif job.get("output") is not None:
+            raise ComputeError(
+                "only an algorithm the dataset does not trust takes --output-shape/--output-bounds"
+            )
         cap = services[0].get("compute", {}).get("privacy", {}).get("max_epsilon_per_job")
         if epsilon is not None and isinstance(cap, int | float) and epsilon > cap:
             raise ComputeError(

@@ -52,6 +52,8 @@ class PublishRequest:
     allow_any_algorithm: bool = False
     #: Only jobs that declare an epsilon (DP) may run on the data.
     require_dp: bool = False
+    #: k of sample and aggregate for untrusted algorithms (None: the worker's default).
+    aggregate_blocks: int | None = None
     timeout: int = DEFAULT_TIMEOUT
     #: The publisher's declarations for the built-in algorithms (docs/compute.md, "Declarations"),
     #: made here from the table: label columns (classes: their distinct values), categorical columns
@@ -197,12 +199,14 @@ def _services(
     if req.download:
         services.append({"id": SERVICE_DOWNLOAD, "type": "download", **base})
     if req.compute:
+        aggregate = {} if req.aggregate_blocks is None else {"aggregate": {"blocks": req.aggregate_blocks}}
         services.append({
             "id": SERVICE_COMPUTE, "type": "compute", **base,
             "compute": {
                 "trusted_algorithms": list(req.trusted_algorithms),
                 "allow_any_algorithm": req.allow_any_algorithm,
                 "require_dp": req.require_dp,
+                **aggregate,
                 "privacy": {"epsilon_budget": req.epsilon_budget, "delta": req.delta,
                             "max_epsilon_per_job": req.max_epsilon_per_job},
                 **(declared or {}),

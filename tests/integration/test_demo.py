@@ -29,6 +29,11 @@ def test_demo_json_reports_the_whole_story():
     assert 0 < report["epsilon_spent"] <= report["epsilon_charged"] == 3.0
     assert report["receipt_tx"].startswith("0x") and len(report["receipt_tx"]) == 66
     assert report["privacy"]["spent"] == 3.0 and report["privacy"]["remaining"] == 7.0
+    # The untrusted logistic regression under sample and aggregate: 31 noisy numbers and epsilon.
+    assert report["aggregate_job_state"] == "succeeded"
+    released = report["aggregate"]
+    assert len(released["values"]) == 31 and released["epsilon"] == 3.0 and released["blocks"] == 4
+    assert released["mechanism"] == "laplace" and released["noise_scale"] == pytest.approx(31 * 2 / 4 / 3)
 
 
 def test_demo_prints_the_story_and_stops_the_market():
@@ -36,4 +41,5 @@ def test_demo_prints_the_story_and_stops_the_market():
     assert result.exit_code == 0, result.output
     assert ": equal" in result.output
     assert "test accuracy" in result.output and "receipt on chain: 0x" in result.output
+    assert "released: 31 coefficients averaged over 4 blocks" in result.output
     assert result.output.strip().endswith("local market stopped")

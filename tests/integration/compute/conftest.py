@@ -31,6 +31,8 @@ ONE = 10**18
 #: Job limits of the test worker (the hostile suite's run-forever job ends at the wall time).
 LIMITS = {
     "DATAMARKET_PROVIDER_JOB_WALL_TIME_S": "25",
+    # Sample and aggregate jobs last k slots: short ones keep the security suite quick.
+    "DATAMARKET_PROVIDER_JOB_AGGREGATE_SLOT_S": "3",
     "DATAMARKET_PROVIDER_JOB_MEMORY_MB": "2048",
     "DATAMARKET_PROVIDER_JOB_OUTPUT_MB": "8",
     "DATAMARKET_PROVIDER_JOB_PROCESSES": "64",
