@@ -62,18 +62,20 @@ def read_rows(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def split_rows(rows: Sequence[Any], blocks: int, rng: secrets.SystemRandom | None = None) -> list[list[Any]]:
-    """Shuffle ``rows`` (OS randomness: the order is never stored, logged or derived from the job)
-    and deal them into ``blocks`` disjoint blocks whose sizes differ by at most one."""
+    """Deal ``rows`` into ``blocks`` disjoint blocks, each row to a block drawn uniformly and
+    independently (OS randomness: the assignment is never stored, logged or derived from the job).
+
+    Independent draws, not a shuffle cut into equal parts: adding or removing one row then changes
+    exactly one block and leaves every other row where it was, so the release is DP for adding or
+    removing a row (the membership question) as well as for replacing one. With equal parts, one
+    row more or less moves the cut points and reshuffles rows between blocks. Block sizes vary
+    (binomially) and are no secret: nothing of a block but its clipped output leaves."""
     if blocks < 1:
         raise ValueError("blocks must be at least 1")
-    order = list(rows)
-    (rng or secrets.SystemRandom()).shuffle(order)
-    size, extra = divmod(len(order), blocks)
-    out, start = [], 0
-    for i in range(blocks):
-        end = start + size + (1 if i < extra else 0)
-        out.append(order[start:end])
-        start = end
+    draw = (rng or secrets.SystemRandom()).randrange
+    out: list[list[Any]] = [[] for _ in range(blocks)]
+    for row in rows:
+        out[draw(blocks)].append(row)
     return out
 
 
