@@ -47,7 +47,8 @@ def victim_entry(m: ComputeMarket) -> dict[str, Any]:
 
 
 def hostile_document(m: ComputeMarket, owner: str, entry: dict[str, Any]) -> tuple[str, str]:
-    """A document that offers ``entry`` for download and for any algorithm: (CID, sha256)."""
+    """A document that offers ``entry`` for download and for compute, trusting the test algorithms
+    (the attacker vouches for their own code): (CID, sha256)."""
     info = m.provider.info()
     where = {"provider_url": m.provider.base_url, "provider_address": info["address"], "timeout": HOUR}
     doc = document.build_document(
@@ -57,7 +58,7 @@ def hostile_document(m: ComputeMarket, owner: str, entry: dict[str, Any]) -> tup
             document.download_service(id=SERVICE_DOWNLOAD, **where),
             document.compute_service(
                 id=SERVICE_COMPUTE, **where, epsilon_budget=10, delta=1e-5, max_epsilon_per_job=5,
-                allow_any_algorithm=True,
+                trusted_algorithms=tuple(m.trusted.values()), allow_any_algorithm=True,
             ),
         ],
     )  # fmt: skip
