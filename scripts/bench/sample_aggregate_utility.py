@@ -42,6 +42,7 @@ from sklearn.linear_model import LogisticRegression
 
 from compute_to_data import aggregate
 from datamarket.demo import breast_cancer_bounds
+from datamarket.metadata.declarations import declare
 from datamarket.output_spec import OutputSpec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -92,10 +93,11 @@ def sample_aggregate_accuracy(
 def dp_sgd_accuracy(
     train: pd.DataFrame, test: pd.DataFrame, bounds: dict, epsilon: float, seed: int
 ) -> float:
-    params = {"model": "mlp", "hidden": dp_utility.HIDDEN, "test_fraction": 0.0}
-    params.update(dp_utility.PRIVATE, bounds=bounds)
+    params = {"model": "mlp", "hidden": dp_utility.HIDDEN, "test_fraction": 0.0, **dp_utility.PRIVATE}
+    # The label and the public bounds are the publisher's declarations, as on the market.
+    declared = declare(train, targets=["target"], bounds={c: (lo, hi) for c, (lo, hi) in bounds.items()})
     with tempfile.TemporaryDirectory() as work:
-        out = dp_utility.run_algorithm(Path(work), train, params, epsilon, seed)
+        out = dp_utility.run_algorithm(Path(work), train, params, epsilon, seed, declared)
         net, meta = dp_utility.load_model(out / "model.safetensors")
         _, hits = dp_utility.losses_and_hits(net, meta, test)
     return float(hits.mean())
