@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from datamarket import stack
 from datamarket.chain.devchain import DevChain, dev_account
@@ -145,6 +146,23 @@ def _story(local: stack.Stack, work: Path, report: DemoReport, say: Callable[[st
     _compute_story(local, market, store, provider, source, work, report, say)
 
 
+def _publish_compute_only(
+    local: stack.Stack, market: Market, store, provider: ProviderClient, source: Path, *, name: str,
+    description: str, max_epsilon_per_job: float, **policy: Any,
+) -> Any:  # fmt: skip
+    """``source`` published by the demo's publisher for compute only (2 lUSD an order, budget 10),
+    with ``policy`` (declarations, algorithms) added to its compute service."""
+    return publish_file(
+        PublishRequest(
+            path=source, name=name, description=description, tags=("health", "tabular"), price=2 * ONE,
+            payment_token=local.contracts["payment_token"], download=False, compute=True,
+            epsilon_budget=10.0, max_epsilon_per_job=max_epsilon_per_job, **policy,
+        ),
+        market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
+        provider_url=provider.base_url,
+    )  # fmt: skip
+
+
 #: The DP training job of the demo: a small MLP on the 30 features, target "target".
 DP_EPSILON = 3.0
 DP_PARAMS = {"target": "target", "model": "mlp", "epochs": 15, "hidden": 32, "batch_size": 64}
@@ -156,17 +174,12 @@ def _compute_story(
 ) -> None:  # fmt: skip
     from datamarket.sdk import compute
 
-    published = publish_file(
-        PublishRequest(
-            path=source, name="Breast cancer diagnostics (compute only)",
-            description="The same table, offered only for training models under a privacy budget.",
-            tags=("health", "tabular"), price=2 * ONE, payment_token=local.contracts["payment_token"],
-            download=False, compute=True, epsilon_budget=10.0, max_epsilon_per_job=DP_EPSILON,
-            # The publisher's declarations: the label, and the ranges documented for the features.
-            targets=("target",), bounds={c: (lo, hi) for c, (lo, hi) in breast_cancer_bounds().items()},
-        ),
-        market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
-        provider_url=provider.base_url,
+    published = _publish_compute_only(
+        local, market, store, provider, source, name="Breast cancer diagnostics (compute only)",
+        description="The same table, offered only for training models under a privacy budget.",
+        max_epsilon_per_job=DP_EPSILON,
+        # The publisher's declarations: the label, and the ranges documented for the features.
+        targets=("target",), bounds={c: (lo, hi) for c, (lo, hi) in breast_cancer_bounds().items()},
     )  # fmt: skip
     report.compute_dataset = published.dataset
     say(f"published {published.dataset} for compute only, privacy budget epsilon 10")
@@ -223,16 +236,10 @@ def _untrusted_story(
 ) -> None:  # fmt: skip
     from datamarket.sdk import compute
 
-    published = publish_file(
-        PublishRequest(
-            path=source, name="Breast cancer diagnostics (any algorithm)",
-            description="The same table; algorithms nobody vetted run under sample and aggregate.",
-            tags=("health", "tabular"), price=2 * ONE, payment_token=local.contracts["payment_token"],
-            download=False, compute=True, epsilon_budget=10.0, max_epsilon_per_job=AGGREGATE_EPSILON,
-            allow_any_algorithm=True, aggregate_blocks=AGGREGATE_BLOCKS,
-        ),
-        market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
-        provider_url=provider.base_url,
+    published = _publish_compute_only(
+        local, market, store, provider, source, name="Breast cancer diagnostics (any algorithm)",
+        description="The same table; algorithms nobody vetted run under sample and aggregate.",
+        max_epsilon_per_job=AGGREGATE_EPSILON, allow_any_algorithm=True, aggregate_blocks=AGGREGATE_BLOCKS,
     )  # fmt: skip
     say(f"published {published.dataset}: any algorithm, under sample and aggregate (k = {AGGREGATE_BLOCKS})")
     consumer = market.as_account(dev_account(CONSUMER))
