@@ -28,6 +28,9 @@ from datamarket.errors import DatamarketError
 ENTRY_POINT = "main.py"
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_FILES = 1000
+#: Longest file or folder name and longest path in a bundle, in bytes (Linux's NAME_MAX is 255).
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
 FILE_MODE = 0o644
 DIR_MODE = 0o755
 _SKIPPED_DIRS = frozenset({"__pycache__"})
@@ -131,7 +134,14 @@ def _member_name(member: tarfile.TarInfo) -> str:
         raise BundleError(f"{name!r}: an empty path", details={"path": name})
     if ".." in parts:
         raise BundleError(f"{name}: '..' is not allowed in a bundle path", details={"path": name})
-    return "/".join(parts)
+    path = "/".join(parts)
+    longest = max(len(os.fsencode(part)) for part in parts)
+    if longest > MAX_NAME_BYTES or len(os.fsencode(path)) > MAX_PATH_BYTES:
+        raise BundleError(
+            f"a bundle path may have {MAX_PATH_BYTES} bytes and each of its parts {MAX_NAME_BYTES}",
+            details={"path": path[:MAX_PATH_BYTES]},
+        )
+    return path
 
 
 def _open(data: bytes) -> tarfile.TarFile:
@@ -194,7 +204,12 @@ def unpack(
         root = dest.resolve()
         for name, member in members:
             target = root.joinpath(*name.split("/"))
-            target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            except OSError as exc:  # a name the file system refuses (the headers were checked)
+                raise BundleError(
+                    f"{name}: cannot be written ({exc.strerror})", details={"path": name}
+                ) from None
             if not target.parent.resolve().is_relative_to(root):
                 raise BundleError(
                     f"{name}: would be written outside the bundle folder", details={"path": name}
@@ -208,6 +223,10 @@ def unpack(
             except FileExistsError:
                 raise BundleError(
                     f"{name}: already exists in the bundle folder", details={"path": name}
+                ) from None
+            except OSError as exc:
+                raise BundleError(
+                    f"{name}: cannot be written ({exc.strerror})", details={"path": name}
                 ) from None
             with os.fdopen(fd, "wb") as out:
                 os.fchmod(out.fileno(), FILE_MODE)

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -134,7 +135,7 @@ def run_blocks(
     """Each block in the sandbox, in its own slot of ``ctx.aggregate_slot_s``; its output or None."""
     slot = ctx.aggregate_slot_s
     limits = _block_limits(ctx.limits, slot)
-    job_dir, out_dir, log_path = workdir / "job", workdir / "out", workdir / "block-logs.txt"
+    job_dir = workdir / "job"
     python = ctx.python or Path(os.sys.executable)
     outputs: list[np.ndarray | None] = []
     start = time.monotonic()
@@ -148,25 +149,39 @@ def run_blocks(
             "seed": secrets.randbits(31),
         }
         (job_dir / "params.json").write_text(json.dumps(params, sort_keys=True))
-        sandbox.prepare_output(out_dir, limits.output_bytes)
-        spec_ = sandbox.SandboxSpec(
-            argv=(str(python), "/job/algorithm/main.py"),
-            data_dir=block_dir,
-            job_dir=job_dir,
-            out_dir=out_dir,
-            log_path=log_path,
-            limits=limits,
-            name=f"job-{job.id}-b{i}",
-            python=python,
-        )
-        result = sandbox.run(spec_, cancel=cancel)
-        if result.reason == "cancelled" or cancel.is_set():
-            raise runner.Stopped
-        ok = result.reason == "exited" and result.exit_code == 0
-        outputs.append(aggregate.read_block_output(out_dir, spec) if ok else None)
-        # Nothing of a block outlives it: its output folder, its logs (never read) and its data.
-        sandbox.release_output(out_dir)
-        log_path.unlink(missing_ok=True)
+        # A folder of its own for each block's /out and logs, removed before the next block starts:
+        # where /out cannot be a fresh tmpfs (a worker that is not root) a shared folder would let a
+        # block leave its rows to the next one, and one row would then move several outputs.
+        block_out, log_path = workdir / f"out-{i}", workdir / f"block-{i}.log"
+        try:
+            sandbox.prepare_output(block_out, limits.output_bytes)
+            spec_ = sandbox.SandboxSpec(
+                argv=(str(python), "/job/algorithm/main.py"),
+                data_dir=block_dir,
+                job_dir=job_dir,
+                out_dir=block_out,
+                log_path=log_path,
+                limits=limits,
+                name=f"job-{job.id}-b{i}",
+                python=python,
+            )
+            try:
+                result = sandbox.run(spec_, cancel=cancel)
+            except sandbox.SandboxError as exc:
+                if exc.code != "sandbox_cleanup":
+                    raise  # the sandbox could not run at all: the provider's failure, not the block's
+                # The block's processes or files outlived it: the block's doing, so its midpoint.
+                log.warning("job %s: a block's clean-up failed; it counts as the midpoint", job.id)
+                result = None
+            if cancel.is_set() or (result is not None and result.reason == "cancelled"):
+                raise runner.Stopped
+            ok = result is not None and result.reason == "exited" and result.exit_code == 0
+            outputs.append(aggregate.read_block_output(block_out, spec) if ok else None)
+        finally:
+            # Nothing of a block outlives it: its output folder, its logs (never read) and its data.
+            sandbox.release_output(block_out)
+            shutil.rmtree(block_out, ignore_errors=True)
+            log_path.unlink(missing_ok=True)
         _wait_until(start + (i + 1) * slot, cancel)
     return outputs
 

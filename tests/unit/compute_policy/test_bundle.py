@@ -245,3 +245,19 @@ def test_unpack_does_not_overwrite(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="exists"):
         unpack(tar_bytes(MAIN), dest)
     assert (dest / "main.py").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    "name", ["x" * 300, "/".join(["d" * 200] * 30) + "/f"], ids=["long_name", "deep_path"]
+)
+def test_names_the_file_system_cannot_hold_are_invalid_bundles(tmp_path: Path, name: str) -> None:
+    """A PAX header holds any length: refused as a bundle, never an OSError of the worker."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member in ("main.py", name):
+            info = tarfile.TarInfo(member)
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    with pytest.raises(BundleError, match="bytes"):
+        unpack(buffer.getvalue(), tmp_path / "algorithm")
+    assert not (tmp_path / "algorithm").exists() or not any((tmp_path / "algorithm").iterdir())
