@@ -15,8 +15,9 @@ File rules
 - Output paths are scanned for raw rows too (a match is reported without the path).
 - Allowed, checked by extension *and* content: ``.safetensors`` (header length, strict JSON header,
   every tensor's dtype, shape and offsets consistent, the tensors tiling the data area with no gap or
-  trailing bytes), ``.onnx`` (a ModelProto whose first byte is the ``ir_version`` tag 0x08, and
-  ``onnx.checker`` when the ``onnx`` package is importable), ``.json`` (strict: no NaN or Infinity,
+  trailing bytes), ``.onnx`` (at most ``onnx_bytes``; loaded and checked with the ``onnx`` package, refused
+  without it; no fields ONNX does not define, no external data, at most 1 MiB of text:
+  ``policy/onnx_model.py``), ``.json`` (strict: no NaN or Infinity,
   no duplicate keys, UTF-8), ``.csv`` (UTF-8, at most ``csv_rows`` records after the header),
   ``.txt``/``.md`` (UTF-8). Anything else is ``file_type_not_allowed``.
 - Pickles are ``pickle_not_allowed`` whatever their name: the pickle magic (0x80 then protocol 2..5),
@@ -39,7 +40,7 @@ spellings (``nan``, ``none``, ``null``, ``na``, ``n/a``, ``<na>``, ``nat``) are 
 turned into the same token stream: text files and logs whole; JSON by a depth-first walk (array items
 in order, each key then its value; strings are tokenized, numbers canonical), scanned twice, with
 and without the keys, so that ``to_json(orient="records"/"columns")`` dumps are caught too;
-safetensors by their tensor names and ``__metadata__``; ONNX by its printable strings. Tokens that
+safetensors by their tensor names and ``__metadata__``; ONNX by every string it holds. Tokens that
 are only ever column names (never a cell value) are dropped from the stream, so a row printed as
 ``{"age": 34, "city": "paris"}`` or as a pandas ``Series`` is contiguous again. Then:
 
@@ -59,12 +60,14 @@ A column is high-cardinality with at least ``min_column_cardinality`` distinct n
 or, for tables of fewer than ``2 * min_column_cardinality`` rows, at least half as many as rows (and
 at least 3), so that tiny datasets are protected too.
 
-Float tensors (safetensors F32/F64, and the bytes of an ONNX file read as little-endian float32 at
-each of the four alignments) are searched, best effort, for a window of up to 4 consecutive numeric
+Float tensors (safetensors F32/F64; ONNX float and double tensors wherever the model holds them,
+found by walking the whole message by its schema) are searched, best effort, for a window of up to 4 consecutive numeric
 cells of an input row and for ``run_length`` consecutive values of a high-cardinality numeric column,
 compared bit for bit after conversion to the tensor's dtype (windows of only 0/1/-1, fewer than two
 distinct values, arithmetic progressions, or with no high-cardinality cell are ignored). ``U8``/``I8``
-tensors are also read as Latin-1 text and scanned as tokens (raw CSV bytes smuggled as a tensor).
+tensors (of both formats) are also read as Latin-1 text and scanned as tokens (raw CSV bytes smuggled
+as a tensor); every string of an ONNX model (names, doc strings, metadata, attributes, string
+tensors) is scanned as tokens.
 
 Matching uses hashing throughout: every pattern (row, run, line) has a 64-bit polynomial hash of its
 token ids and an anchor (a hash of up to four of its tokens); a stream's window hashes are computed
@@ -76,8 +79,7 @@ cells, a subset of a row's cells, rows split across lines (wide ``DataFrame`` pr
 elided with ``...``), floats printed with fewer digits than 6 decimals or in scientific notation by
 a formatter, scaled/standardized/encoded values (one-hot, label encoding, embeddings), any encoding
 or compression (base64, hex, zlib, bits hidden in weights), Python literals where keys interleave
-values of several rows (``print(df.to_dict())``), float16/bfloat16 and integer tensors, ONNX data
-stored outside float32 raw data, and anything beyond the caps below (indexed rows, numeric cells,
+values of several rows (``print(df.to_dict())``), float16/bfloat16 and integer tensors, and anything beyond the caps below (indexed rows, numeric cells,
 tensor elements scanned). Hash collisions can only cause false positives, never misses. The scan is a
 safety net against accidental leaks (``print(df.head())``, ``to_csv`` of the training set, saving
 ``X_train``), not a guarantee against a malicious algorithm.

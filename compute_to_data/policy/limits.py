@@ -59,6 +59,8 @@ class PolicyLimits:
     csv_bytes: int = 1 * MiB
     csv_rows: int = 1000
     text_bytes: int = 256 * KiB
+    #: Each ONNX model (parsed in the worker's memory, with every tensor decoded).
+    onnx_bytes: int = 64 * MiB
     max_files: int = 64
     run_length: int = 8
     min_column_cardinality: int = 20

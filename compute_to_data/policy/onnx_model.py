@@ -3,18 +3,26 @@
 An ONNX model is a protobuf ``ModelProto``. Without parsing it, any bytes named ``.onnx`` would pass
 (bytes the raw-row scan only reads as printable runs and float32 words). So a model is loaded with
 the ``onnx`` package and checked by its checker; the worker refuses ONNX outputs outright when the
-package is missing (fail closed). A model whose tensors point at external data is refused: only the
-file itself is released. What the scan then reads: every string the model holds (names, doc
-strings, metadata, string attributes and string tensors) and every tensor's values, by type.
+package is missing (fail closed). Refused as well:
+- fields that ONNX does not define (protobuf keeps unknown fields and writes them back out, so they
+  would leave with the file unread);
+- tensors that point at external data: only the file itself is released;
+- more text than :data:`MAX_TEXT_BYTES` (real models hold names and a few doc strings; the scan of
+  text is the policy's costliest part).
+What the scan then reads is found by walking the whole message by its schema, so no part of the
+format is left out (sub-graphs, functions, training info, sparse tensors, metadata at every level):
+every string field, every bytes field outside a tensor's data, and every tensor's values by type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+#: Text a model may hold, all its strings together.
+MAX_TEXT_BYTES = 1 << 20
 
 
 class OnnxInvalid(ValueError):
@@ -40,16 +48,23 @@ def parse(data: bytes) -> OnnxContents:
         model = onnx.load_model_from_string(data)
     except Exception:  # a protobuf decode error of any kind
         raise OnnxInvalid("not an ONNX model") from None
-    contents = OnnxContents()
-    for tensor in _tensors(model):
+    known = onnx.ModelProto()
+    known.CopyFrom(model)
+    known.DiscardUnknownFields()
+    if known.ByteSize() != model.ByteSize():
+        raise OnnxInvalid("the model holds fields that ONNX does not define")
+    contents, tensors = OnnxContents(), []
+    _walk(model, contents.strings, tensors)
+    if sum(len(s) for s in contents.strings) > MAX_TEXT_BYTES:
+        raise OnnxInvalid(f"the model holds more than {MAX_TEXT_BYTES} bytes of text")
+    for tensor in tensors:
         if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
             raise OnnxInvalid("a tensor refers to external data; a model must be self-contained")
     try:
         onnx.checker.check_model(model)
     except Exception:  # any failure of the checker refuses the file
         raise OnnxInvalid("not a valid ONNX model") from None
-    _collect_strings(model, contents.strings)
-    for tensor in _tensors(model):
+    for tensor in tensors:
         try:
             values = numpy_helper.to_array(tensor)
         except Exception:
@@ -65,56 +80,22 @@ def _as_text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def _graphs(graph: Any) -> Iterator[Any]:
-    yield graph
-    for node in graph.node:
-        for attribute in node.attribute:
-            if attribute.HasField("g"):
-                yield from _graphs(attribute.g)
-            for sub in attribute.graphs:
-                yield from _graphs(sub)
+def _walk(message: Any, strings: list[str], tensors: list[Any]) -> None:
+    """Every string, every bytes field outside tensor data, and every TensorProto of ``message``."""
+    from google.protobuf.descriptor import FieldDescriptor
+
+    is_tensor = message.DESCRIPTOR.full_name == "onnx.TensorProto"
+    if is_tensor:
+        tensors.append(message)  # its data (raw_data, *_data) is read by type, as values
+    for descriptor, value in message.ListFields():
+        values = value if descriptor.is_repeated else (value,)
+        if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
+            for item in values:
+                _walk(item, strings, tensors)
+        elif descriptor.type == FieldDescriptor.TYPE_STRING:
+            strings.extend(values)
+        elif descriptor.type == FieldDescriptor.TYPE_BYTES and not is_tensor:
+            strings.extend(_as_text(item) for item in values)
 
 
-def _all_graphs(model: Any) -> Iterator[Any]:
-    yield from _graphs(model.graph)
-    yield from model.functions  # functions hold nodes like a graph's
-
-
-def _tensors(model: Any) -> Iterator[Any]:
-    for graph in _all_graphs(model):
-        yield from getattr(graph, "initializer", ())
-        for sparse in getattr(graph, "sparse_initializer", ()):
-            yield sparse.values
-            yield sparse.indices
-        for node in graph.node:
-            for attribute in node.attribute:
-                if attribute.HasField("t"):
-                    yield attribute.t
-                yield from attribute.tensors
-
-
-def _collect_strings(model: Any, out: list[str]) -> None:
-    out += [model.producer_name, model.producer_version, model.domain, model.doc_string]
-    for prop in model.metadata_props:
-        out += [prop.key, prop.value]
-    for graph in _all_graphs(model):
-        out += [graph.name, graph.doc_string]
-        for info in (
-            *getattr(graph, "input", ()),
-            *getattr(graph, "output", ()),
-            *getattr(graph, "value_info", ()),
-        ):
-            out += [info.name, info.doc_string]
-        for name in (*getattr(graph, "input", ()), *getattr(graph, "output", ())):
-            if isinstance(name, str):  # a function's inputs and outputs are plain names
-                out.append(name)
-        for node in graph.node:
-            out += [node.name, node.op_type, node.domain, node.doc_string, *node.input, *node.output]
-            for attribute in node.attribute:
-                out += [attribute.name, attribute.doc_string, _as_text(attribute.s)]
-                out += [_as_text(s) for s in attribute.strings]
-        for tensor in getattr(graph, "initializer", ()):
-            out += [tensor.name, tensor.doc_string]
-
-
-__all__ = ["OnnxContents", "OnnxInvalid", "parse"]
+__all__ = ["MAX_TEXT_BYTES", "OnnxContents", "OnnxInvalid", "parse"]

@@ -336,30 +336,24 @@ class _Checker:
                 self.scan_tokens(rel, tokenize(text), f"tensor {name!r} ")
 
     def check_onnx(self, rel: str, data: bytes) -> None:
+        if len(data) > self.limits.onnx_bytes:
+            raise _reject(
+                "output_too_large", f"{rel}: ONNX outputs are limited to {self.limits.onnx_bytes} bytes", rel
+            )
         if not data or data[0] != 0x08:
             raise _reject("file_type_not_allowed", f"{rel}: not an ONNX model", rel)
         try:
             contents = onnx_model.parse(data)
         except onnx_model.OnnxInvalid as exc:
             raise _reject("file_type_not_allowed", f"{rel}: {exc}", rel) from None
+        # The parse refused every byte it could not account for, so its strings and tensors are
+        # the whole file: each is read by its type, as a safetensors file's are.
         self.scan_tokens(rel, tokenize("\n".join(contents.strings)), "its strings ")
         for name, values in contents.tensors:
             if values.dtype.kind == "f" and values.dtype.itemsize >= 4:
                 self.scan_tensor(rel, name, np.ascontiguousarray(values).ravel())
             elif values.dtype.itemsize == 1 and values.size <= BYTE_TENSOR_TEXT_MAX:
                 self.scan_tokens(rel, tokenize(values.tobytes().decode("latin-1")), f"tensor {name!r} ")
-        # The bytes as well, whatever the parse saw:
-        # Printable runs, each also without its first byte: a protobuf string's length prefix is
-        # often printable and would be glued to the string's first token.
-        runs = re.findall(rb"[\x20-\x7e]{4,}", data)
-        strings = b"\n".join(b"%s\n%s" % (run, run[1:]) for run in runs).decode("ascii")
-        self.scan_tokens(rel, tokenize(strings), "its strings ")
-        for offset in range(4):
-            count = (len(data) - offset) // 4
-            if count > 0:
-                self.scan_tensor(
-                    rel, f"bytes+{offset}", np.frombuffer(data, dtype="<f4", count=count, offset=offset)
-                )
 
     def check_epsilon(self, epsilon: float | None, files: set[str]) -> None:
         if epsilon is None or not math.isfinite(epsilon) or epsilon <= 0:

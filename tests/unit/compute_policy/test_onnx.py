@@ -110,3 +110,45 @@ def test_without_the_onnx_package_onnx_is_refused(
     monkeypatch.setattr(builtins, "__import__", no_onnx)
     verdict = check(tmp_path, index)
     assert (verdict.ok, verdict.code) == (False, "file_type_not_allowed")
+
+
+def test_fields_onnx_does_not_define_are_refused(
+    tmp_path: Path, index: RawIndex, frame: pd.DataFrame
+) -> None:
+    """Protobuf keeps unknown fields and writes them back: rows hidden there would leave unread."""
+    row = " ".join(str(v) for v in frame.iloc[3].tolist()).encode()
+    hidden = bytes([0xC2, 0x3E]) + bytes([len(row)]) + row  # field 1000, length-delimited
+    (tmp_path / "model.onnx").write_bytes(
+        linear_model(np.ones((5, 2), np.float32)).SerializeToString() + hidden
+    )
+    verdict = check(tmp_path, index)
+    assert (verdict.ok, verdict.code) == (False, "file_type_not_allowed")
+    assert "does not define" in (verdict.message or "")
+
+
+def test_a_column_under_training_info_is_found(tmp_path: Path, index: RawIndex, frame: pd.DataFrame) -> None:
+    model = linear_model(np.ones((5, 2), np.float32))
+    info = model.training_info.add()
+    column = frame["income"].to_numpy(np.float64)[:40]
+    info.initialization.CopyFrom(
+        helper.make_graph([], "init", [], [], [numpy_helper.from_array(column, "stolen")])
+    )
+    save(tmp_path, model)
+    verdict = check(tmp_path, index)
+    assert (verdict.ok, verdict.code) == (False, "raw_rows_in_output"), verdict
+    assert verdict.details.get("tensor") == "stolen"
+
+
+def test_too_much_text_is_refused(tmp_path: Path, index: RawIndex) -> None:
+    save(tmp_path, linear_model(np.ones((5, 2), np.float32), doc="word " * 300_000))
+    verdict = check(tmp_path, index)
+    assert (verdict.ok, verdict.code) == (False, "file_type_not_allowed")
+    assert "text" in (verdict.message or "")
+
+
+def test_an_onnx_model_over_its_cap_is_refused(tmp_path: Path, index: RawIndex) -> None:
+    save(tmp_path, linear_model(np.ones((64, 64), np.float32)))
+    verdict = check_outputs(
+        tmp_path, "", index, epsilon=None, dp_required=False, limits=PolicyLimits(onnx_bytes=4096)
+    )
+    assert (verdict.ok, verdict.code) == (False, "output_too_large")
