@@ -18,6 +18,7 @@ import logging
 import math
 import mimetypes
 import os
+import secrets
 import shutil
 import tarfile
 import threading
@@ -434,6 +435,7 @@ def publish_outputs(ctx: WorkerContext, job: Job, out_dir: Path) -> dict[str, An
     with sealed.open("rb") as src:
         cid = ctx.store.add(src)
     context = result_context(ctx.chain.chain_id, ctx.chain.market_address, job.datatoken, job.id)
+    salt = secrets.token_hex(32)
     wrapped = keys.wrap_key(content_key, bytes.fromhex(job.consumer_key[2:]), context=context)
     del content_key
     return {
@@ -444,7 +446,8 @@ def publish_outputs(ctx: WorkerContext, job: Job, out_dir: Path) -> dict[str, An
         "plaintext_sha256": digest,
         "wrapped_key": wrapped,
         "outputs": manifest,
-        "output_hash": policy.output_hash(manifest),
+        "output_salt": salt,
+        "output_hash": policy.output_hash(manifest, salt),
     }
 
 

@@ -61,13 +61,13 @@ or, for tables of fewer than ``2 * min_column_cardinality`` rows, at least half 
 at least 3), so that tiny datasets are protected too.
 
 Float tensors (safetensors F32/F64; ONNX float and double tensors wherever the model holds them,
-found by walking the whole message by its schema) are searched, best effort, for a window of up to 4 consecutive numeric
-cells of an input row and for ``run_length`` consecutive values of a high-cardinality numeric column,
-compared bit for bit after conversion to the tensor's dtype (windows of only 0/1/-1, fewer than two
-distinct values, arithmetic progressions, or with no high-cardinality cell are ignored). ``U8``/``I8``
-tensors (of both formats) are also read as Latin-1 text and scanned as tokens (raw CSV bytes smuggled
-as a tensor); every string of an ONNX model (names, doc strings, metadata, attributes, string
-tensors) is scanned as tokens.
+found by walking the whole message by its schema) are searched, best effort, for a window of up to 4
+consecutive numeric cells of an input row and for ``run_length`` consecutive values of a
+high-cardinality numeric column, compared bit for bit after conversion to the tensor's dtype
+(windows of only 0/1/-1, fewer than two distinct values, arithmetic progressions, or with no
+high-cardinality cell are ignored). ``U8``/``I8`` tensors (of both formats) are also read as Latin-1
+text and scanned as tokens (raw CSV bytes smuggled as a tensor); every string of an ONNX model
+(names, doc strings, metadata, attributes, string tensors) is scanned as tokens.
 
 Matching uses hashing throughout: every pattern (row, run, line) has a 64-bit polynomial hash of its
 token ids and an anchor (a hash of up to four of its tokens); a stream's window hashes are computed
@@ -79,10 +79,11 @@ cells, a subset of a row's cells, rows split across lines (wide ``DataFrame`` pr
 elided with ``...``), floats printed with fewer digits than 6 decimals or in scientific notation by
 a formatter, scaled/standardized/encoded values (one-hot, label encoding, embeddings), any encoding
 or compression (base64, hex, zlib, bits hidden in weights), Python literals where keys interleave
-values of several rows (``print(df.to_dict())``), float16/bfloat16 and integer tensors, and anything beyond the caps below (indexed rows, numeric cells,
-tensor elements scanned). Hash collisions can only cause false positives, never misses. The scan is a
-safety net against accidental leaks (``print(df.head())``, ``to_csv`` of the training set, saving
-``X_train``), not a guarantee against a malicious algorithm.
+values of several rows (``print(df.to_dict())``), float16/bfloat16 and integer tensors, and anything
+beyond the caps below (indexed rows, numeric cells, tensor elements scanned). Hash collisions can
+only cause false positives, never misses. The scan is a safety net against accidental leaks
+(``print(df.head())``, ``to_csv`` of the training set, saving ``X_train``), not a guarantee against
+a malicious algorithm.
 """
 
 from .limits import METRICS_FILE, PolicyLimits, Verdict

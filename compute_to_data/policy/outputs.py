@@ -438,6 +438,9 @@ def manifest(out_dir: Path) -> list[dict[str, Any]]:
     return [{"path": e.path, "size": e.size, "sha256": _sha256(e.full)} for e in entries]
 
 
-def output_hash(manifest: Sequence[Mapping[str, Any]]) -> str:
-    """sha256 (hex) of the manifest's canonical JSON (sorted keys, no spaces, UTF-8)."""
-    return hashlib.sha256(canonical_json(list(manifest))).hexdigest()
+def output_hash(manifest: Sequence[Mapping[str, Any]], salt: str) -> str:
+    """sha256 (hex) of the canonical JSON (sorted keys, no spaces, UTF-8) of ``{"outputs":
+    manifest, "salt": salt}``. The hash goes on chain in the job's receipt, where anyone reads it:
+    without the salt (32 random bytes, hex, given only to the buyer with the result) anyone could
+    test a guess about a small result (a non-DP job's exact metrics) against it."""
+    return hashlib.sha256(canonical_json({"outputs": list(manifest), "salt": salt})).hexdigest()

@@ -18,8 +18,12 @@ from typing import Any
 import pytest
 
 from compute_to_data import failures
+from compute_to_data.policy import output_hash as policy_output_hash
+from datamarket.auth import canonical_json
+from datamarket.chain.events import ComputeReceiptPosted
 from datamarket.sdk import compute
 from tests.integration.compute.conftest import ComputeMarket, publish_compute_dataset
+from tests.integration.compute.test_compute_jobs import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -142,3 +146,29 @@ def test_an_invalid_bundle_fails_as_invalid_bundle(
     final = compute.wait(handle, poll_s=0.1, timeout=120)
     assert final["state"] == "failed", final
     assert final["error"]["code"] == "invalid_bundle" and reason in final["error"]["message"], final
+
+
+def test_the_receipts_output_hash_confirms_no_guess(market, tmp_path: Path) -> None:
+    """The output hash is public on chain. A guess at a small result (here the row count) hashed as
+    the manifest would be must not match it; the buyer, who has the salt, can check it."""
+    m, datatoken, _ = market
+    handle = compute.start_job(
+        m.consumer, m.provider, m.store, datatoken, algorithm=CHANNELS, params={"channel": "small_result"},
+        epsilon=None, jobs_dir=tmp_path / "jobs",
+    )  # fmt: skip
+    final = compute.wait(handle, poll_s=0.1, timeout=120)
+    assert final["state"] == "succeeded", final
+    status = wait_for(lambda: (s := compute.status(handle))["receipt"] and s, what="receipt")
+    receipt = m.market.w3.eth.get_transaction_receipt(status["receipt"]["tx"])
+    posted = [e for e in m.market._own_events(receipt["logs"]) if isinstance(e, ComputeReceiptPosted)]
+    (mine,) = [e for e in posted if e.job_id.endswith(handle.job_id)]
+    on_chain = mine.output_hash.removeprefix("0x")
+
+    rows = len(m.csv.read_text().splitlines()) - 1
+    guess = json.dumps({"rows": rows}).encode()
+    manifest = [{"path": "metrics.json", "size": len(guess), "sha256": hashlib.sha256(guess).hexdigest()}]
+    assert hashlib.sha256(canonical_json(manifest)).hexdigest() != on_chain  # the unsalted guess fails
+
+    result = m.provider.compute_result(handle.job_id, handle.token)
+    assert result["outputs"] == manifest  # the guess was right: only the salt tells it
+    assert policy_output_hash(manifest, result["output_salt"]) == on_chain

@@ -47,5 +47,8 @@ elif channel == "onnx_model":
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     (OUT / "model.onnx").write_bytes(model.SerializeToString())
+elif channel == "small_result":
+    # A result anyone could guess: the number of rows.
+    (OUT / "metrics.json").write_text(json.dumps({"rows": len(rows) - 1}))
 else:
     sys.exit(2)

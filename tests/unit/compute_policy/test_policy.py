@@ -486,11 +486,13 @@ def test_manifest_and_output_hash(tmp_path: Path) -> None:
     entries = manifest(tmp_path)
     assert [e["path"] for e in entries] == ["a.txt", "a/z.txt", "b.json"]
     assert entries[1] == {"path": "a/z.txt", "size": 5, "sha256": hashlib.sha256(b"hello").hexdigest()}
-    canonical = json.dumps(entries, sort_keys=True, separators=(",", ":")).encode()
-    assert output_hash(entries) == hashlib.sha256(canonical).hexdigest()
-    assert output_hash(manifest(tmp_path)) == output_hash(entries)
+    salt = "ab" * 32
+    canonical = json.dumps({"outputs": entries, "salt": salt}, sort_keys=True, separators=(",", ":")).encode()
+    assert output_hash(entries, salt) == hashlib.sha256(canonical).hexdigest()
+    assert output_hash(manifest(tmp_path), salt) == output_hash(entries, salt)
+    assert output_hash(entries, "cd" * 32) != output_hash(entries, salt)  # a guess needs the salt
     write(tmp_path / "a.txt", "y")
-    assert output_hash(manifest(tmp_path)) != output_hash(entries)
+    assert output_hash(manifest(tmp_path), salt) != output_hash(entries, salt)
 
 
 def test_manifest_refuses_special_files(tmp_path: Path) -> None:

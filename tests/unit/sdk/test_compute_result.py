@@ -59,14 +59,18 @@ def manifest_of(files: dict[str, bytes]) -> list[dict]:
     ]
 
 
-def output_hash(manifest: list[dict]) -> str:
+SALT = "5a" * 32
+
+
+def output_hash(manifest: list[dict], salt: str = SALT) -> str:
     """As the worker makes it (compute_to_data.policy), which the client checks on its own."""
     try:
         from compute_to_data.policy import output_hash as policy_hash
     except ImportError:
-        canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        body = {"outputs": manifest, "salt": salt}
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()
-    return policy_hash(manifest)
+    return policy_hash(manifest, salt)
 
 
 def sealed(handle, archive: bytes, manifest: list[dict], *, context: str | None = None) -> tuple[dict, bytes]:
@@ -84,6 +88,7 @@ def sealed(handle, archive: bytes, manifest: list[dict], *, context: str | None 
         "plaintext_sha256": hashlib.sha256(archive).hexdigest(),
         "wrapped_key": wrapped,
         "outputs": manifest,
+        "output_salt": SALT,
         "output_hash": output_hash(manifest),
     }
     return result, ciphertext
@@ -261,3 +266,23 @@ def test_a_leading_dot_slash_and_folder_entries_are_fine(tmp_path) -> None:
     result, ciphertext = sealed(handle, tar_of(members), manifest_of(FILES))
     written = compute.fetch_result(handle, None, tmp_path / "out", provider=provider_with(result, ciphertext))
     assert [Path(p).read_bytes() for p in written] == [FILES[k] for k in sorted(FILES)]
+
+
+@pytest.mark.parametrize("salt", [None, "", "zz" * 32, "AB" * 32, "ab" * 31])
+def test_a_result_without_a_valid_output_salt_is_refused(tmp_path, salt) -> None:
+    handle = handle_for()
+    archive = tar_of([file_member(p, d) for p, d in sorted(FILES.items())])
+    result, ciphertext = sealed(handle, archive, manifest_of(FILES))
+    if salt is None:
+        del result["output_salt"]
+    else:
+        result["output_salt"] = salt
+    assert_refused(tmp_path, handle, result, ciphertext, match="output_salt")
+
+
+def test_an_output_hash_made_with_another_salt_is_refused(tmp_path) -> None:
+    handle = handle_for()
+    archive = tar_of([file_member(p, d) for p, d in sorted(FILES.items())])
+    result, ciphertext = sealed(handle, archive, manifest_of(FILES))
+    result["output_hash"] = output_hash(manifest_of(FILES), salt="00" * 32)
+    assert_refused(tmp_path, handle, result, ciphertext, match="output_hash")
