@@ -156,12 +156,20 @@ def test_a_copied_wrap_put_in_by_a_metadata_updater_does_not_open(
 def test_the_victims_own_wrap_still_opens_for_its_own_dataset(
     compute_market: ComputeMarket, tmp_path: Path
 ) -> None:
-    """The control: the same provider, key and flow release a dataset's key for that dataset."""
+    """The control: the same provider, key and flow release a dataset's key for that dataset; and a
+    dataset offered for download and compute (a download-form wrap) still runs compute jobs."""
     m = compute_market
     buyer = m.market.as_account(dev_account(ATTACKER))
     datatoken = publisher_dataset(m, tmp_path)
     download.download(buyer, m.store, m.provider, datatoken, tmp_path / "got.csv")
     assert (tmp_path / "got.csv").read_bytes() == (tmp_path / "sample.csv").read_bytes()
+
+    handle = compute.start_job(
+        buyer, m.provider, m.store, datatoken, algorithm=JOBS / "slow.py", params={"seconds": 0.1},
+        epsilon=None, jobs_dir=tmp_path / "jobs",
+    )  # fmt: skip
+    final = compute.wait(handle, poll_s=0.2, timeout=120)
+    assert final["state"] == "succeeded", final
 
 
 def compute_only_victim(m: ComputeMarket, tmp_path: Path) -> str:
