@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from datamarket.crypto import keys, stream
-from datamarket.crypto.contexts import content_context, result_context
+from datamarket.crypto.contexts import COMPUTE_OFFERS, content_context, result_context
 from datamarket.errors import ChainUnavailable, DatamarketError
 from datamarket.metadata import declarations
 from datamarket.storage.base import ChunkReader, ContentStore, StorageError, StoreUnavailable, cat_bytes
@@ -329,14 +329,18 @@ def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> tuple[DatasetDoc
     entry = doc.file
     sandbox.prepare_output(data_dir, int(entry["plaintext_size"]) + (1 << 20))
     # Bound to the dataset the job was ordered for: a wrap copied from another dataset fails here,
-    # before any byte is decrypted or the algorithm starts.
-    context = content_context(ctx.chain.chain_id, ctx.chain.market_address, job.datatoken)
-    try:
-        content_key = ctx.keys.unwrap(entry["encryption"]["wrapped_key"], context=context)
-    except keys.KeyMaterialError:
-        raise JobFailure(
-            "key_unavailable", "the dataset's content key does not open on this provider"
-        ) from None
+    # before any byte is decrypted or the algorithm starts. Either offer may run jobs; the document
+    # does not say which the wrap was made for (its owner could change it), so both are tried.
+    content_key = None
+    for offer in COMPUTE_OFFERS:
+        context = content_context(ctx.chain.chain_id, ctx.chain.market_address, job.datatoken, offer=offer)
+        try:
+            content_key = ctx.keys.unwrap(entry["encryption"]["wrapped_key"], context=context)
+            break
+        except keys.KeyMaterialError:
+            continue
+    if content_key is None:
+        raise JobFailure("key_unavailable", "the dataset's content key does not open on this provider")
     target = data_dir / data_file_name(entry.get("content_type", ""))
     try:
         stream.decrypt_to_path(

@@ -38,7 +38,7 @@ from datamarket.auth import (
     require_fields,
     verify_access_signature,
 )
-from datamarket.crypto.contexts import access_context, content_context
+from datamarket.crypto.contexts import DOWNLOAD, access_context, content_context
 from datamarket.crypto.keys import InvalidPublicKey, rewrap
 from provider import orders
 from provider.context import ProviderContext, current, json_body
@@ -149,11 +149,12 @@ def authorize(
 
 
 def release_key(ctx: ProviderContext, req: AccessRequest, doc: DatasetDocument) -> dict[str, str]:
-    """Step 8: the publisher's wrap, opened with the provider's key under the context of the dataset
-    being ordered (``contexts.content_context``: this provider's chain id and market, and the ordered
-    datatoken), and wrapped again to ``req.consumer_key`` (``contexts.access_context``: the order).
-    A wrap made for any other dataset (copied into this one's metadata by whoever publishes, owns or
-    updates it) does not open: 422 ``key_unwrap_failed``."""
+    """Step 8: the publisher's wrap, opened with the provider's key under the download context of the
+    dataset being ordered (``contexts.content_context``: the download offer, this provider's chain id
+    and market, and the ordered datatoken), and wrapped again to ``req.consumer_key``
+    (``contexts.access_context``: the order). A wrap made for any other dataset (copied into this
+    one's metadata by whoever publishes, owns or updates it) does not open, nor does a compute-only
+    wrap (whatever service types the document names now): 422 ``key_unwrap_failed``."""
     wrapped = doc.file["encryption"]["wrapped_key"]
     chain = ctx.chain
     try:
@@ -161,7 +162,7 @@ def release_key(ctx: ProviderContext, req: AccessRequest, doc: DatasetDocument) 
             wrapped,
             ctx.keys.private_key(wrapped.get("key_id")),
             req.consumer_key_bytes,
-            context=content_context(chain.chain_id, chain.market_address, req.datatoken),
+            context=content_context(chain.chain_id, chain.market_address, req.datatoken, offer=DOWNLOAD),
             new_context=access_context(chain.chain_id, req.datatoken, req.order_tx),
         )
     except InvalidPublicKey:

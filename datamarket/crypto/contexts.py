@@ -3,10 +3,14 @@
 A wrap opens only under the context it was made for (``keys.unwrap_key``), so the context is what
 ties a wrapped key to its one use. Each names everything a copied wrap could be moved across:
 
-- ``content:eip155:<chainId>:<market>:<datatoken>``: the publisher's wrap of a dataset's content key
-  to its provider. The datatoken is the dataset itself (its address is known before publishing, see
-  ``DataMarket.predictDatatoken``), so a wrap copied into another dataset's metadata does not open,
-  whoever publishes, owns or updates that dataset; nor on another chain or market.
+- ``content:<offer>:eip155:<chainId>:<market>:<datatoken>``: the publisher's wrap of a dataset's
+  content key to its provider. The datatoken is the dataset itself (its address is known before
+  publishing, see ``DataMarket.predictDatatoken``), so a wrap copied into another dataset's metadata
+  does not open, whoever publishes, owns or updates that dataset; nor on another chain or market.
+  The offer is what the publisher offered when wrapping: ``download`` (the key may be released to
+  buyers, and compute jobs may open it too) or ``compute`` (compute only: the provider's key release
+  never opens it, only the worker does). Whoever may later change the metadata document (owner,
+  metadata updater) cannot change a compute-only wrap into one that the key release opens.
 - ``result:eip155:<chainId>:<market>:<datatoken>:<job id>``: the worker's wrap of a job's result key
   to the consumer's one-time key: bound to the job and the dataset it ran on.
 - ``access:eip155:<chainId>/<datatoken>:<order tx>``: the provider's re-wrap of a content key to a
@@ -31,9 +35,30 @@ def _chain(chain_id: int) -> int:
     return chain_id
 
 
-def content_context(chain_id: int, market: str, datatoken: str) -> str:
-    """The context of a dataset's content-key wrap: ``content:eip155:<chainId>:<market>:<datatoken>``."""
-    return f"content:eip155:{_chain(chain_id)}:{to_checksum_address(market)}:{to_checksum_address(datatoken)}"
+#: The publisher offered the download service: the key may be released to buyers (and staged for jobs).
+DOWNLOAD = "download"
+#: Compute only: the key is opened by the compute worker alone, never released.
+COMPUTE = "compute"
+#: The offers a compute worker may open, in the order it tries them (no document tells which).
+COMPUTE_OFFERS = (COMPUTE, DOWNLOAD)
+
+
+def _dataset(chain_id: int, market: str, datatoken: str) -> str:
+    return f"eip155:{_chain(chain_id)}:{to_checksum_address(market)}:{to_checksum_address(datatoken)}"
+
+
+def content_offer(download: bool) -> str:
+    """The offer a publisher wraps under: :data:`DOWNLOAD` if it publishes the download service,
+    else :data:`COMPUTE`."""
+    return DOWNLOAD if download else COMPUTE
+
+
+def content_context(chain_id: int, market: str, datatoken: str, *, offer: str) -> str:
+    """The context of a dataset's content-key wrap:
+    ``content:<offer>:eip155:<chainId>:<market>:<datatoken>``, offer :data:`DOWNLOAD` or :data:`COMPUTE`."""
+    if offer not in (DOWNLOAD, COMPUTE):
+        raise ValueError(f"offer must be {DOWNLOAD!r} or {COMPUTE!r}, got {offer!r}")
+    return f"content:{offer}:{_dataset(chain_id, market, datatoken)}"
 
 
 def result_context(chain_id: int, market: str, datatoken: str, job_id: str) -> str:
@@ -41,7 +66,7 @@ def result_context(chain_id: int, market: str, datatoken: str, job_id: str) -> s
     ``result:eip155:<chainId>:<market>:<datatoken>:<job id>`` (job id: 32 lowercase hex)."""
     if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
         raise ValueError("job id must be 32 lowercase hex characters")
-    return f"result:{content_context(chain_id, market, datatoken).removeprefix('content:')}:{job_id}"
+    return f"result:{_dataset(chain_id, market, datatoken)}:{job_id}"
 
 
 def access_context(chain_id: int, datatoken: str, order_tx: str) -> str:
@@ -52,4 +77,12 @@ def access_context(chain_id: int, datatoken: str, order_tx: str) -> str:
     return f"access:eip155:{_chain(chain_id)}/{to_checksum_address(datatoken)}:{order_tx}"
 
 
-__all__ = ["access_context", "content_context", "result_context"]
+__all__ = [
+    "COMPUTE",
+    "COMPUTE_OFFERS",
+    "DOWNLOAD",
+    "access_context",
+    "content_context",
+    "content_offer",
+    "result_context",
+]

@@ -18,7 +18,7 @@ from typing import BinaryIO
 from datamarket.chain.market import Market, PublishParams, dataset_id, epsilon_units, new_salt
 from datamarket.chain.quotes import SERVICE_COMPUTE, SERVICE_DOWNLOAD, ZERO_ADDRESS
 from datamarket.crypto import keys, stream
-from datamarket.crypto.contexts import content_context
+from datamarket.crypto.contexts import content_context, content_offer
 from datamarket.errors import DatamarketError
 from datamarket.metadata import declarations, document, profile
 from datamarket.storage.base import ContentStore, add_bytes
@@ -118,10 +118,11 @@ def publish_file(
     if progress:
         progress("pin", size, size)
     # Bound to this very dataset: its datatoken's address, fixed by the publisher and the salt
-    # before the dataset exists, on this chain and market.
+    # before the dataset exists, on this chain and market; and to what is offered. A compute-only
+    # wrap never opens for the provider's key release, whatever the document later says.
     salt = new_salt()
     datatoken = market.predict_datatoken(market.account.address, salt)
-    context = content_context(market.chain_id, market.address, datatoken)
+    context = content_context(market.chain_id, market.address, datatoken, offer=content_offer(req.download))
     wrapped = keys.wrap_key(content_key, provider_key, context=context)
     del content_key
 

@@ -13,16 +13,25 @@ Each is refused: ``/access`` answers 422 ``key_unwrap_failed`` (no key), and the
 ``key_unavailable`` at staging, before any algorithm runs (no rows). Each wrap is bound to its
 dataset's chain, market and datatoken (``datamarket.crypto.contexts``), so a wrap copied anywhere else
 does not open, whoever publishes, owns or updates the target.
+
+The wrap is also bound to what the publisher offered (``content:compute:…`` for a compute-only
+dataset, ``content:download:…`` when it offers the download service). Whoever may rewrite a
+compute-only dataset's own document (its delegated metadata updater, or a new owner after a transfer)
+can make its compute service id say ``"type": "download"``, which the on-chain service bitmask still
+allows: the order goes through, but ``/access`` opens only the download form, so it answers 422
+``key_unwrap_failed``.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from datamarket import auth
 from datamarket.chain.devchain import dev_account
 from datamarket.chain.market import Market, PublishParams, epsilon_units
 from datamarket.chain.quotes import SERVICE_COMPUTE, SERVICE_DOWNLOAD
@@ -147,9 +156,92 @@ def test_a_copied_wrap_put_in_by_a_metadata_updater_does_not_open(
 def test_the_victims_own_wrap_still_opens_for_its_own_dataset(
     compute_market: ComputeMarket, tmp_path: Path
 ) -> None:
-    """The control: the same provider, key and flow release a dataset's key for that dataset."""
+    """The control: the same provider, key and flow release a dataset's key for that dataset; and a
+    dataset offered for download and compute (a download-form wrap) still runs compute jobs."""
     m = compute_market
     buyer = m.market.as_account(dev_account(ATTACKER))
     datatoken = publisher_dataset(m, tmp_path)
     download.download(buyer, m.store, m.provider, datatoken, tmp_path / "got.csv")
     assert (tmp_path / "got.csv").read_bytes() == (tmp_path / "sample.csv").read_bytes()
+
+    handle = compute.start_job(
+        buyer, m.provider, m.store, datatoken, algorithm=JOBS / "slow.py", params={"seconds": 0.1},
+        epsilon=None, jobs_dir=tmp_path / "jobs",
+    )  # fmt: skip
+    final = compute.wait(handle, poll_s=0.2, timeout=120)
+    assert final["state"] == "succeeded", final
+
+
+def compute_only_victim(m: ComputeMarket, tmp_path: Path) -> str:
+    """A compute-only dataset of the victim's publisher, on a file of its own (the package's shared
+    victim, ``m.datatoken``, is left as it is for the other tests)."""
+    sample = tmp_path / "private.csv"
+    sample.write_text("a,b\n1,2\n3,4\n")
+    published = publish_file(
+        PublishRequest(
+            path=sample, name="Private sample", price=ONE, payment_token=m.local.contracts["payment_token"],
+            download=False, compute=True, epsilon_budget=10, max_epsilon_per_job=5,
+            trusted_algorithms=tuple(m.trusted.values()),
+        ),
+        market=m.market.as_account(dev_account(PUBLISHER)), store=m.store, provider_info=m.provider.info(),
+        provider_url=m.provider.base_url,
+    )  # fmt: skip
+    services = download.resolve(m.market, m.store, published.datatoken).metadata["services"]
+    assert [(s["id"], s["type"]) for s in services] == [(SERVICE_COMPUTE, "compute")]
+    assert m.market.dataset(published.datatoken).services == 1 << SERVICE_COMPUTE
+    return published.datatoken
+
+
+def compute_offered_as_download(m: ComputeMarket, datatoken: str, owner: str) -> tuple[str, str]:
+    """The dataset's own document, its own file entry and wrap untouched, with its compute service id
+    now offered as a download service: (CID, sha256)."""
+    current = download.resolve(m.market, m.store, datatoken).metadata
+    provider = m.provider.info()["address"]
+    where = {"provider_url": m.provider.base_url, "provider_address": provider, "timeout": HOUR}
+    doc = document.build_document(
+        name=current["name"], description="now for download", tags=["attack"], license="CC0-1.0",
+        publisher=owner, files=current["files"], profile=None,
+        services=[document.download_service(id=SERVICE_COMPUTE, **where)],
+    )  # fmt: skip
+    raw = document.canonical_bytes(doc)
+    return add_bytes(m.store, raw), "0x" + hashlib.sha256(raw).hexdigest()
+
+
+def assert_compute_only_key_not_released(m: ComputeMarket, attacker: Market, datatoken: str) -> None:
+    """The attacker orders the compute service id (now typed download) and asks ``/access`` for the key."""
+    services = download.resolve(m.market, m.store, datatoken).metadata["services"]
+    assert [(s["id"], s["type"]) for s in services] == [(SERVICE_COMPUTE, "download")], "the update took"
+    order = download.order(attacker, m.provider, datatoken, SERVICE_COMPUTE).tx_hash
+    ask = download.sign_access(attacker, datatoken, order)
+    request = replace(ask.request, service_id=SERVICE_COMPUTE)
+    signature = auth.sign_access_request(request, attacker.account.key, attacker.chain_id, attacker.address)
+    with pytest.raises(ProviderError) as refused:
+        m.provider.access(request.to_json(), signature)
+    assert (refused.value.status, refused.value.code) == (422, "key_unwrap_failed"), refused.value
+
+
+def test_a_metadata_updater_cannot_turn_a_compute_only_dataset_into_a_download(
+    compute_market: ComputeMarket, tmp_path: Path
+) -> None:
+    m = compute_market
+    attacker = m.market.as_account(dev_account(ATTACKER))
+    datatoken = compute_only_victim(m, tmp_path)
+    publisher = m.market.as_account(dev_account(PUBLISHER))
+    publisher.set_metadata_updater(datatoken, attacker.account.address)
+
+    attacker.update_metadata(datatoken, *compute_offered_as_download(m, datatoken, publisher.account.address))
+    assert_compute_only_key_not_released(m, attacker, datatoken)
+
+
+def test_a_new_owner_cannot_turn_a_compute_only_dataset_into_a_download(
+    compute_market: ComputeMarket, tmp_path: Path
+) -> None:
+    m = compute_market
+    attacker = m.market.as_account(dev_account(ATTACKER))
+    datatoken = compute_only_victim(m, tmp_path)
+    m.market.as_account(dev_account(PUBLISHER)).transfer_dataset(datatoken, attacker.account.address)
+    attacker.accept_dataset(datatoken)
+    assert m.market.dataset(datatoken).publisher == attacker.account.address
+
+    attacker.update_metadata(datatoken, *compute_offered_as_download(m, datatoken, attacker.account.address))
+    assert_compute_only_key_not_released(m, attacker, datatoken)

@@ -23,7 +23,7 @@ from datamarket.chain.devchain import DevChain
 from datamarket.chain.market import new_salt
 from datamarket.chain.quotes import ProviderFee
 from datamarket.crypto import stream
-from datamarket.crypto.contexts import content_context
+from datamarket.crypto.contexts import DOWNLOAD, content_context
 from datamarket.crypto.keys import KeyStore, public_bytes, wrap_key
 from datamarket.metadata import document
 from datamarket.storage.base import add_bytes
@@ -68,8 +68,10 @@ class ProviderWorld:
         timeout: int = 3600,
         allowlist: list[str] | None = None,
         services: int = 0b11,
+        offer: str = DOWNLOAD,
     ) -> Dataset:
-        """Encrypt, store, wrap to this provider's key, build and store the document, publish."""
+        """Encrypt, store, wrap to this provider's key (under ``offer``), build and store the
+        document (a download and a compute service), publish."""
         a = self.world.accounts
         provider_address = (provider or a.provider).address
         content_key = stream.new_content_key()
@@ -80,7 +82,7 @@ class ProviderWorld:
         wrapped = wrap_key(
             content_key,
             self.keys.public_keys()[0].public_key,
-            context=content_context(market.chain_id, market.address, datatoken),
+            context=content_context(market.chain_id, market.address, datatoken, offer=offer),
         )
         doc = document.build_document(
             name="integration",

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 
 from datamarket.auth import AccessRequest, sign_access_request
 from datamarket.chain.devchain import dev_account
-from datamarket.crypto.contexts import content_context
+from datamarket.crypto.contexts import DOWNLOAD, content_context
 from datamarket.crypto.keys import KeyStore, public_bytes, wrap_key
 from datamarket.metadata import document
 from provider.app import create_app
@@ -97,12 +97,20 @@ class Scenario:
     now: list[float]
     one_time: X25519PrivateKey = field(default_factory=X25519PrivateKey.generate)
 
-    def publish(self, datatoken: str, *, timeout: int = 3600, provider: str | None = None, **kw: Any) -> None:
+    def publish(
+        self,
+        datatoken: str,
+        *,
+        timeout: int = 3600,
+        provider: str | None = None,
+        offer: str = DOWNLOAD,
+        **kw: Any,
+    ) -> None:
         provider = provider or self.provider.address
         wrapped = wrap_key(
             self.content_key,
             self.keys.public_keys()[0].public_key,
-            context=content_context(self.chain.chain_id, self.chain.market_address, datatoken),
+            context=content_context(self.chain.chain_id, self.chain.market_address, datatoken, offer=offer),
         )
         metadata = build_metadata(provider, wrapped, timeout=timeout)
         cid = self.store.add(io.BytesIO(metadata))

@@ -9,6 +9,7 @@ from datamarket.chain.allowlist import Allowlist
 from datamarket.chain.devchain import dev_account
 from datamarket.chain.events import DatasetState
 from datamarket.chain.market import dataset_id
+from datamarket.crypto.contexts import COMPUTE
 from datamarket.crypto.keys import unwrap_key
 from tests.unit.provider.conftest import DATA_CID, DATATOKEN, OTHER_DATATOKEN, Scenario
 from tests.unit.provider.fakes import CHAIN_ID
@@ -285,3 +286,11 @@ def test_a_wrap_copied_into_another_publishers_dataset_does_not_open(scenario: S
     refused(s, s.body(s.request(tx, datatoken=OTHER_DATATOKEN)), 422, "key_unwrap_failed")
     # Alice's own dataset still opens.
     assert s.client.post(ACCESS, json=s.body(s.request(s.order()))).status_code == 200
+
+
+def test_a_compute_only_wrap_does_not_open_under_a_download_service(scenario: Scenario) -> None:
+    """The key was wrapped for compute only; the document (which its owner or metadata updater may
+    rewrite) now names a download service: the provider must still not release the key."""
+    s = scenario
+    s.publish(DATATOKEN, offer=COMPUTE)
+    refused(s, s.body(s.request(s.order())), 422, "key_unwrap_failed")
