@@ -184,12 +184,15 @@ def test_a_trusted_bundle_still_runs_the_ordinary_path(
 # ------------------------------------------------------------------------ membership inference
 
 
+@pytest.mark.parametrize("neighbour", ["replaced", "removed"])
 @pytest.mark.parametrize("epsilon", [0.1, 1.0])
-def test_membership_inference_advantage_stays_within_the_dp_bound(tmp_path: Path, epsilon: float) -> None:
-    """Neighbouring tables (the target row, or another row in its place), a hostile algorithm that
-    outputs 1 when its block holds the target row, the worker's split and release, many trials. The
-    best threshold test's advantage (true minus false positive rate) is at most
-    tanh(epsilon / 2) for an epsilon-DP release; it is 1 without the noise."""
+def test_membership_inference_advantage_stays_within_the_dp_bound(
+    tmp_path: Path, epsilon: float, neighbour: str
+) -> None:
+    """Neighbouring tables (the target row, or another row in its place, or no row in its place), a
+    hostile algorithm that outputs 1 when its block holds the target row, the worker's split and
+    release, many trials. The best threshold test's advantage (true minus false positive rate) is
+    at most tanh(epsilon / 2) for an epsilon-DP release; it is 1 without the noise."""
     from datamarket.demo import write_breast_cancer_csv
 
     path = tmp_path / "breast_cancer.csv"
@@ -202,7 +205,10 @@ def test_membership_inference_advantage_stays_within_the_dp_bound(tmp_path: Path
     member = rng.random(trials) < 0.5
     scores = np.empty(trials)
     for t in range(trials):
-        table = [*others, target if member[t] else others[t % len(others)]]
+        if member[t]:
+            table = [*others, target]
+        else:
+            table = [*others, others[t % len(others)]] if neighbour == "replaced" else list(others)
         blocks = aggregate.split_rows(table, k)
         outputs = [np.array([1.0 if any(r is target for r in block) else 0.0]) for block in blocks]
         scores[t] = aggregate.release(outputs, spec, epsilon).values[0]
