@@ -75,14 +75,16 @@ def hostile_document(m: ComputeMarket, owner: str, entry: dict[str, Any]) -> tup
     return add_bytes(m.store, raw), "0x" + hashlib.sha256(raw).hexdigest()
 
 
-def publisher_dataset(m: ComputeMarket, tmp_path: Path) -> str:
-    """Another dataset of the victim's publisher, for download and compute, on a file of its own."""
+def publisher_dataset(m: ComputeMarket, tmp_path: Path, *, download: bool = True) -> str:
+    """Another dataset of the victim's publisher, on a file of its own, for compute and (unless
+    ``download`` is false) for download. The package's shared victim, ``m.datatoken``, is left as it
+    is for the other tests."""
     sample = tmp_path / "sample.csv"
     sample.write_text("a,b\n1,2\n3,4\n")
     published = publish_file(
         PublishRequest(
-            path=sample, name="Public sample", price=ONE, payment_token=m.local.contracts["payment_token"],
-            download=True, compute=True, epsilon_budget=10, max_epsilon_per_job=5,
+            path=sample, name="Sample", price=ONE, payment_token=m.local.contracts["payment_token"],
+            download=download, compute=True, epsilon_budget=10, max_epsilon_per_job=5,
             trusted_algorithms=tuple(m.trusted.values()),
         ),
         market=m.market.as_account(dev_account(PUBLISHER)), store=m.store, provider_info=m.provider.info(),
@@ -173,23 +175,12 @@ def test_the_victims_own_wrap_still_opens_for_its_own_dataset(
 
 
 def compute_only_victim(m: ComputeMarket, tmp_path: Path) -> str:
-    """A compute-only dataset of the victim's publisher, on a file of its own (the package's shared
-    victim, ``m.datatoken``, is left as it is for the other tests)."""
-    sample = tmp_path / "private.csv"
-    sample.write_text("a,b\n1,2\n3,4\n")
-    published = publish_file(
-        PublishRequest(
-            path=sample, name="Private sample", price=ONE, payment_token=m.local.contracts["payment_token"],
-            download=False, compute=True, epsilon_budget=10, max_epsilon_per_job=5,
-            trusted_algorithms=tuple(m.trusted.values()),
-        ),
-        market=m.market.as_account(dev_account(PUBLISHER)), store=m.store, provider_info=m.provider.info(),
-        provider_url=m.provider.base_url,
-    )  # fmt: skip
-    services = download.resolve(m.market, m.store, published.datatoken).metadata["services"]
+    """A compute-only dataset of the victim's publisher."""
+    datatoken = publisher_dataset(m, tmp_path, download=False)
+    services = download.resolve(m.market, m.store, datatoken).metadata["services"]
     assert [(s["id"], s["type"]) for s in services] == [(SERVICE_COMPUTE, "compute")]
-    assert m.market.dataset(published.datatoken).services == 1 << SERVICE_COMPUTE
-    return published.datatoken
+    assert m.market.dataset(datatoken).services == 1 << SERVICE_COMPUTE
+    return datatoken
 
 
 def compute_offered_as_download(m: ComputeMarket, datatoken: str, owner: str) -> tuple[str, str]:
