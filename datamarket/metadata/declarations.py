@@ -156,7 +156,9 @@ def outward_bounds(low: float, high: float) -> tuple[float, float]:
     """[low, high] widened to round numbers: two significant digits of the span, so the published
     bounds say less than the exact minimum and maximum."""
     span = high - low
-    scale = span if span > 0 else max(abs(low), abs(high), 1.0)
+    magnitude = max(abs(low), abs(high), 1.0)
+    # No span, or one far below the values' own size (it would round to a step of 0): the size.
+    scale = span if span > magnitude * 1e-9 else magnitude
     step = 10.0 ** (math.floor(math.log10(scale)) - 1)
     lower, upper = math.floor(low / step) * step, math.ceil(high / step) * step
     if not lower < upper:

@@ -198,21 +198,15 @@ def _services(
     base = {"provider_url": provider_url, "provider_address": provider_address, "timeout": req.timeout}
     services = []
     if req.download:
-        services.append({"id": SERVICE_DOWNLOAD, "type": "download", **base})
+        services.append(document.download_service(id=SERVICE_DOWNLOAD, **base))
     if req.compute:
-        aggregate = {} if req.aggregate_blocks is None else {"aggregate": {"blocks": req.aggregate_blocks}}
-        services.append({
-            "id": SERVICE_COMPUTE, "type": "compute", **base,
-            "compute": {
-                "trusted_algorithms": list(req.trusted_algorithms),
-                "allow_any_algorithm": req.allow_any_algorithm,
-                "require_dp": req.require_dp,
-                **aggregate,
-                "privacy": {"epsilon_budget": req.epsilon_budget, "delta": req.delta,
-                            "max_epsilon_per_job": req.max_epsilon_per_job},
-                **(declared or {}),
-            },
-        })  # fmt: skip
+        compute = document.compute_service(
+            id=SERVICE_COMPUTE, **base, epsilon_budget=req.epsilon_budget, delta=req.delta,
+            max_epsilon_per_job=req.max_epsilon_per_job, trusted_algorithms=req.trusted_algorithms,
+            allow_any_algorithm=req.allow_any_algorithm, require_dp=req.require_dp, declared=declared,
+            aggregate_blocks=req.aggregate_blocks,
+        )  # fmt: skip
+        services.append(compute)
     return services
 
 
