@@ -26,6 +26,8 @@ module.exports = {
     settings: {
       optimizer: { enabled: true, runs: 10000 },
       evmVersion: "cancun",
+      // The IR pipeline keeps an order and a buy-and-order within their gas targets.
+      viaIR: true,
     },
   },
   paths: {

@@ -10,6 +10,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {Datatoken} from "./Datatoken.sol";
@@ -51,7 +52,7 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         uint96 price;
         // slot 3: read only when minting with a cap, and by the dispenser
         uint128 cap;
-        uint128 dispenserMaxBalance;
+        uint128 dispenserLimit;
         // slots 4-6: read rarely
         bytes32 metadataHash;
         address publishFeeCollector;
@@ -62,7 +63,8 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         address feeCollector;
         uint16 feeBps;
         bool ordersPaused;
-        uint64 datasetCount;
+        uint32 datasetCount;
+        uint40 orderCount; // the next order's id
     }
 
     address private immutable _datatokenImplementation;
@@ -71,8 +73,13 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     mapping(address datatoken => Dataset) private _datasets;
     mapping(address datatoken => address) private _metadataUpdaters;
     mapping(address datatoken => address) private _pendingPublishers;
-    // Minters are named by a publisher and lapse when the dataset changes hands.
-    mapping(address datatoken => mapping(address publisher => mapping(address account => bool))) private _minters;
+    mapping(address datatoken => address) private _pendingProviders;
+    // Minters are named for one tenure of a publisher; a transfer starts a new tenure, so they lapse
+    // (even when the dataset returns to an earlier publisher).
+    mapping(address datatoken => uint256) private _tenures;
+    mapping(address datatoken => mapping(uint256 tenure => mapping(address account => bool))) private _minters;
+    // What each account has received from a free dataset's dispenser in all, free orders included.
+    mapping(address datatoken => mapping(address account => uint256)) private _dispensed;
     mapping(address provider => mapping(uint256 word => uint256 bits)) private _usedQuotes;
     mapping(address token => mapping(address payee => uint256)) private _earnings;
 
@@ -119,8 +126,18 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         return _pendingPublishers[datatoken];
     }
 
+    /// @notice The provider named by the publisher that has not accepted yet (address(0): none).
+    function pendingProvider(address datatoken) external view returns (address) {
+        return _pendingProviders[datatoken];
+    }
+
     function isMinter(address datatoken, address account) external view returns (bool) {
-        return _minters[datatoken][_datasets[datatoken].publisher][account];
+        return _minters[datatoken][_tenures[datatoken]][account];
+    }
+
+    /// @notice How many datatokens `account` has received from the dataset's dispenser, orders included.
+    function dispensed(address datatoken, address account) external view returns (uint256) {
+        return _dispensed[datatoken][account];
     }
 
     /// @notice What `payee` can withdraw in `token` (address(0) = native coin).
@@ -157,15 +174,14 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         if (d.state != DatasetState.None) revert MarketDatatokenExists(datatoken);
         Clones.cloneDeterministic(_datatokenImplementation, cloneSalt);
 
-        uint64 index = _config.datasetCount;
-        // A uint64 counter incremented once per publish cannot overflow.
+        uint32 index = _config.datasetCount;
+        // 2^32 publishes would cost more gas than every block until then holds.
         unchecked {
             _config.datasetCount = index + 1;
         }
 
         d.publisher = msg.sender;
-        // 2^40 publishes, at one per millisecond, would take 34 years.
-        d.index = uint40(index);
+        d.index = index;
         d.state = DatasetState.Active;
         d.services = p.services;
         d.free = p.free;
@@ -180,7 +196,7 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         }
         if (p.cap != 0 || p.free) {
             d.cap = p.cap;
-            d.dispenserMaxBalance = p.free ? p.dispenserMaxBalance : 0;
+            d.dispenserLimit = p.free ? p.dispenserLimit : 0;
         }
         d.metadataHash = p.metadataHash;
         if (p.publishFeeBps != 0) d.publishFeeCollector = p.publishFeeCollector;
@@ -189,7 +205,7 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         emit DatasetPublished(
             datatoken, msg.sender, p.provider, index, p.services, p.epsilonBudget, p.metadataHash, p.metadataCid
         );
-        if (p.free) emit DispenserSet(datatoken, p.dispenserMaxBalance, p.cap);
+        if (p.free) emit DispenserSet(datatoken, p.dispenserLimit, p.cap);
         else emit PriceSet(datatoken, p.paymentToken, p.price, p.cap);
         if (p.publishFeeBps != 0) emit PublishFeeSet(datatoken, p.publishFeeCollector, p.publishFeeBps);
         if (d.hasAllowlist) emit AllowlistSet(datatoken, p.allowlistRoot);
@@ -209,18 +225,27 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     /// @inheritdoc IDataMarket
     function setPrice(address datatoken, address paymentToken, uint96 price) external {
         Dataset storage d = _publishedBy(datatoken, msg.sender);
-        d.free = false;
+        if (d.free) {
+            // Refused rather than a new generation of tokens: a holder of free datatokens would
+            // otherwise order a priced dataset at no cost.
+            uint256 supply = IERC20(datatoken).totalSupply();
+            if (supply != 0) revert MarketFreeTokensOutstanding(datatoken, supply);
+            d.free = false;
+            d.dispenserLimit = 0;
+        }
         d.paymentToken = paymentToken;
         d.price = price;
         emit PriceSet(datatoken, paymentToken, price, d.cap);
     }
 
     /// @inheritdoc IDataMarket
-    function setDispenser(address datatoken, uint128 maxBalance) external {
+    function setDispenser(address datatoken, uint128 limit) external {
         Dataset storage d = _publishedBy(datatoken, msg.sender);
         d.free = true;
-        d.dispenserMaxBalance = maxBalance;
-        emit DispenserSet(datatoken, maxBalance, d.cap);
+        d.paymentToken = address(0);
+        d.price = 0;
+        d.dispenserLimit = limit;
+        emit DispenserSet(datatoken, limit, d.cap);
     }
 
     /// @inheritdoc IDataMarket
@@ -252,7 +277,7 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     /// @inheritdoc IDataMarket
     function setMinter(address datatoken, address account, bool allowed) external {
         _publishedBy(datatoken, msg.sender);
-        _minters[datatoken][msg.sender][account] = allowed;
+        _minters[datatoken][_tenures[datatoken]][account] = allowed;
         emit MinterSet(datatoken, account, allowed);
     }
 
@@ -279,15 +304,53 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         address from = d.publisher;
         d.publisher = msg.sender;
         delete _pendingPublishers[datatoken];
-        delete _metadataUpdaters[datatoken];
         emit DatasetTransferred(datatoken, from, msg.sender);
+        ++_tenures[datatoken];
+        emit MintersCleared(datatoken);
+        if (_metadataUpdaters[datatoken] != address(0)) {
+            delete _metadataUpdaters[datatoken];
+            emit MetadataUpdaterSet(datatoken, address(0));
+        }
+        if (_pendingProviders[datatoken] != address(0)) {
+            delete _pendingProviders[datatoken];
+            emit ProviderChangeStarted(datatoken, d.provider, address(0));
+        }
+    }
+
+    /// @inheritdoc IDataMarket
+    function proposeProvider(address datatoken, address newProvider) external {
+        Dataset storage d = _publishedBy(datatoken, msg.sender);
+        _pendingProviders[datatoken] = newProvider;
+        emit ProviderChangeStarted(datatoken, d.provider, newProvider);
+    }
+
+    /// @inheritdoc IDataMarket
+    function acceptProvider(address datatoken) external {
+        Dataset storage d = _existing(datatoken);
+        if (msg.sender != _pendingProviders[datatoken]) revert MarketNotPendingProvider(msg.sender);
+        address from = d.provider;
+        d.provider = msg.sender;
+        delete _pendingProviders[datatoken];
+        emit ProviderChanged(datatoken, from, msg.sender);
+    }
+
+    /// @inheritdoc IDataMarket
+    function setPublishFeeCollector(address datatoken, address newCollector) external {
+        Dataset storage d = _existing(datatoken);
+        address collector = d.publishFeeCollector;
+        if (msg.sender != collector) revert MarketNotFeeCollector(msg.sender, collector);
+        if (newCollector == address(0)) revert MarketZeroAddress();
+        d.publishFeeCollector = newCollector;
+        emit PublishFeeSet(datatoken, newCollector, d.publishFeeBps);
     }
 
     /// @inheritdoc IDataMarket
     function mint(address datatoken, address to, uint256 amount) external {
         Dataset storage d = _existing(datatoken);
         address publisher = d.publisher;
-        if (msg.sender != publisher && !_minters[datatoken][publisher][msg.sender]) revert MarketNotMinter(msg.sender);
+        if (msg.sender != publisher && !_minters[datatoken][_tenures[datatoken]][msg.sender]) {
+            revert MarketNotMinter(msg.sender);
+        }
         if (d.state == DatasetState.Retired) revert MarketDatasetNotActive(datatoken, DatasetState.Retired);
         _mintTo(d, datatoken, to, amount);
         emit Minted(datatoken, msg.sender, to, amount);
@@ -296,12 +359,16 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     // ================================================================== consumer
 
     /// @inheritdoc IDataMarket
-    function buy(address datatoken, uint256 amount, uint256 maxPrice) external payable nonReentrant {
+    function buy(address datatoken, uint256 amount, address paymentToken, uint256 maxPrice)
+        external
+        payable
+        nonReentrant
+    {
         Dataset storage d = _existing(datatoken);
         _checkOpen(d, datatoken);
-        uint256 cost = _pay(d, datatoken, amount, maxPrice);
+        uint256 cost = _pay(d, datatoken, amount, paymentToken, maxPrice, true);
         _mintTo(d, datatoken, msg.sender, amount);
-        _checkValue(_collect(d.paymentToken, cost));
+        _checkValue(_collect(paymentToken, cost));
     }
 
     /// @inheritdoc IDataMarket
@@ -309,9 +376,8 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         Dataset storage d = _existing(datatoken);
         _checkOpen(d, datatoken);
         if (!d.free) revert MarketNotFree(datatoken);
+        _takeFromDispenser(d, datatoken, amount);
         _mintTo(d, datatoken, msg.sender, amount);
-        uint256 balance = IERC20(datatoken).balanceOf(msg.sender);
-        if (balance > d.dispenserMaxBalance) revert MarketDispenserLimit(balance, d.dispenserMaxBalance);
         emit Dispensed(datatoken, msg.sender, amount);
     }
 
@@ -324,7 +390,7 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         Dataset storage d = _existing(quote.datatoken);
         _checkOpen(d, quote.datatoken);
         Datatoken(quote.datatoken).marketBurn(msg.sender, 1);
-        uint256 fee = _order(d, quote, signature, allowlistProof);
+        uint256 fee = _order(d, quote, signature, allowlistProof, OrderFunding.Burned);
         _checkValue(_collect(quote.feeToken, fee));
     }
 
@@ -333,9 +399,10 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         ProviderFee calldata quote,
         bytes calldata signature,
         bytes32[] calldata allowlistProof,
+        address paymentToken,
         uint256 maxPrice
     ) external payable nonReentrant {
-        _buyAndOrder(quote, signature, allowlistProof, maxPrice);
+        _buyAndOrder(quote, signature, allowlistProof, paymentToken, maxPrice);
     }
 
     /// @inheritdoc IDataMarket
@@ -343,62 +410,49 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         ProviderFee calldata quote,
         bytes calldata signature,
         bytes32[] calldata allowlistProof,
+        address paymentToken,
         uint256 maxPrice,
-        Permit calldata permit
+        Permit calldata payment,
+        Permit calldata fee
     ) external payable nonReentrant {
-        // A permit front-run by someone else has already set the allowance: ignore its failure and
-        // let the transfer decide. No permit for the native coin (or an unknown dataset): a call to
-        // address(0) fails its code-size check, which try/catch does not catch.
-        address token = _datasets[quote.datatoken].paymentToken;
-        if (token != address(0)) {
-            try IERC20Permit(token).permit(
-                msg.sender, address(this), permit.value, permit.deadline, permit.v, permit.r, permit.s
-            ) {} catch {}
-        }
-        _buyAndOrder(quote, signature, allowlistProof, maxPrice);
+        // A permit front-run by someone else has already set the allowance: its failure is ignored and
+        // the transfer decides. The payment token is the one the buyer named; buyAndOrder checks it.
+        _permit(paymentToken, payment);
+        if (quote.feeToken != paymentToken) _permit(quote.feeToken, fee);
+        _buyAndOrder(quote, signature, allowlistProof, paymentToken, maxPrice);
     }
 
     /// @inheritdoc IDataMarket
     function withdraw(address token) external nonReentrant {
-        uint256 amount = _earnings[token][msg.sender];
-        if (amount == 0) revert MarketNothingToWithdraw(token, msg.sender);
-        _earnings[token][msg.sender] = 0;
-        emit EarningsWithdrawn(msg.sender, token, amount);
-        if (token == address(0)) {
-            (bool ok,) = msg.sender.call{value: amount}("");
-            if (!ok) revert MarketNativeTransferFailed(msg.sender, amount);
-        } else {
-            IERC20(token).safeTransfer(msg.sender, amount);
-        }
+        _withdraw(token, msg.sender);
+    }
+
+    /// @inheritdoc IDataMarket
+    function withdrawTo(address token, address to) external nonReentrant {
+        if (to == address(0)) revert MarketZeroAddress();
+        _withdraw(token, to);
     }
 
     // ================================================================== provider
 
     /// @inheritdoc IDataMarket
-    function postComputeReceipts(ComputeReceipt[] calldata receipts) external {
+    function postComputeReceipts(address datatoken, ComputeReceipt[] calldata receipts) external {
         uint256 n = receipts.length;
         if (n == 0) revert MarketEmptyBatch();
-        // Receipts of one dataset usually come together: its budget slot is loaded once per run.
-        address current;
-        Dataset storage d = _datasets[address(0)];
-        uint256 spent;
-        uint48 budget;
+        Dataset storage d = _existing(datatoken);
+        address provider = d.provider;
+        if (msg.sender != provider) revert MarketNotProvider(msg.sender, provider);
+        uint256 spent = d.epsilonSpent;
+        uint256 budget = d.epsilonBudget;
         for (uint256 i; i < n; ++i) {
             ComputeReceipt calldata r = receipts[i];
-            // i == 0: the first receipt is always checked, even for datatoken address(0).
-            if (i == 0 || r.datatoken != current) {
-                if (current != address(0)) d.epsilonSpent = uint48(spent);
-                current = r.datatoken;
-                d = _existing(current);
-                if (msg.sender != d.provider) revert MarketNotProvider(msg.sender, d.provider);
-                spent = d.epsilonSpent;
-                budget = d.epsilonBudget;
-            }
             spent += r.epsilon;
-            if (spent > budget) revert MarketBudgetExceeded(current, spent, budget);
-            emit ComputeReceiptPosted(r.jobId, current, r.orderTx, r.algorithmHash, r.outputHash, r.epsilon, r.status);
+            if (spent > budget) revert MarketBudgetExceeded(datatoken, spent, uint48(budget));
+            // spent <= budget, a uint48, so the cast is exact.
+            emit ComputeReceiptPosted(
+                r.jobId, datatoken, r.orderId, msg.sender, r.algorithmHash, r.outputHash, r.epsilon, uint48(spent), r.status
+            );
         }
-        // spent <= budget, a uint48, so the cast is exact.
         d.epsilonSpent = uint48(spent);
     }
 
@@ -413,6 +467,12 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     function setOrdersPaused(bool paused) external onlyOwner {
         _config.ordersPaused = paused;
         emit OrdersPausedSet(paused);
+    }
+
+    /// @notice Always reverts: a market without an owner could never be unpaused or have its fee set.
+    /// Ownership moves with transferOwnership and acceptOwnership (two steps).
+    function renounceOwnership() public pure override {
+        revert MarketOwnershipRequired();
     }
 
     // ================================================================== internal
@@ -453,24 +513,56 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         Datatoken(datatoken).marketMint(to, amount, d.capped ? d.cap : 0);
     }
 
+    function _takeFromDispenser(Dataset storage d, address datatoken, uint256 amount) private {
+        uint256 received = _dispensed[datatoken][msg.sender] + amount;
+        uint256 limit = d.dispenserLimit;
+        if (received > limit) revert MarketDispenserLimit(received, limit);
+        _dispensed[datatoken][msg.sender] = received;
+    }
+
+    function _permit(address token, Permit calldata p) private {
+        // No permit for the native coin: a call to address(0) fails its code-size check, which
+        // try/catch does not catch.
+        if (token == address(0) || p.deadline == 0) return;
+        try IERC20Permit(token).permit(msg.sender, address(this), p.value, p.deadline, p.v, p.r, p.s) {} catch {}
+    }
+
+    function _withdraw(address token, address to) private {
+        uint256 amount = _earnings[token][msg.sender];
+        if (amount == 0) revert MarketNothingToWithdraw(token, msg.sender);
+        _earnings[token][msg.sender] = 0;
+        emit EarningsWithdrawn(msg.sender, token, to, amount);
+        if (token == address(0)) {
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert MarketNativeTransferFailed(to, amount);
+        } else {
+            IERC20(token).safeTransfer(to, amount);
+        }
+    }
+
     function _buyAndOrder(
         ProviderFee calldata quote,
         bytes calldata signature,
         bytes32[] calldata allowlistProof,
+        address paymentToken,
         uint256 maxPrice
     ) private {
         Dataset storage d = _existing(quote.datatoken);
         _checkOpen(d, quote.datatoken);
         uint256 cost;
+        OrderFunding funding;
         if (d.free) {
-            // A free dataset's order needs one dispensable token, which is never minted.
-            if (d.dispenserMaxBalance == 0) revert MarketDispenserLimit(1, 0);
+            // The buyer expected to pay: a dataset that became free is not what they signed up for.
+            if (paymentToken != address(0) || maxPrice != 0) revert MarketIsFree(quote.datatoken);
+            // The one datatoken is never minted, but counts against the caller's dispenser limit.
+            _takeFromDispenser(d, quote.datatoken, 1);
+            funding = OrderFunding.Free;
         } else {
-            cost = _pay(d, quote.datatoken, 1, maxPrice);
+            cost = _pay(d, quote.datatoken, 1, paymentToken, maxPrice, false);
+            funding = OrderFunding.Bought;
         }
-        uint256 fee = _order(d, quote, signature, allowlistProof);
+        uint256 fee = _order(d, quote, signature, allowlistProof, funding);
         // One transfer when the price and the provider fee are in the same token.
-        address paymentToken = d.paymentToken;
         uint256 nativeDue = paymentToken == quote.feeToken
             ? _collect(paymentToken, cost + fee)
             : _collect(paymentToken, cost) + _collect(quote.feeToken, fee);
@@ -479,12 +571,17 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
 
     /// @dev Credits the payees with the price of `amount` datatokens and returns that cost, which
     /// the caller collects (with `_collect`) after all credits are written.
-    function _pay(Dataset storage d, address datatoken, uint256 amount, uint256 maxPrice)
-        private
-        returns (uint256 cost)
-    {
-        if (d.free) revert MarketNotForSale(datatoken);
+    function _pay(
+        Dataset storage d,
+        address datatoken,
+        uint256 amount,
+        address paymentToken,
+        uint256 maxPrice,
+        bool minted
+    ) private returns (uint256 cost) {
+        if (d.free) revert MarketIsFree(datatoken);
         address token = d.paymentToken;
+        if (token != paymentToken) revert MarketPaymentTokenMismatch(paymentToken, token);
         uint256 price = d.price;
         if (price > maxPrice) revert MarketPriceAboveMax(price, maxPrice);
         cost = price * amount;
@@ -497,24 +594,29 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         unchecked {
             _earnings[token][d.publisher] += cost - marketFee - publishFee;
         }
-        emit Bought(datatoken, msg.sender, token, amount, cost, marketFee, publishFee);
+        emit Bought(datatoken, msg.sender, token, amount, cost, marketFee, publishFee, minted);
     }
 
-    /// @dev Checks the quote and allowlist, credits the provider fee, emits OrderStarted. Returns the
-    /// fee, which the caller collects.
+    /// @dev Checks the quote and allowlist, credits the provider fee, emits OrderStarted with the next
+    /// order id. Returns the fee, which the caller collects.
     function _order(
         Dataset storage d,
         ProviderFee calldata quote,
         bytes calldata signature,
-        bytes32[] calldata allowlistProof
+        bytes32[] calldata allowlistProof,
+        OrderFunding funding
     ) private returns (uint256 fee) {
         if (d.services & (uint256(1) << quote.serviceId) == 0) {
             revert MarketServiceNotOffered(quote.datatoken, quote.serviceId);
         }
         if (quote.validUntil < block.timestamp) revert MarketQuoteExpired(quote.validUntil, block.timestamp);
         address provider = d.provider;
-        (address signer,,) = ECDSA.tryRecoverCalldata(quoteDigest(quote), signature);
-        if (signer != provider) revert MarketQuoteSignerMismatch(signer, provider);
+        bytes32 digest = quoteDigest(quote);
+        (address signer,,) = ECDSA.tryRecoverCalldata(digest, signature);
+        // A contract provider (a multisig) signs with ERC-1271; asked only when ECDSA does not match.
+        if (signer != provider && !SignatureChecker.isValidERC1271SignatureNowCalldata(provider, digest, signature)) {
+            revert MarketQuoteSignerMismatch(signer, provider);
+        }
         _useQuote(provider, quote.nonce);
         if (d.hasAllowlist) {
             bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(quote.consumer))));
@@ -524,19 +626,27 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         }
         fee = quote.amount;
         if (fee != 0) _earnings[quote.feeToken][provider] += fee;
-        _emitOrder(quote, provider);
+        uint40 orderId = _config.orderCount;
+        // 2^40 orders would cost more gas than every block until then holds.
+        unchecked {
+            _config.orderCount = orderId + 1;
+        }
+        _emitOrder(quote, provider, orderId, funding);
     }
 
-    function _emitOrder(ProviderFee calldata quote, address provider) private {
+    function _emitOrder(ProviderFee calldata quote, address provider, uint64 orderId, OrderFunding funding)
+        private
+    {
         emit OrderStarted(
             quote.datatoken,
             quote.consumer,
             provider,
+            orderId,
             msg.sender,
+            funding,
             quote.serviceId,
             quote.feeToken,
             quote.amount,
-            quote.validUntil,
             quote.nonce,
             quote.environment
         );

@@ -51,14 +51,19 @@ contract Datatoken is ERC20Permit {
         return string.concat("DT-", Strings.toString(datasetIndex()));
     }
 
-    /// @notice Mints `amount` to `to`; with a non-zero `cap`, the supply may not exceed it.
+    /// @notice 0: one datatoken is one whole unit, and one order spends one.
+    function decimals() public pure override returns (uint8) {
+        return 0;
+    }
+
+    /// @notice Mints `amount` whole datatokens to `to`; with a non-zero `cap`, the supply may not exceed it.
     function marketMint(address to, uint256 amount, uint256 cap) external onlyMarket {
         _mint(to, amount);
         uint256 supply = totalSupply();
         if (cap != 0 && supply > cap) revert DatatokenCapExceeded(supply, cap);
     }
 
-    /// @notice Burns `amount` of `from`'s datatokens: how an order spends its token.
+    /// @notice Burns `amount` of `from`'s whole datatokens: how an order spends its token.
     function marketBurn(address from, uint256 amount) external onlyMarket {
         _burn(from, amount);
     }

@@ -21,8 +21,17 @@ interface IDataMarket {
         Cancelled
     }
 
+    /// @notice How an order's datatoken was paid for: a datatoken the caller held was burned, one was
+    /// bought in the same call (never minted), or a free dataset's dispenser gave it (never minted).
+    enum OrderFunding {
+        Burned,
+        Bought,
+        Free
+    }
+
     /// @notice Everything a publisher sets in the one publish transaction.
-    /// @dev Epsilon values are in micro-epsilon (1e-6), so 10 epsilon is 10_000_000.
+    /// @dev Epsilon values are in micro-epsilon (1e-6), so 10 epsilon is 10_000_000. Datatokens have
+    /// 0 decimals: one datatoken is one order.
     struct PublishParams {
         address provider; // the provider service that holds the content key and signs fee quotes
         uint8 services; // bit i set = service id i is offered (0 download, 1 compute, ...)
@@ -30,9 +39,9 @@ interface IDataMarket {
         uint16 publishFeeBps; // fee kept for the publishing market front-end, out of the price
         uint48 epsilonBudget; // the dataset's privacy budget for compute jobs
         address paymentToken; // address(0) = the chain's native coin
-        uint96 price; // price of one datatoken in the payment token's smallest unit
+        uint96 price; // price of one whole datatoken, in the payment token's smallest unit
         uint128 cap; // most datatokens in circulation at once; 0 = no cap
-        uint128 dispenserMaxBalance; // free datasets: most datatokens an account may hold after a dispense
+        uint128 dispenserLimit; // free datasets: most datatokens one account receives in all (orders included)
         address publishFeeCollector; // receives the publish-market fee
         bytes32 metadataHash; // sha256 of the metadata document
         bytes32 allowlistRoot; // Merkle root of allowed consumers; zero = anyone
@@ -54,7 +63,7 @@ interface IDataMarket {
         bytes32 environment; // compute environment id; zero for downloads
     }
 
-    /// @notice EIP-2612 permit arguments for the payment token.
+    /// @notice EIP-2612 permit arguments; a zero `deadline` means "no permit".
     struct Permit {
         uint256 value;
         uint256 deadline;
@@ -66,8 +75,7 @@ interface IDataMarket {
     /// @notice One finished compute job, posted by the dataset's provider.
     struct ComputeReceipt {
         bytes32 jobId;
-        address datatoken;
-        bytes32 orderTx; // hash of the transaction that emitted the job's OrderStarted
+        uint64 orderId; // the id in the OrderStarted of the order that paid for the job
         bytes32 algorithmHash;
         bytes32 outputHash;
         uint48 epsilon; // micro-epsilon charged against the dataset's budget
@@ -89,12 +97,14 @@ interface IDataMarket {
     error MarketInvalidStateTransition(DatasetState from, DatasetState to);
     error MarketDatasetNotActive(address datatoken, DatasetState state);
     error MarketOrdersPaused();
-    error MarketNotForSale(address datatoken);
+    error MarketIsFree(address datatoken);
     error MarketNotFree(address datatoken);
+    error MarketPaymentTokenMismatch(address expected, address actual);
+    error MarketFreeTokensOutstanding(address datatoken, uint256 supply);
     error MarketPriceAboveMax(uint256 price, uint256 maxPrice);
     error MarketZeroAmount();
     error MarketWrongValue(uint256 sent, uint256 expected);
-    error MarketDispenserLimit(uint256 balanceAfter, uint256 maxBalance);
+    error MarketDispenserLimit(uint256 receivedAfter, uint256 limit);
     error MarketServiceNotOffered(address datatoken, uint8 serviceId);
     error MarketQuoteExpired(uint64 validUntil, uint256 nowTime);
     error MarketQuoteSignerMismatch(address signer, address provider);
@@ -106,6 +116,9 @@ interface IDataMarket {
     error MarketBudgetExceeded(address datatoken, uint256 spent, uint48 budget);
     error MarketNotProvider(address caller, address provider);
     error MarketEmptyBatch();
+    error MarketNotPendingProvider(address caller);
+    error MarketNotFeeCollector(address caller, address collector);
+    error MarketOwnershipRequired();
 
     // ------------------------------------------------------------------ events
 
@@ -120,11 +133,13 @@ interface IDataMarket {
         bytes32 metadataHash,
         string metadataCid
     );
-    /// @notice The dataset's fixed price was set (at publish or later).
+    /// @notice The dataset's fixed price was set (at publish or later); it is no longer free, and its
+    /// dispenser limit is zero.
     event PriceSet(address indexed datatoken, address indexed paymentToken, uint96 price, uint128 cap);
-    /// @notice The dataset became free, with a dispenser limit (at publish or later).
-    event DispenserSet(address indexed datatoken, uint128 maxBalance, uint128 cap);
-    /// @notice The publish-market fee of a dataset was set at publish.
+    /// @notice The dataset became free, with a dispenser limit per account (at publish or later); its
+    /// payment token and price are zero.
+    event DispenserSet(address indexed datatoken, uint128 limit, uint128 cap);
+    /// @notice The publish-market fee of a dataset was set (at publish, or its collector changed).
     event PublishFeeSet(address indexed datatoken, address indexed collector, uint16 bps);
     /// @notice A new metadata document replaced the previous one.
     event MetadataUpdated(address indexed datatoken, address indexed updatedBy, bytes32 metadataHash, string metadataCid);
@@ -136,6 +151,12 @@ interface IDataMarket {
     event MetadataUpdaterSet(address indexed datatoken, address indexed updater);
     /// @notice The publisher allowed or disallowed an account to mint datatokens.
     event MinterSet(address indexed datatoken, address indexed account, bool allowed);
+    /// @notice Every minter of the dataset lapsed (the dataset changed hands).
+    event MintersCleared(address indexed datatoken);
+    /// @notice The publisher named a new provider, who must accept; address(0) withdraws the offer.
+    event ProviderChangeStarted(address indexed datatoken, address indexed provider, address indexed newProvider);
+    /// @notice The dataset's provider changed: only the new one's quotes and receipts count.
+    event ProviderChanged(address indexed datatoken, address indexed from, address indexed to);
     /// @notice The publisher offered the dataset to a new publisher, who must accept it.
     event DatasetTransferStarted(address indexed datatoken, address indexed from, address indexed to);
     /// @notice The dataset's publisher changed.
@@ -148,6 +169,8 @@ interface IDataMarket {
     event Dispensed(address indexed datatoken, address indexed to, uint256 amount);
     /// @notice Datatokens were bought at the fixed price; `cost` is what the buyer paid in all,
     /// of which `marketFee` and `publishFee` went to the fee collectors and the rest to the publisher.
+    /// `minted` is true for `buy` (the buyer received `amount` datatokens) and false for buyAndOrder
+    /// (the one datatoken bought was spent on the order at once and never existed).
     event Bought(
         address indexed datatoken,
         address indexed buyer,
@@ -155,39 +178,48 @@ interface IDataMarket {
         uint256 amount,
         uint256 cost,
         uint256 marketFee,
-        uint256 publishFee
+        uint256 publishFee,
+        bool minted
     );
     /// @notice One datatoken was spent for one service of the dataset; the provider verifies this event.
+    /// `orderId` counts every order of this market from 0; `funding` says how the datatoken was paid for.
     event OrderStarted(
         address indexed datatoken,
         address indexed consumer,
         address indexed provider,
+        uint64 orderId,
         address payer,
+        OrderFunding funding,
         uint8 serviceId,
         address feeToken,
         uint256 feeAmount,
-        uint64 validUntil,
         uint64 quoteNonce,
         bytes32 environment
     );
-    /// @notice A compute job finished and was charged against the dataset's privacy budget.
+    /// @notice A compute job finished and was charged against the dataset's privacy budget by its
+    /// provider `poster`; `spentAfter` is the dataset's spent epsilon after this receipt.
     event ComputeReceiptPosted(
         bytes32 indexed jobId,
         address indexed datatoken,
-        bytes32 indexed orderTx,
+        uint64 indexed orderId,
+        address poster,
         bytes32 algorithmHash,
         bytes32 outputHash,
         uint48 epsilon,
+        uint48 spentAfter,
         JobStatus status
     );
-    /// @notice A payee took out what it had earned in one token.
-    event EarningsWithdrawn(address indexed payee, address indexed token, uint256 amount);
+    /// @notice A payee took out what it had earned in one token, sent to `to`.
+    event EarningsWithdrawn(address indexed payee, address indexed token, address indexed to, uint256 amount);
     /// @notice The market owner changed the market fee.
     event MarketFeeSet(address indexed collector, uint16 bps);
     /// @notice The market owner paused or resumed all new buys and orders.
     event OrdersPausedSet(bool paused);
 
     // ------------------------------------------------------------------ publisher
+    // Units: datatoken amounts are whole datatokens (decimals() is 0, one datatoken is one order);
+    // prices and fees are in the payment or fee token's smallest unit (wei for the native coin);
+    // epsilon is in micro-epsilon.
 
     /// @notice The address `publisher`'s publish with `salt` deploys its datatoken at (CREATE2 of an
     /// EIP-1167 clone, salted with keccak256(abi.encode(publisher, salt))), known before publishing.
@@ -206,11 +238,14 @@ interface IDataMarket {
     /// @notice Replaces the metadata document. Publisher or its named updater.
     function updateMetadata(address datatoken, string calldata metadataCid, bytes32 metadataHash) external;
 
-    /// @notice Sets a fixed price; the dataset stops being free if it was.
+    /// @notice Sets a fixed price of `price` smallest units of `paymentToken` per datatoken; the dataset
+    /// stops being free if it was. A free dataset with datatokens in circulation cannot become priced
+    /// (MarketFreeTokensOutstanding): tokens handed out free would order it at no cost.
     function setPrice(address datatoken, address paymentToken, uint96 price) external;
 
-    /// @notice Makes the dataset free with a dispenser limit per account.
-    function setDispenser(address datatoken, uint128 maxBalance) external;
+    /// @notice Makes the dataset free: each account receives at most `limit` datatokens in all from
+    /// the dispenser, free orders included. Payment token and price become zero.
+    function setDispenser(address datatoken, uint128 limit) external;
 
     /// @notice Active <-> Paused, or either -> Retired (final).
     function setDatasetState(address datatoken, DatasetState state) external;
@@ -218,61 +253,92 @@ interface IDataMarket {
     /// @notice Sets the consumer allowlist's Merkle root (OpenZeppelin StandardMerkleTree of `address`).
     function setAllowlist(address datatoken, bytes32 root) external;
 
+    /// @notice Names the account that may update metadata besides the publisher (address(0): none).
     function setMetadataUpdater(address datatoken, address updater) external;
 
+    /// @notice Allows or disallows `account` to mint; minters lapse when the dataset changes hands.
     function setMinter(address datatoken, address account, bool allowed) external;
 
-    /// @notice Raises the privacy budget; it can never go down.
+    /// @notice Raises the privacy budget (micro-epsilon); it can never go down.
     function raisePrivacyBudget(address datatoken, uint48 newBudget) external;
 
+    /// @notice Offers the dataset to `newPublisher`, who must accept it (address(0) withdraws the offer).
     function transferDataset(address datatoken, address newPublisher) external;
 
+    /// @notice Takes a dataset offered to the caller: minters, the metadata updater and any pending
+    /// provider change are cleared.
     function acceptDataset(address datatoken) external;
 
-    /// @notice Mints datatokens, by the publisher or a minter it named, up to the cap.
+    /// @notice Names `newProvider` as the dataset's provider; it takes over once it calls acceptProvider.
+    /// address(0) withdraws the offer.
+    function proposeProvider(address datatoken, address newProvider) external;
+
+    /// @notice The named provider takes the dataset over: from now on only its quotes and receipts count.
+    function acceptProvider(address datatoken) external;
+
+    /// @notice The dataset's publish-fee collector hands the role to `newCollector`.
+    function setPublishFeeCollector(address datatoken, address newCollector) external;
+
+    /// @notice Mints `amount` whole datatokens, by the publisher or a minter it named, up to the cap.
     function mint(address datatoken, address to, uint256 amount) external;
 
     // ------------------------------------------------------------------ consumer
 
-    /// @notice Buys `amount` datatokens at the fixed price, paying at most `maxPrice` per token.
-    function buy(address datatoken, uint256 amount, uint256 maxPrice) external payable;
+    /// @notice Buys `amount` whole datatokens at the fixed price, paying in `paymentToken` (which must be
+    /// the dataset's, else MarketPaymentTokenMismatch) at most `maxPrice` smallest units per datatoken.
+    /// Send exactly the cost as value when paying in the native coin.
+    function buy(address datatoken, uint256 amount, address paymentToken, uint256 maxPrice) external payable;
 
-    /// @notice Takes `amount` datatokens from a free dataset's dispenser.
+    /// @notice Takes `amount` whole datatokens from a free dataset's dispenser, within the caller's limit.
     function dispense(address datatoken, uint256 amount) external;
 
-    /// @notice Spends one of the caller's datatokens on the service the quote names and pays the quote.
+    /// @notice Burns one of the caller's datatokens for the service the quote names and pays the quote's
+    /// fee (`quote.amount` smallest units of `quote.feeToken`).
     function startOrder(ProviderFee calldata quote, bytes calldata signature, bytes32[] calldata allowlistProof)
         external
         payable;
 
-    /// @notice Buys one datatoken and orders with it, in one call (nothing is minted or burned).
+    /// @notice Buys one datatoken and orders with it, in one call (nothing is minted or burned). On a
+    /// priced dataset `paymentToken` must be its payment token and the price at most `maxPrice`; on a
+    /// free dataset both must be zero (else MarketIsFree) and the order counts against the caller's
+    /// dispenser limit.
     function buyAndOrder(
         ProviderFee calldata quote,
         bytes calldata signature,
         bytes32[] calldata allowlistProof,
+        address paymentToken,
         uint256 maxPrice
     ) external payable;
 
-    /// @notice As buyAndOrder, first calling the payment token's EIP-2612 permit.
+    /// @notice As buyAndOrder, first calling EIP-2612 permit on the payment token (`payment`) and, when
+    /// the provider fee is in another token, on the fee token (`fee`). A zero deadline skips a permit.
     function buyAndOrderWithPermit(
         ProviderFee calldata quote,
         bytes calldata signature,
         bytes32[] calldata allowlistProof,
+        address paymentToken,
         uint256 maxPrice,
-        Permit calldata permit
+        Permit calldata payment,
+        Permit calldata fee
     ) external payable;
 
-    /// @notice Pays out everything the caller earned in `token` (address(0) = native coin).
+    /// @notice Pays out everything the caller earned in `token` (address(0) = native coin) to the caller.
     function withdraw(address token) external;
+
+    /// @notice Pays out everything the caller earned in `token` to `to`.
+    function withdrawTo(address token, address to) external;
 
     // ------------------------------------------------------------------ provider
 
-    /// @notice Posts finished compute jobs' receipts, charging each job's epsilon to its dataset.
-    function postComputeReceipts(ComputeReceipt[] calldata receipts) external;
+    /// @notice Posts finished compute jobs' receipts of one dataset, charging each job's epsilon
+    /// (micro-epsilon) to its budget. Only the dataset's current provider may post.
+    function postComputeReceipts(address datatoken, ComputeReceipt[] calldata receipts) external;
 
     // ------------------------------------------------------------------ market owner
 
+    /// @notice Sets the market fee (basis points of each sale, at most MAX_FEE_BPS) and its collector.
     function setMarketFee(address collector, uint16 bps) external;
 
+    /// @notice Pauses or resumes every buy, dispense and order of the market.
     function setOrdersPaused(bool paused) external;
 }
