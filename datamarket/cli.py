@@ -237,7 +237,7 @@ def _status_lines(status: dict) -> list[str]:
 @click.option("--license", "license_", default="CC-BY-4.0", show_default=True)
 @click.option("--price", default="0", help="Price of one datatoken, in whole payment-token units.")
 @click.option("--payment-token", default=None, help="ERC-20 address, or 'native' (default: the market's).")
-@click.option("--free", is_flag=True, help="Free, through a dispenser (one datatoken per account).")
+@click.option("--free", is_flag=True, help="Free, through a dispenser (10 datatokens per account in all).")
 @click.option("--download/--compute-only", default=True, help="Offer download, or only compute.")
 @click.option(
     "--epsilon-budget", default=0.0, type=click.FloatRange(min=0), help="Privacy budget for compute jobs."

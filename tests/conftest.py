@@ -176,7 +176,7 @@ def deployment(anvil: DevChain) -> World:
         for account in (accounts.consumer, accounts.consumer2, accounts.stranger):
             mint_test_token(w3, owner, token, account.address, CONSUMER_FUNDS)
         for account in (accounts.consumer, accounts.consumer2):
-            market.as_account(account).approve(token)
+            market.as_account(account).approve(token, CONSUMER_FUNDS)
     return World(w3=w3, market=market, usd=usd, eur=eur, accounts=accounts, deploy_block=deploy_block)
 
 

@@ -33,6 +33,14 @@ class JobStatus(enum.IntEnum):
     CANCELLED = 3
 
 
+class OrderFunding(enum.IntEnum):
+    """How an order's datatoken was paid for (see ``IDataMarket.OrderFunding``)."""
+
+    BURNED = 0  # a datatoken the caller held was burned
+    BOUGHT = 1  # bought in the same call, never minted
+    FREE = 2  # a free dataset's dispenser, never minted
+
+
 @dataclass(frozen=True)
 class LogMeta:
     address: str
@@ -68,7 +76,7 @@ class PriceSet:
 class DispenserSet:
     meta: LogMeta
     datatoken: str
-    max_balance: int
+    limit: int
     cap: int
 
 
@@ -117,6 +125,28 @@ class MinterSet:
     datatoken: str
     account: str
     allowed: bool
+
+
+@dataclass(frozen=True)
+class MintersCleared:
+    meta: LogMeta
+    datatoken: str
+
+
+@dataclass(frozen=True)
+class ProviderChangeStarted:
+    meta: LogMeta
+    datatoken: str
+    provider: str
+    new_provider: str
+
+
+@dataclass(frozen=True)
+class ProviderChanged:
+    meta: LogMeta
+    datatoken: str
+    from_: str
+    to: str
 
 
 @dataclass(frozen=True)
@@ -170,6 +200,7 @@ class Bought:
     cost: int
     market_fee: int
     publish_fee: int
+    minted: bool
 
 
 @dataclass(frozen=True)
@@ -178,11 +209,12 @@ class OrderStarted:
     datatoken: str
     consumer: str
     provider: str
+    order_id: int
     payer: str
+    funding: OrderFunding
     service_id: int
     fee_token: str
     fee_amount: int
-    valid_until: int
     quote_nonce: int
     environment: str
 
@@ -192,10 +224,12 @@ class ComputeReceiptPosted:
     meta: LogMeta
     job_id: str
     datatoken: str
-    order_tx: str
+    order_id: int
+    poster: str
     algorithm_hash: str
     output_hash: str
     epsilon: int
+    spent_after: int
     status: JobStatus
 
 
@@ -204,6 +238,7 @@ class EarningsWithdrawn:
     meta: LogMeta
     payee: str
     token: str
+    to: str
     amount: int
 
 
@@ -242,15 +277,16 @@ MARKET_EVENTS: dict[str, type] = {
     cls.__name__: cls
     for cls in (
         DatasetPublished, PriceSet, DispenserSet, PublishFeeSet, MetadataUpdated,
-        DatasetStateChanged, AllowlistSet, MetadataUpdaterSet, MinterSet, DatasetTransferStarted,
-        DatasetTransferred, PrivacyBudgetRaised, Minted, Dispensed, Bought, OrderStarted,
-        ComputeReceiptPosted, EarningsWithdrawn, MarketFeeSet, OrdersPausedSet,
+        DatasetStateChanged, AllowlistSet, MetadataUpdaterSet, MinterSet, MintersCleared,
+        ProviderChangeStarted, ProviderChanged, DatasetTransferStarted, DatasetTransferred,
+        PrivacyBudgetRaised, Minted, Dispensed, Bought, OrderStarted, ComputeReceiptPosted,
+        EarningsWithdrawn, MarketFeeSet, OrdersPausedSet,
     )
 }  # fmt: skip
 DATATOKEN_EVENTS: dict[str, type] = {"Transfer": Transfer, "Approval": Approval}
 
 _ENUMS = {("DatasetStateChanged", 1): DatasetState, ("DatasetStateChanged", 2): DatasetState,
-          ("ComputeReceiptPosted", 6): JobStatus}  # fmt: skip
+          ("OrderStarted", 5): OrderFunding, ("ComputeReceiptPosted", 8): JobStatus}  # fmt: skip
 
 MarketEvent = Any  # one of the dataclasses above
 

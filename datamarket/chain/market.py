@@ -82,7 +82,7 @@ class PublishParams:
     payment_token: str = ZERO_ADDRESS
     price: int = 0
     cap: int = 0
-    dispenser_max_balance: int = 0
+    dispenser_limit: int = 0
     publish_fee_collector: str = ZERO_ADDRESS
     allowlist_root: str = ZERO_HASH
     salt: str = field(default_factory=new_salt)
@@ -91,7 +91,7 @@ class PublishParams:
         return (
             to_checksum_address(self.provider), self.services, self.free, self.publish_fee_bps,
             self.epsilon_budget, to_checksum_address(self.payment_token), self.price, self.cap,
-            self.dispenser_max_balance, to_checksum_address(self.publish_fee_collector),
+            self.dispenser_limit, to_checksum_address(self.publish_fee_collector),
             _b32(self.metadata_hash), _b32(self.allowlist_root), _b32(self.salt), self.metadata_cid,
         )  # fmt: skip
 
@@ -114,7 +114,7 @@ class DatasetRecord:
     payment_token: str
     price: int
     cap: int
-    dispenser_max_balance: int
+    dispenser_limit: int
     metadata_hash: str
     publish_fee_collector: str
     allowlist_root: str
@@ -122,9 +122,12 @@ class DatasetRecord:
 
 @dataclass(frozen=True)
 class ComputeReceipt:
+    """One finished job; the market takes a batch of one dataset's receipts (the datatoken is the
+    batch's, not each receipt's)."""
+
     job_id: str
     datatoken: str
-    order_tx: str
+    order_id: int
     algorithm_hash: str
     output_hash: str
     epsilon: int
@@ -132,8 +135,8 @@ class ComputeReceipt:
 
     def as_tuple(self) -> tuple:
         return (
-            _b32(self.job_id), to_checksum_address(self.datatoken), _b32(self.order_tx),
-            _b32(self.algorithm_hash), _b32(self.output_hash), self.epsilon, int(self.status),
+            _b32(self.job_id), self.order_id, _b32(self.algorithm_hash), _b32(self.output_hash),
+            self.epsilon, int(self.status),
         )  # fmt: skip
 
 
@@ -281,8 +284,12 @@ class Market:
     def dataset_count(self) -> int:
         return self._call(self.contract.functions.marketConfig())[3]
 
+    def order_count(self) -> int:
+        """How many orders this market has taken; the next order's id."""
+        return self._call(self.contract.functions.marketConfig())[4]
+
     def market_fee(self) -> tuple[str, int]:
-        collector, bps, _, _ = self._call(self.contract.functions.marketConfig())
+        collector, bps, *_ = self._call(self.contract.functions.marketConfig())
         return collector, bps
 
     def orders_paused(self) -> bool:
@@ -291,6 +298,35 @@ class Market:
     def earnings(self, token: str, payee: str) -> int:
         f = self.contract.functions.earnings(to_checksum_address(token), to_checksum_address(payee))
         return self._call(f)
+
+    def pending_provider(self, datatoken: str) -> str:
+        """The provider named by the publisher that has not accepted yet (the zero address: none)."""
+        f = self.contract.functions.pendingProvider(to_checksum_address(datatoken))
+        return to_checksum_address(self._call(f))
+
+    def pending_publisher(self, datatoken: str) -> str:
+        f = self.contract.functions.pendingPublisher(to_checksum_address(datatoken))
+        return to_checksum_address(self._call(f))
+
+    def metadata_updater(self, datatoken: str) -> str:
+        f = self.contract.functions.metadataUpdater(to_checksum_address(datatoken))
+        return to_checksum_address(self._call(f))
+
+    def is_minter(self, datatoken: str, account: str) -> bool:
+        f = self.contract.functions.isMinter(to_checksum_address(datatoken), to_checksum_address(account))
+        return self._call(f)
+
+    def dispensed(self, datatoken: str, account: str) -> int:
+        """How many datatokens ``account`` has received from the dataset's dispenser, orders included."""
+        f = self.contract.functions.dispensed(to_checksum_address(datatoken), to_checksum_address(account))
+        return self._call(f)
+
+    def allowance(self, token: str, owner: str) -> int:
+        """What the market may take of ``owner``'s ERC-20 ``token``."""
+        contract = self.w3.eth.contract(
+            address=to_checksum_address(token), abi=artifacts.load("MockERC20").abi
+        )
+        return self._call(contract.functions.allowance(to_checksum_address(owner), self.address))
 
     def is_quote_used(self, provider: str, nonce: int) -> bool:
         return self._call(self.contract.functions.isQuoteUsed(to_checksum_address(provider), nonce))
@@ -353,8 +389,8 @@ class Market:
         )
         return self._transact(f)
 
-    def set_dispenser(self, datatoken: str, max_balance: int) -> TxResult:
-        f = self.contract.functions.setDispenser(to_checksum_address(datatoken), max_balance)
+    def set_dispenser(self, datatoken: str, limit: int) -> TxResult:
+        f = self.contract.functions.setDispenser(to_checksum_address(datatoken), limit)
         return self._transact(f)
 
     def set_state(self, datatoken: str, state: DatasetState) -> TxResult:
@@ -390,24 +426,61 @@ class Market:
     def accept_dataset(self, datatoken: str) -> TxResult:
         return self._transact(self.contract.functions.acceptDataset(to_checksum_address(datatoken)))
 
+    def propose_provider(self, datatoken: str, new_provider: str) -> TxResult:
+        """Name ``new_provider`` for the dataset (publisher); it takes over when it accepts."""
+        f = self.contract.functions.proposeProvider(
+            to_checksum_address(datatoken), to_checksum_address(new_provider)
+        )
+        return self._transact(f)
+
+    def accept_provider(self, datatoken: str) -> TxResult:
+        """Take the dataset over as its provider (the account named by ``propose_provider``)."""
+        return self._transact(self.contract.functions.acceptProvider(to_checksum_address(datatoken)))
+
+    def set_publish_fee_collector(self, datatoken: str, new_collector: str) -> TxResult:
+        f = self.contract.functions.setPublishFeeCollector(
+            to_checksum_address(datatoken), to_checksum_address(new_collector)
+        )
+        return self._transact(f)
+
     def mint(self, datatoken: str, to: str, amount: int) -> TxResult:
         f = self.contract.functions.mint(to_checksum_address(datatoken), to_checksum_address(to), amount)
         return self._transact(f)
 
     # ------------------------------------------------------------------ consumer
 
-    def approve(self, token: str, amount: int = 2**256 - 1) -> TxResult:
+    def approve(self, token: str, amount: int) -> TxResult:
         """Let the market take ``amount`` of an ERC-20 payment token from this account."""
         contract = self.w3.eth.contract(
             address=to_checksum_address(token), abi=artifacts.load("MockERC20").abi
         )
         return self._transact(contract.functions.approve(self.address, amount))
 
-    def buy(self, datatoken: str, amount: int = 1, *, max_price: int | None = None) -> TxResult:
+    def ensure_allowance(self, token: str, amount: int) -> TxResult | None:
+        """Approve exactly ``amount`` of ``token`` when the market may take less; never more than
+        a purchase needs (an unlimited allowance is what a hostile price switch would drain)."""
+        if to_checksum_address(token) == ZERO_ADDRESS or amount == 0:
+            return None
+        if self.allowance(token, self._require_account().address) >= amount:
+            return None
+        return self.approve(token, amount)
+
+    def buy(
+        self, datatoken: str, amount: int = 1, *, payment_token: str | None = None,
+        max_price: int | None = None, approve: bool = True,
+    ) -> TxResult:  # fmt: skip
+        """Buy ``amount`` whole datatokens, paying in ``payment_token`` at most ``max_price`` each
+        (defaults: what the market says now; pass what the buyer agreed to, so a price or token
+        switched in between reverts). With ``approve``, the exact cost is approved first."""
         record = self.dataset(datatoken)
+        payment_token = record.payment_token if payment_token is None else to_checksum_address(payment_token)
         max_price = record.price if max_price is None else max_price
-        value = record.price * amount if record.payment_token == ZERO_ADDRESS else 0
-        f = self.contract.functions.buy(to_checksum_address(datatoken), amount, max_price)
+        # What the market charges is its price now (a higher one reverts against max_price).
+        cost = min(record.price, max_price) * amount
+        if approve:
+            self.ensure_allowance(payment_token, cost)
+        value = cost if payment_token == ZERO_ADDRESS else 0
+        f = self.contract.functions.buy(to_checksum_address(datatoken), amount, payment_token, max_price)
         return self._transact(f, value=value)
 
     def dispense(self, datatoken: str, amount: int = 1) -> TxResult:
@@ -424,23 +497,42 @@ class Market:
         signature: bytes,
         proof: list[str] | None = None,
         *,
+        payment_token: str | None = None,
         max_price: int | None = None,
         permit_deadline: int | None = None,
+        approve: bool = True,
     ) -> TxResult:
-        """Buy one datatoken and order with it in one transaction; with ``permit_deadline`` the
-        payment token's allowance comes from an EIP-2612 permit signed here, not an approve."""
+        """Buy one datatoken and order with it in one transaction, paying in ``payment_token`` at most
+        ``max_price`` (defaults: the dataset's now; zero and zero for a free dataset). With
+        ``permit_deadline`` the allowances come from EIP-2612 permits signed here (the payment token's
+        and, when the fee is in another token, the fee token's); otherwise, with ``approve``, exactly
+        what is due is approved first."""
         record = self.dataset(quote.datatoken)
-        price = 0 if record.free else record.price
-        max_price = price if max_price is None else max_price
-        value = price if record.payment_token == ZERO_ADDRESS and not record.free else 0
-        if quote.fee_token == ZERO_ADDRESS:
-            value += quote.amount
-        args = (quote.as_tuple(), signature, _proof(proof), max_price)
+        if payment_token is None:
+            payment_token = ZERO_ADDRESS if record.free else record.payment_token
+        payment_token = to_checksum_address(payment_token)
+        if max_price is None:
+            max_price = 0 if record.free else record.price
+        price = 0 if record.free else min(record.price, max_price)
+        due: dict[str, int] = {}
+        for token, amount in ((payment_token, price), (quote.fee_token, quote.amount)):
+            due[token] = due.get(token, 0) + amount
+        value = due.get(ZERO_ADDRESS, 0)
+        args = (quote.as_tuple(), signature, _proof(proof), payment_token, max_price)
         if permit_deadline is None:
+            if approve:
+                for token, amount in due.items():
+                    self.ensure_allowance(token, amount)
             return self._transact(self.contract.functions.buyAndOrder(*args), value=value)
-        due = price + (quote.amount if quote.fee_token == record.payment_token else 0)
-        permit = self.sign_permit(record.payment_token, due, permit_deadline)
-        f = self.contract.functions.buyAndOrderWithPermit(*args, permit)
+        permits = [
+            self.sign_permit(token, due[token], permit_deadline)
+            if token != ZERO_ADDRESS and due[token]
+            else NO_PERMIT
+            for token in (payment_token, quote.fee_token)
+        ]
+        if quote.fee_token == payment_token:
+            permits[1] = NO_PERMIT
+        f = self.contract.functions.buyAndOrderWithPermit(*args, *permits)
         return self._transact(f, value=value)
 
     def sign_permit(self, token: str, value: int, deadline: int) -> tuple:
@@ -468,10 +560,19 @@ class Market:
     def withdraw(self, token: str = ZERO_ADDRESS) -> TxResult:
         return self._transact(self.contract.functions.withdraw(to_checksum_address(token)))
 
+    def withdraw_to(self, token: str, to: str) -> TxResult:
+        """Pay everything this account earned in ``token`` out to ``to``."""
+        f = self.contract.functions.withdrawTo(to_checksum_address(token), to_checksum_address(to))
+        return self._transact(f)
+
     # ------------------------------------------------------------------ provider
 
     def post_compute_receipts(self, receipts: list[ComputeReceipt]) -> TxResult:
-        f = self.contract.functions.postComputeReceipts([r.as_tuple() for r in receipts])
+        """Post one dataset's receipts in one transaction (the market takes one dataset per batch)."""
+        datatokens = {to_checksum_address(r.datatoken) for r in receipts}
+        if len(datatokens) != 1:
+            raise ValueError(f"a receipt batch names one dataset, not {len(datatokens)}")
+        f = self.contract.functions.postComputeReceipts(datatokens.pop(), [r.as_tuple() for r in receipts])
         return self._transact(f)
 
     # ------------------------------------------------------------------ market owner
@@ -535,6 +636,10 @@ class Market:
         if address not in self._datatokens:
             self._datatokens[address] = self.dataset(address).state != DatasetState.NONE
         return self._datatokens[address]
+
+
+# The permit argument that buyAndOrderWithPermit skips (a zero deadline).
+NO_PERMIT = (0, 0, 0, b"\x00" * 32, b"\x00" * 32)
 
 
 def _proof(proof: list[str] | None) -> list[bytes]:

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from datamarket import auth
 from datamarket.chain.market import Market, TxResult
-from datamarket.chain.quotes import SERVICE_DOWNLOAD, ZERO_ADDRESS
+from datamarket.chain.quotes import SERVICE_DOWNLOAD
 from datamarket.crypto import keys, stream
 from datamarket.crypto.contexts import access_context
 from datamarket.errors import DatamarketError
@@ -64,30 +64,22 @@ def resolve(market: Market, store: ContentStore, datatoken: str) -> Dataset:
 
 
 def buy(market: Market, datatoken: str) -> TxResult:
-    """Buy one datatoken at the fixed price (approving an ERC-20 payment token first if needed)."""
-    record = market.dataset(datatoken)
-    if record.free:
+    """Buy one datatoken at the fixed price (the client approves exactly its cost), or take one from
+    a free dataset's dispenser."""
+    if market.dataset(datatoken).free:
         return market.dispense(datatoken, 1)
-    if record.payment_token != ZERO_ADDRESS:
-        market.approve(record.payment_token, record.price)
     return market.buy(datatoken, 1)
 
 
 def order(market: Market, provider: ProviderClient, datatoken: str, service_id: int) -> TxResult:
     """Order ``service_id``: spend a held datatoken, or buy and order in one transaction.
 
-    The market is approved for exactly what this order takes of each ERC-20 token."""
+    The payment token and price are the dataset's as read now, so a switch in between reverts; the
+    market is approved for exactly what this order takes of each ERC-20 token."""
     consumer = market.account.address
     quote, signature = provider.fee_quote(datatoken, consumer, service_id)
-    record = market.dataset(datatoken)
-    held = market.balance_of(datatoken, consumer) > 0
-    due: dict[str, int] = {quote.fee_token: quote.amount}
-    if not held and not record.free:
-        due[record.payment_token] = due.get(record.payment_token, 0) + record.price
-    for token, amount in due.items():
-        if token != ZERO_ADDRESS and amount:
-            market.approve(token, amount)
-    if held:
+    if market.balance_of(datatoken, consumer) > 0:
+        market.ensure_allowance(quote.fee_token, quote.amount)
         return market.start_order(quote, signature)
     return market.buy_and_order(quote, signature)
 

@@ -43,6 +43,9 @@ class PublishRequest:
     price: int = 0  # in the payment token's smallest unit
     payment_token: str = ZERO_ADDRESS
     free: bool = False
+    #: A free dataset's dispenser gives each account at most this many datatokens in all (orders
+    #: included): one order each.
+    dispenser_limit: int = 10
     download: bool = True
     compute: bool = False
     epsilon_budget: float = 0.0
@@ -157,7 +160,7 @@ def publish_file(
             epsilon_budget=epsilon_units(req.epsilon_budget),
             payment_token=req.payment_token,
             price=req.price,
-            dispenser_max_balance=1 if req.free else 0,
+            dispenser_limit=req.dispenser_limit if req.free else 0,
             salt=salt,
         )
     )
