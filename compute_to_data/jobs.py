@@ -63,7 +63,9 @@ jobs = sa.Table(
     sa.Column("consumer", sa.String(42), nullable=False),
     sa.Column("datatoken", sa.String(42), nullable=False, index=True),
     sa.Column("service_id", sa.Integer, nullable=False),
-    sa.Column("order_tx", sa.String(66), nullable=False, unique=True),
+    sa.Column("order_tx", sa.String(66), nullable=False),
+    # One order runs one job: orders are told apart by their id (a transaction may hold several).
+    sa.Column("order_id", sa.BigInteger, nullable=False, unique=True),
     sa.Column("consumer_key", sa.String(66), nullable=False),
     sa.Column("algorithm", sa.Text, nullable=False),  # JSON: a built-in's name or {"bundle", "sha256"}
     sa.Column("algorithm_hash", sa.String(64), nullable=False),
@@ -144,6 +146,7 @@ class NewJob:
     datatoken: str
     service_id: int
     order_tx: str
+    order_id: int
     consumer_key: str
     algorithm: str | dict
     algorithm_hash: str
@@ -162,6 +165,7 @@ class Job:
     datatoken: str
     service_id: int
     order_tx: str
+    order_id: int
     consumer_key: str
     algorithm: str | dict
     algorithm_hash: str
@@ -200,6 +204,7 @@ class Job:
             datatoken=m["datatoken"],
             service_id=m["service_id"],
             order_tx=m["order_tx"],
+            order_id=m["order_id"],
             consumer_key=m["consumer_key"],
             algorithm=json.loads(m["algorithm"]),
             algorithm_hash=m["algorithm_hash"],
@@ -317,7 +322,7 @@ class JobStore:
         now = self.clock()
         with self._tx() as conn:
             self._lock_budget(conn, new.datatoken)
-            existing = conn.execute(sa.select(jobs.c.id).where(jobs.c.order_tx == new.order_tx)).first()
+            existing = conn.execute(sa.select(jobs.c.id).where(jobs.c.order_id == new.order_id)).first()
             if existing is not None:
                 raise OrderAlreadyUsed(
                     "this order has already started a job; one order runs one job",
@@ -339,6 +344,7 @@ class JobStore:
                     datatoken=new.datatoken,
                     service_id=new.service_id,
                     order_tx=new.order_tx,
+                    order_id=new.order_id,
                     consumer_key=new.consumer_key,
                     algorithm=dumps(new.algorithm),
                     algorithm_hash=new.algorithm_hash,
@@ -659,8 +665,9 @@ class JobStore:
     # ------------------------------------------------------------------------------ receipts
 
     def take_receipts(self, limit: int = 100, *, ids: Sequence[str] | None = None) -> tuple[str, list[Job]]:
-        """Mark up to ``limit`` pending receipts as one batch (posting) and return them; with ``ids``,
-        those of them that are pending or refused (to post them apart from the others)."""
+        """Mark up to ``limit`` pending receipts of one dataset as one batch (posting) and return them
+        (the market takes one dataset's receipts per transaction); with ``ids``, those of them that are
+        pending or refused (to post them apart from the others)."""
         batch = secrets.token_hex(16)
         c = jobs.c
         with self._tx() as conn:
@@ -678,7 +685,11 @@ class JobStore:
                     c.id.in_(list(ids)), c.receipt_status.in_((R_PENDING, R_REFUSED))
                 )
                 takeable = (R_PENDING, R_REFUSED)
-            chosen = [r.id for r in conn.execute(query.limit(limit)).all()]
+            first = conn.execute(query.add_columns(c.datatoken).limit(1)).first()
+            chosen = []
+            if first is not None:
+                same = query.where(c.datatoken == first.datatoken)
+                chosen = [r.id for r in conn.execute(same.limit(limit)).all()]
             if chosen:
                 conn.execute(
                     jobs.update()

@@ -47,7 +47,7 @@ def receipt_of(job: Job) -> ComputeReceipt:
     return ComputeReceipt(
         job_id="0x" + job.id.rjust(64, "0"),
         datatoken=job.datatoken,
-        order_tx=job.order_tx,
+        order_id=job.order_id,
         algorithm_hash="0x" + job.algorithm_hash,
         output_hash="0x" + job.output_hash if job.output_hash else ZERO32,
         epsilon=job.charged_units,
@@ -123,12 +123,17 @@ class ReceiptPoster:
                 if not settled:
                     return posted
             refused = self.jobs.refused_receipts(REFUSED_RETRY_S)
-            for i in range(0, len(refused), BATCH_LIMIT):
-                batch, taken = self.jobs.take_receipts(BATCH_LIMIT, ids=refused[i : i + BATCH_LIMIT])
-                done, settled = self._settle(batch, taken) if taken else (0, True)
+            while refused:
+                # One dataset's receipts per batch: what is left waits for the next round.
+                batch, taken = self.jobs.take_receipts(BATCH_LIMIT, ids=refused)
+                if not taken:
+                    break
+                done, settled = self._settle(batch, taken)
                 posted += done
                 if not settled:
                     break
+                taken_ids = {j.id for j in taken}
+                refused = [i for i in refused if i not in taken_ids]
         return posted
 
     def _settle(self, batch: str, taken: list[Job]) -> tuple[int, bool]:

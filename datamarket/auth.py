@@ -4,7 +4,10 @@ Domain ``{"name": "Datamarket Provider", "version": "1", "chainId", "verifyingCo
 and type (one line in the type string)::
 
     AccessRequest(address datatoken,address consumer,uint8 serviceId,bytes32 orderTx,
-                  bytes32 consumerKey,uint256 nonce)
+                  uint64 orderId,bytes32 consumerKey,uint256 nonce)
+
+``orderTx`` is the transaction that holds the order and ``orderId`` the id of its ``OrderStarted``:
+one transaction may hold several orders (a contract ordering for many consumers), each its own.
 
 The JSON form (camelCase) is parsed strictly: exactly these fields, checksummed addresses, bytes32
 as ``0x`` + 64 hex digits, integers that are JSON integers in range. Signing and recovery go through
@@ -15,7 +18,7 @@ each request has exactly one valid signature per signer.
 A compute job is asked for with a ``ComputeRequest`` under the same domain (docs/compute.md)::
 
     ComputeRequest(address datatoken,address consumer,uint8 serviceId,bytes32 orderTx,
-                   bytes32 consumerKey,bytes32 jobHash,uint256 nonce)
+                   uint64 orderId,bytes32 consumerKey,bytes32 jobHash,uint256 nonce)
 
 where ``jobHash`` is the sha256 of the job's canonical JSON (:func:`job_hash`), and the job itself is
 parsed strictly by :func:`parse_job_spec`.
@@ -52,6 +55,7 @@ ACCESS_TYPES = {
         {"name": "consumer", "type": "address"},
         {"name": "serviceId", "type": "uint8"},
         {"name": "orderTx", "type": "bytes32"},
+        {"name": "orderId", "type": "uint64"},
         {"name": "consumerKey", "type": "bytes32"},
         {"name": "nonce", "type": "uint256"},
     ]
@@ -63,6 +67,7 @@ COMPUTE_TYPES = {
         {"name": "consumer", "type": "address"},
         {"name": "serviceId", "type": "uint8"},
         {"name": "orderTx", "type": "bytes32"},
+        {"name": "orderId", "type": "uint64"},
         {"name": "consumerKey", "type": "bytes32"},
         {"name": "jobHash", "type": "bytes32"},
         {"name": "nonce", "type": "uint256"},
@@ -211,6 +216,7 @@ class AccessRequest(_SignedRequest):
     consumer: str
     service_id: int
     order_tx: str
+    order_id: int
     consumer_key: str
     nonce: int
 
@@ -305,6 +311,7 @@ class ComputeRequest(_SignedRequest):
     consumer: str
     service_id: int
     order_tx: str
+    order_id: int
     consumer_key: str
     job_hash: str
     nonce: int

@@ -353,18 +353,23 @@ def buy(dataset, dev_index, as_json) -> None:
 @click.argument("dataset")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--order-tx", default=None, help="Use this existing order instead of ordering now.")
+@click.option("--order-id", type=click.IntRange(min=0), default=None,
+              help="With --order-tx: which of the transaction's orders (when it holds several).")  # fmt: skip
 @account_option
 @json_option
 @_handle_errors
-def download(dataset, output, order_tx, dev_index, as_json) -> None:
+def download(dataset, output, order_tx, order_id, dev_index, as_json) -> None:
     """Order DATASET's download service, get its key from the provider, decrypt to OUTPUT."""
     from datamarket.sdk import download as flows
 
     _, market, store, provider = _context(4 if dev_index is None and _local() else dev_index)
-    result = flows.download(market, store, provider, _datatoken(dataset), output, order_tx=order_tx)
-    payload = {"path": result.path, "sha256": result.sha256, "order_tx": result.order_tx}
+    result = flows.download(
+        market, store, provider, _datatoken(dataset), output, order_tx=order_tx, order_id=order_id
+    )
+    payload = {"path": result.path, "sha256": result.sha256, "order_tx": result.order_tx,
+               "order_id": result.order_id}  # fmt: skip
     _emit(as_json, payload, [f"downloaded {dataset} to {result.path}", f"  sha256  {result.sha256}",
-                             f"  order   {result.order_tx}"])  # fmt: skip
+                             f"  order   {result.order_id} in {result.order_tx}"])  # fmt: skip
 
 
 def _local() -> bool:

@@ -200,6 +200,8 @@ def compute() -> None:
     help="What the algorithm writes: /out/output.json or /out/output.safetensors.",
 )  # fmt: skip
 @click.option("--order-tx", default=None, help="Use this existing compute order instead of ordering now.")
+@click.option("--order-id", type=click.IntRange(min=0), default=None,
+              help="With --order-tx: which of the transaction's orders (when it holds several).")  # fmt: skip
 @click.option("--wait/--no-wait", default=False, help="Follow the job until it ends.", show_default=True)
 @click.option(
     "--timeout", type=click.FloatRange(min=0), default=None, help="With --wait: give up after S seconds."
@@ -208,7 +210,7 @@ def compute() -> None:
 @json_option
 @_handle_errors
 def start(dataset, algorithm, params, epsilon, gpu, output_shape, output_bounds, output_format, order_tx,
-          wait, timeout, dev_index, as_json) -> None:  # fmt: skip
+          order_id, wait, timeout, dev_index, as_json) -> None:  # fmt: skip
     """Order DATASET's compute service and start a job on it; prints the job id."""
     from datamarket.sdk import compute as flows
 
@@ -217,7 +219,8 @@ def start(dataset, algorithm, params, epsilon, gpu, output_shape, output_bounds,
     handle = flows.start_job(
         market, provider, store, dataset,
         algorithm=algorithm, params=params,
-        epsilon=epsilon, environment="gpu" if gpu else "cpu", order_tx=order_tx, jobs_dir=jobs_dir(),
+        epsilon=epsilon, environment="gpu" if gpu else "cpu", order_tx=order_tx, order_id=order_id,
+        jobs_dir=jobs_dir(),
         output=output,
     )  # fmt: skip
     click.echo(f"job {handle.job_id}", err=as_json)
@@ -225,6 +228,7 @@ def start(dataset, algorithm, params, epsilon, gpu, output_shape, output_bounds,
         "job_id": handle.job_id,
         "state": handle.state,
         "order_tx": handle.order_tx,
+        "order_id": handle.order_id,
         "dataset": handle.dataset,
         "algorithm": handle.job["algorithm"],
         "environment": handle.job["environment"],
@@ -232,7 +236,8 @@ def start(dataset, algorithm, params, epsilon, gpu, output_shape, output_bounds,
         "job_file": str(handle.path),
     }
     if not wait:
-        _emit(as_json, payload, [f"  state   {handle.state}", f"  order   {handle.order_tx}"])
+        _emit(as_json, payload, [f"  state   {handle.state}",
+                                 f"  order   {handle.order_id} in {handle.order_tx}"])  # fmt: skip
         return
     line = _ProgressLine(not as_json)
     try:

@@ -133,7 +133,7 @@ def authorize(
         latest=latest,
         min_confirmations=ctx.settings.min_confirmations,
     )
-    record = orders.check_dataset(chain.dataset(req.datatoken), req.consumer, proof)
+    record = orders.check_dataset(chain.dataset(req.datatoken), req.consumer, proof, provider=ctx.address)
     doc = ctx.documents.get_or_load(
         chain, ctx.store, req.datatoken, record, max_bytes=ctx.settings.max_metadata_bytes
     )

@@ -231,6 +231,7 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
                 datatoken=req.datatoken,
                 service_id=req.service_id,
                 order_tx=req.order_tx,
+                order_id=req.order_id,
                 consumer_key=req.consumer_key,
                 algorithm=algorithm,
                 algorithm_hash=algorithm_hash,

@@ -5,10 +5,13 @@ decide, and refuse with a specific error:
 
 - the transaction is known (404 ``order_not_found``), mined (409 ``order_pending``) with at least
   ``min_confirmations`` blocks (409 ``order_pending``) and succeeded (403 ``order_reverted``);
-- it holds an OrderStarted from the market (403 ``not_an_order``) for the request's datatoken
+- it holds an OrderStarted from the market (403 ``not_an_order``) with the request's order id
+  (``order_not_in_tx``: one transaction may hold several orders, each its own) for its datatoken
   (``order_wrong_dataset``), service (``order_wrong_service``) and consumer (``order_wrong_consumer``)
   whose provider is this provider (``order_wrong_provider``): the market pays the provider fee to
   the dataset's provider, so this also means the fee was paid to us;
+- this provider is the dataset's provider now (403 ``not_dataset_provider``: after the publisher
+  moved the dataset to another provider, the old one releases nothing for it);
 - the dataset is Active (403 ``dataset_not_active``) and, when it has an allowlist, the request's
   Merkle proof shows the consumer is on the current list (403 ``not_allowlisted``);
 - the order is not older than the service's timeout (410 ``order_expired``; timeout 0 never expires).
@@ -60,6 +63,7 @@ def match_order(
     candidates = list(tx.orders)
     for code, keep in (
         ("not_an_order", lambda e: True),
+        ("order_not_in_tx", lambda e: e.order_id == req.order_id),
         ("order_wrong_dataset", lambda e: e.datatoken == req.datatoken),
         ("order_wrong_service", lambda e: e.service_id == req.service_id),
         ("order_wrong_consumer", lambda e: e.consumer == req.consumer),
@@ -73,6 +77,7 @@ def match_order(
 
 _MESSAGES = {
     "not_an_order": "the transaction started no order on this market",
+    "order_not_in_tx": "the transaction holds no order with this id",
     "order_wrong_dataset": "the order is for another dataset",
     "order_wrong_service": "the order is for another service",
     "order_wrong_consumer": "the order was started for another consumer",
@@ -80,10 +85,18 @@ _MESSAGES = {
 }
 
 
-def check_dataset(record: DatasetRecord | None, consumer: str, proof: list[str]) -> DatasetRecord:
-    """``record``, if the dataset is Active and ``consumer`` is on its allowlist when it has one."""
+def check_dataset(
+    record: DatasetRecord | None, consumer: str, proof: list[str], *, provider: str
+) -> DatasetRecord:
+    """``record``, if ``provider`` is its provider, the dataset is Active and ``consumer`` is on its
+    allowlist when it has one."""
     if record is None:
         raise NotFound("no dataset with this datatoken on this market", code="unknown_dataset")
+    if record.provider != provider:
+        raise Forbidden(
+            "this provider no longer serves the dataset", code="not_dataset_provider",
+            details={"provider": record.provider},
+        )  # fmt: skip
     if record.state != DatasetState.ACTIVE:
         raise Forbidden(
             "the dataset is not active",

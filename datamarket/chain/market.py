@@ -348,6 +348,11 @@ class Market:
     def total_supply(self, datatoken: str) -> int:
         return self._call(self.datatoken(datatoken).functions.totalSupply())
 
+    def tx_events(self, tx_hash: str) -> list[Any]:
+        """The events this market and its datatokens emitted in a mined transaction."""
+        receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+        return self._own_events(receipt["logs"])
+
     def events(self, from_block: int, to_block: int | str = "latest") -> list[Any]:
         """The market's events in a block range, decoded, in chain order."""
         logs = self.w3.eth.get_logs({"address": self.address, "fromBlock": from_block, "toBlock": to_block})

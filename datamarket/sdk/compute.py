@@ -89,6 +89,8 @@ class JobHandle:
     #: The chain and market the job was ordered on: the result's wrap is bound to them.
     chain_id: int = 0
     market: str = ""
+    #: The order's id in its OrderStarted (its transaction may hold several orders).
+    order_id: int | None = None
 
     def provider(self) -> ProviderClient:
         return ProviderClient(self.provider_url)
@@ -101,6 +103,7 @@ class JobHandle:
             "datatoken": self.datatoken,
             "dataset": self.dataset,
             "order_tx": self.order_tx,
+            "order_id": self.order_id,
             "x25519_private_key": self.private_key,
             "created_at": self.created_at,
             "job": self.job,
@@ -120,6 +123,7 @@ class JobHandle:
                 datatoken=data["datatoken"],
                 dataset=data.get("dataset", ""),
                 order_tx=data["order_tx"],
+                order_id=data.get("order_id"),
                 private_key=data["x25519_private_key"],
                 created_at=data["created_at"],
                 job=data.get("job", {}),
@@ -166,11 +170,13 @@ def start_job(
     epsilon: float | None,
     environment: str = "cpu",
     order_tx: str | None = None,
+    order_id: int | None = None,
     proof: list[str] | None = None,
     jobs_dir: Path,
     output: dict[str, Any] | None = None,
 ) -> JobHandle:
-    """Order ``datatoken``'s compute service (unless ``order_tx`` is given) and start a job on it.
+    """Order ``datatoken``'s compute service (unless ``order_tx`` is given: an order already paid for,
+    which ``order_id`` picks when the transaction holds several) and start a job on it.
 
     ``algorithm`` is a built-in algorithm's name, or an existing file or folder: that is packed as
     a bundle and added to ``store`` first. ``output`` (see :mod:`datamarket.output_spec`) is for a
@@ -202,7 +208,9 @@ def start_job(
     ordered_now = order_tx is None
     if ordered_now:
         _check_before_ordering(market, provider, store, datatoken, job)
-        order_tx = download.order(market, provider, datatoken, SERVICE_COMPUTE).tx_hash
+        order_tx, order_id = download.order_of(download.order(market, provider, datatoken, SERVICE_COMPUTE))
+    else:
+        order_id = download.find_order(market, order_tx, datatoken, SERVICE_COMPUTE, order_id)
 
     one_time = X25519PrivateKey.generate()
     request = auth.ComputeRequest(
@@ -210,6 +218,7 @@ def start_job(
         consumer=market.account.address,
         service_id=SERVICE_COMPUTE,
         order_tx=order_tx,
+        order_id=order_id,
         consumer_key="0x" + keys.public_bytes(one_time).hex(),
         job_hash=auth.job_hash(job),
         nonce=time.time_ns() // 1_000_000,
@@ -221,8 +230,15 @@ def start_job(
         if not ordered_now:
             raise
         # The order is paid for and stays usable: say so rather than leave the consumer to find it.
-        details = {**(exc.details if isinstance(exc.details, dict) else {}), "order_tx": request.order_tx}
-        message = f"{exc.message} (the order {request.order_tx} can be used again with --order-tx)"
+        details = {
+            **(exc.details if isinstance(exc.details, dict) else {}),
+            "order_tx": request.order_tx,
+            "order_id": request.order_id,
+        }
+        message = (
+            f"{exc.message} (the order {request.order_id} in {request.order_tx} can be used again"
+            " with --order-tx and --order-id)"
+        )
         raise type(exc)(exc.code, message, status=exc.status, details=details) from None
 
     job_id, token = answer.get("job_id"), answer.get("token")
@@ -243,6 +259,7 @@ def start_job(
         datatoken=datatoken,
         dataset=dataset_id(market.chain_id, datatoken),
         order_tx=request.order_tx,
+        order_id=request.order_id,
         private_key=private.hex(),
         created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         job=job,

@@ -16,8 +16,11 @@ from queue import Empty, Queue
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from eth_utils import to_checksum_address
+from web3.exceptions import TransactionNotFound
 
 from datamarket import auth
+from datamarket.chain.events import OrderStarted
 from datamarket.chain.market import Market, TxResult
 from datamarket.chain.quotes import SERVICE_DOWNLOAD
 from datamarket.crypto import keys, stream
@@ -54,6 +57,7 @@ class DownloadResult:
     path: str
     sha256: str
     order_tx: str
+    order_id: int
 
 
 def resolve(market: Market, store: ContentStore, datatoken: str) -> Dataset:
@@ -92,13 +96,17 @@ def download(
     out: Path,
     *,
     order_tx: str | None = None,
+    order_id: int | None = None,
 ) -> DownloadResult:
-    """Order the download service (unless ``order_tx`` is given), get the key, decrypt to ``out``."""
+    """Order the download service (unless ``order_tx`` is given: an order already paid for, which
+    ``order_id`` picks when the transaction holds several), get the key, decrypt to ``out``."""
     dataset = resolve(market, store, datatoken)
     dataset.service(SERVICE_DOWNLOAD)
     if order_tx is None:
-        order_tx = order(market, provider, datatoken, SERVICE_DOWNLOAD).tx_hash
-    content_key = request_key(market, provider, datatoken, order_tx)
+        order_tx, order_id = order_of(order(market, provider, datatoken, SERVICE_DOWNLOAD))
+    else:
+        order_id = find_order(market, order_tx, datatoken, SERVICE_DOWNLOAD, order_id)
+    content_key = request_key(market, provider, datatoken, order_tx, order_id)
     file = dataset.metadata["files"][0]
     out = Path(out)
     try:
@@ -106,7 +114,40 @@ def download(
     except stream.PlaintextMismatch:
         raise DownloadError("the decrypted file's sha256 differs from the metadata document's") from None
     digest = file["plaintext_sha256"]
-    return DownloadResult(path=str(out), sha256=digest, order_tx=order_tx)
+    return DownloadResult(path=str(out), sha256=digest, order_tx=order_tx, order_id=order_id)
+
+
+def order_of(tx: TxResult) -> tuple[str, int]:
+    """(transaction hash, order id) of the one order a transaction of this client started."""
+    return tx.tx_hash, tx.event(OrderStarted).order_id
+
+
+def find_order(market: Market, order_tx: str, datatoken: str, service_id: int, order_id: int | None) -> int:
+    """The id of this account's order of ``service_id`` on ``datatoken`` in ``order_tx``: ``order_id``
+    if the transaction holds it, else the only one there is (several: the caller must name one)."""
+    try:
+        events = market.tx_events(order_tx)
+    except TransactionNotFound:
+        raise DownloadError(f"no mined transaction {order_tx}") from None
+    ids = [
+        e.order_id
+        for e in events
+        if isinstance(e, OrderStarted)
+        and e.datatoken == to_checksum_address(datatoken)
+        and e.consumer == market.account.address
+        and e.service_id == service_id
+    ]
+    if order_id is not None:
+        if order_id not in ids:
+            raise DownloadError(f"the transaction {order_tx} holds no order {order_id} of this account")
+        return order_id
+    if len(ids) != 1:
+        raise DownloadError(
+            f"the transaction {order_tx} holds {len(ids)} orders of this account for this service;"
+            " name one with its order id",
+            details={"order_ids": ids},
+        )
+    return ids[0]
 
 
 @dataclass(frozen=True)
@@ -119,7 +160,7 @@ class AccessAsk:
     context: str
 
 
-def sign_access(market: Market, datatoken: str, order_tx: str) -> AccessAsk:
+def sign_access(market: Market, datatoken: str, order_tx: str, order_id: int) -> AccessAsk:
     """Make a one-time X25519 key and sign an access request for it (nonce: now in milliseconds)."""
     one_time = X25519PrivateKey.generate()
     public = one_time.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
@@ -128,6 +169,7 @@ def sign_access(market: Market, datatoken: str, order_tx: str) -> AccessAsk:
         consumer=market.account.address,
         service_id=SERVICE_DOWNLOAD,
         order_tx=order_tx,
+        order_id=order_id,
         consumer_key="0x" + public.hex(),
         nonce=time.time_ns() // 1_000_000,
     )
@@ -142,9 +184,11 @@ def open_answer(ask: AccessAsk, answer: dict) -> bytes:
     return keys.unwrap_key(answer["wrapped_key"], ask.one_time, context=ask.context)
 
 
-def request_key(market: Market, provider: ProviderClient, datatoken: str, order_tx: str) -> bytes:
+def request_key(
+    market: Market, provider: ProviderClient, datatoken: str, order_tx: str, order_id: int
+) -> bytes:
     """Ask the provider for the content key of an ordered dataset, wrapped to a one-time key."""
-    ask = sign_access(market, datatoken, order_tx)
+    ask = sign_access(market, datatoken, order_tx, order_id)
     return open_answer(ask, provider.access(ask.request.to_json(), ask.signature))
 
 

@@ -32,6 +32,7 @@ requests_ = st.builds(
     consumer=addresses,
     service_id=uints(8),
     order_tx=bytes32_hex,
+    order_id=uints(64),
     consumer_key=bytes32_hex,
     nonce=uints(256),
 )
@@ -43,6 +44,7 @@ def sample(**overrides) -> dict:
         "consumer": dev_account(3).address,
         "serviceId": 0,
         "orderTx": "0x" + "11" * 32,
+        "orderId": 3,
         "consumerKey": "0x" + "22" * 32,
         "nonce": 1,
     }

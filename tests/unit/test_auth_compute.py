@@ -44,6 +44,7 @@ compute_requests = st.builds(
     consumer=addresses,
     service_id=uints(8),
     order_tx=bytes32_hex,
+    order_id=uints(64),
     consumer_key=bytes32_hex,
     job_hash=bytes32_hex,
     nonce=uints(256),
@@ -67,6 +68,7 @@ def sample(**overrides) -> dict:
         "consumer": dev_account(4).address,
         "serviceId": 1,
         "orderTx": "0x" + "11" * 32,
+        "orderId": 3,
         "consumerKey": "0x" + "22" * 32,
         "jobHash": job_hash(job()),
         "nonce": 1,
@@ -102,7 +104,7 @@ def test_sign_and_recover_agree_with_eth_account(req: ComputeRequest, key: bytes
 def test_the_type_string_is_the_documented_one() -> None:
     fields = ",".join(f"{f['type']} {f['name']}" for f in COMPUTE_TYPES["ComputeRequest"])
     assert f"ComputeRequest({fields})" == (
-        "ComputeRequest(address datatoken,address consumer,uint8 serviceId,bytes32 orderTx,"
+        "ComputeRequest(address datatoken,address consumer,uint8 serviceId,bytes32 orderTx,uint64 orderId,"
         "bytes32 consumerKey,bytes32 jobHash,uint256 nonce)"
     )
 

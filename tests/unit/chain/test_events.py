@@ -11,6 +11,7 @@ from eth_abi import encode
 from eth_utils import event_abi_to_log_topic, keccak, to_checksum_address
 from hexbytes import HexBytes
 from hypothesis import given
+from hypothesis import strategies as st
 
 from datamarket.chain import artifacts
 from datamarket.chain.events import (
@@ -21,6 +22,7 @@ from datamarket.chain.events import (
     DatasetStateChanged,
     JobStatus,
     LogMeta,
+    OrderFunding,
     OrderStarted,
     Transfer,
     decode_log,
@@ -31,6 +33,7 @@ from datamarket.errors import EventDecodeError
 from tests.strategies import addresses, bytes32_hex, uints
 
 MARKET = to_checksum_address("0x5FbDB2315678afecb367f032d93F642f64180aa3")
+PROVIDER = to_checksum_address("0x" + "b0" * 20)
 DATATOKEN = to_checksum_address("0x" + "d7" * 20)
 BLOCK_HASH = "0x" + "11" * 32
 TX_HASH = "0x" + "22" * 32
@@ -136,28 +139,37 @@ def test_enums_are_decoded_as_enums() -> None:
     assert type(event.from_) is DatasetState and type(event.to) is DatasetState
 
     abi = event_abi("DataMarket", "ComputeReceiptPosted")
-    values = [b"\x01" * 32, DATATOKEN, b"\x02" * 32, b"\x03" * 32, b"\x04" * 32, 1_500_000, 1]
+    values = [b"\x01" * 32, DATATOKEN, 7, PROVIDER, b"\x03" * 32, b"\x04" * 32, 1_500_000, 2_500_000, 1]
     receipt = decode_log(make_log(abi, values, address=MARKET))
     assert isinstance(receipt, ComputeReceiptPosted)
     assert receipt.status is JobStatus.FAILED
-    assert receipt.epsilon == 1_500_000
+    assert (receipt.order_id, receipt.poster) == (7, PROVIDER)
+    assert (receipt.epsilon, receipt.spent_after) == (1_500_000, 2_500_000)
     assert receipt.job_id == "0x" + "01" * 32
+
+    abi = event_abi("DataMarket", "OrderStarted")
+    values = [DATATOKEN, PROVIDER, PROVIDER, 3, PROVIDER, 2, 1, PROVIDER, 0, 5, b"\x00" * 32]
+    order = decode_log(make_log(abi, values, address=MARKET))
+    assert order.funding is OrderFunding.FREE and type(order.funding) is OrderFunding
+    with pytest.raises(EventDecodeError, match="funding"):
+        decode_log(make_log(abi, [*values[:5], 3, *values[6:]], address=MARKET))
 
 
 @given(
-    datatoken=addresses, consumer=addresses, provider=addresses, payer=addresses, service_id=uints(8),
-    fee_token=addresses, amount=uints(256), valid_until=uints(64), nonce=uints(64), environment=bytes32_hex,
+    datatoken=addresses, consumer=addresses, provider=addresses, order_id=uints(64), payer=addresses,
+    funding=st.sampled_from(list(OrderFunding)), service_id=uints(8), fee_token=addresses, amount=uints(256),
+    nonce=uints(64), environment=bytes32_hex,
 )  # fmt: skip
 def test_order_started_round_trips_any_values(
-    datatoken: str, consumer: str, provider: str, payer: str, service_id: int, fee_token: str,
-    amount: int, valid_until: int, nonce: int, environment: str,
+    datatoken: str, consumer: str, provider: str, order_id: int, payer: str, funding: OrderFunding,
+    service_id: int, fee_token: str, amount: int, nonce: int, environment: str,
 ) -> None:  # fmt: skip
-    values = [datatoken, consumer, provider, payer, service_id, fee_token, amount, valid_until, nonce,
-              bytes.fromhex(environment[2:])]  # fmt: skip
+    values = [datatoken, consumer, provider, order_id, payer, int(funding), service_id, fee_token, amount,
+              nonce, bytes.fromhex(environment[2:])]  # fmt: skip
     event = decode_log(make_log(event_abi("DataMarket", "OrderStarted"), values, address=MARKET))
     assert event == OrderStarted(
-        event.meta, datatoken, consumer, provider, payer, service_id, fee_token, amount, valid_until, nonce,
-        environment,
+        event.meta, datatoken, consumer, provider, order_id, payer, funding, service_id, fee_token, amount,
+        nonce, environment,
     )  # fmt: skip
 
 
@@ -189,7 +201,9 @@ def test_truncated_data_is_a_decode_error() -> None:
 
 
 def test_topic_of_is_the_keccak_of_the_signature() -> None:
-    signature = "OrderStarted(address,address,address,address,uint8,address,uint256,uint64,uint64,bytes32)"
+    signature = (
+        "OrderStarted(address,address,address,uint64,address,uint8,uint8,address,uint256,uint64,bytes32)"
+    )
     assert topic_of("OrderStarted") == "0x" + keccak(text=signature).hex()
     assert topic_of("Transfer") == "0x" + keccak(text="Transfer(address,address,uint256)").hex()
     with pytest.raises(KeyError, match="NoSuchEvent"):

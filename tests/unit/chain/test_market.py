@@ -182,7 +182,7 @@ def test_publish_params_tuple_follows_the_contract_struct() -> None:
         payment_token="0x" + "cc" * 20,
         price=123,
         cap=9,
-        dispenser_max_balance=2,
+        dispenser_limit=2,
         publish_fee_collector="0x" + "fe" * 20,
         allowlist_root="0x" + "77" * 32,
         salt="0x" + "5a" * 32,
@@ -197,7 +197,7 @@ def test_publish_params_tuple_follows_the_contract_struct() -> None:
         "paymentToken": to_checksum_address("0x" + "cc" * 20),
         "price": 123,
         "cap": 9,
-        "dispenserMaxBalance": 2,
+        "dispenserLimit": 2,
         "publishFeeCollector": to_checksum_address("0x" + "fe" * 20),
         "metadataHash": bytes.fromhex("ab" * 32),
         "allowlistRoot": bytes.fromhex("77" * 32),
@@ -227,23 +227,22 @@ def test_compute_receipt_tuple_follows_the_contract_struct() -> None:
     receipt = ComputeReceipt(
         job_id="0x" + "01" * 32,
         datatoken=DATATOKEN.lower(),
-        order_tx="0x" + "02" * 32,
+        order_id=2**64 - 1,
         algorithm_hash="0x" + "03" * 32,
         output_hash="0x" + "04" * 32,
         epsilon=1_250_000,
         status=JobStatus.REJECTED,
     )
-    components = abi_function("postComputeReceipts")["inputs"][0]["components"]
+    components = abi_function("postComputeReceipts")["inputs"][1]["components"]
     assert dict(zip([c["name"] for c in components], receipt.as_tuple(), strict=True)) == {
         "jobId": bytes([1]) * 32,
-        "datatoken": DATATOKEN,
-        "orderTx": bytes([2]) * 32,
+        "orderId": 2**64 - 1,
         "algorithmHash": bytes([3]) * 32,
         "outputHash": bytes([4]) * 32,
         "epsilon": 1_250_000,
         "status": 2,
     }
-    assert ComputeReceipt("0x" + "01" * 32, DATATOKEN, ZERO_HASH, ZERO_HASH, ZERO_HASH, 0).status is (
+    assert ComputeReceipt("0x" + "01" * 32, DATATOKEN, 0, ZERO_HASH, ZERO_HASH, 0).status is (
         JobStatus.SUCCEEDED
     )
 

@@ -128,12 +128,18 @@ class Scenario:
         self.chain.mine()
         return tx
 
+    def order_id(self, order_tx: str) -> int:
+        """The id of the order in ``order_tx`` (0 for a transaction that holds none)."""
+        tx = self.chain.txs.get(order_tx)
+        return tx.orders[0].order_id if tx is not None and tx.orders else 0
+
     def request(self, order_tx: str, **overrides: Any) -> AccessRequest:
         values: dict[str, Any] = {
             "datatoken": DATATOKEN,
             "consumer": self.consumer.address,
             "service_id": 0,
             "order_tx": order_tx,
+            "order_id": self.order_id(order_tx),
             "consumer_key": "0x" + public_bytes(self.one_time).hex(),
             "nonce": int(self.now[0] * 1000),
         }

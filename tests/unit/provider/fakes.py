@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
-from datamarket.chain.events import DatasetState, LogMeta, OrderStarted
+from datamarket.chain.events import DatasetState, LogMeta, OrderFunding, OrderStarted
 from datamarket.chain.market import DatasetRecord
 from datamarket.chain.quotes import ZERO_ADDRESS, ZERO_HASH
 from datamarket.errors import ChainUnavailable
@@ -57,6 +57,7 @@ class FakeChain:
     datasets: dict[str, DatasetRecord] = field(default_factory=dict)
     pointers: dict[str, MetadataPointer] = field(default_factory=dict)
     used_quotes: set[tuple[str, int]] = field(default_factory=set)
+    order_count: int = 0  # the next order's id, as the market counts them
     node_id: int | None = None
     down: bool = False
     calls: int = 0
@@ -115,16 +116,19 @@ class FakeChain:
             tx_hash=tx_hash,
             log_index=0,
         )
+        order_id = self.order_count
+        self.order_count += 1
         event = OrderStarted(
             meta,
             datatoken,
             consumer,
             provider,
+            order_id,
             consumer,
+            OrderFunding.BOUGHT,
             service_id,
             ZERO_ADDRESS,
             0,
-            self.latest.timestamp + 3600,
             1,
             ZERO_HASH,
         )
@@ -155,7 +159,7 @@ def record(
         payment_token=ZERO_ADDRESS,
         price=0,
         cap=0,
-        dispenser_max_balance=0,
+        dispenser_limit=0,
         metadata_hash="0x" + hashlib.sha256(metadata).hexdigest(),
         publish_fee_collector=ZERO_ADDRESS,
         allowlist_root=allowlist_root,

@@ -3,6 +3,8 @@ request leaves the consumer's nonce where it was."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from datamarket.chain.allowlist import Allowlist
@@ -142,6 +144,29 @@ def test_order_checks(scenario: Scenario) -> None:
     refused(s, s.body(s.request(s.order(service_id=1))), 403, "order_wrong_service")
     refused(s, s.body(s.request(s.order(consumer=other.address))), 403, "order_wrong_consumer")
     refused(s, s.body(s.request(s.order(provider=other.address))), 403, "order_wrong_provider")
+    refused(s, s.body(s.request(s.order(), order_id=99)), 403, "order_not_in_tx")
+
+
+def test_each_order_of_a_transaction_is_its_own(scenario: Scenario) -> None:
+    """A contract that orders for several consumers in one transaction: each consumer's request names
+    its own order id, and another's id in the same transaction is refused."""
+    s = scenario
+    other = dev_account(4)
+    first, second = s.order(consumer=other.address), s.order()
+    both = s.chain.txs[first].orders + s.chain.txs[second].orders
+    s.chain.txs[first] = replace(s.chain.txs[first], orders=both)
+    assert s.client.post(ACCESS, json=s.body(s.request(first, order_id=both[1].order_id))).status_code == 200
+    request = s.request(first, order_id=both[0].order_id, nonce=s.request(first).nonce + 1)
+    refused(s, s.body(request), 403, "order_wrong_consumer")
+
+
+def test_a_dataset_moved_to_another_provider_gets_no_key_here(scenario: Scenario) -> None:
+    s = scenario
+    tx = s.order()
+    new_provider = dev_account(6).address
+    s.chain.datasets[DATATOKEN] = replace(s.chain.datasets[DATATOKEN], provider=new_provider)
+    error = refused(s, s.body(s.request(tx)), 403, "not_dataset_provider")
+    assert error["details"] == {"provider": new_provider}
 
 
 def test_pending_and_unconfirmed_orders_are_409(scenario: Scenario, tmp_path) -> None:

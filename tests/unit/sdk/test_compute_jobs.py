@@ -12,6 +12,8 @@ import pytest
 
 from datamarket import auth
 from datamarket.chain.devchain import dev_account
+from datamarket.chain.events import LogMeta, OrderFunding, OrderStarted
+from datamarket.chain.quotes import ZERO_ADDRESS, ZERO_HASH
 from datamarket.crypto import keys
 from datamarket.sdk import compute
 from datamarket.sdk.provider_client import ProviderError, ProviderUnavailable
@@ -67,8 +69,22 @@ class FakeProvider:
         return {"datatoken": datatoken, "remaining": self.remaining}
 
 
-def fake_market():
-    return SimpleNamespace(account=dev_account(4), chain_id=31337, address=MARKET)
+ORDER_ID = 7
+
+
+def order_event(order_id: int = ORDER_ID, consumer: str | None = None, service_id: int = 1) -> OrderStarted:
+    meta = LogMeta(MARKET, 5, "0x" + "cd" * 32, ORDER, 0)
+    consumer = consumer or dev_account(4).address
+    return OrderStarted(meta, DATATOKEN, consumer, MARKET, order_id, consumer, OrderFunding.BOUGHT,
+                        service_id, ZERO_ADDRESS, 0, 1, ZERO_HASH)  # fmt: skip
+
+
+def fake_market(events=None):
+    """A market whose ``ORDER`` transaction holds ``events`` (default: one compute order of account 4)."""
+    events = [order_event()] if events is None else events
+    return SimpleNamespace(
+        account=dev_account(4), chain_id=31337, address=MARKET, tx_events=lambda tx: list(events)
+    )
 
 
 def start(tmp_path, provider=None, **overrides):
@@ -176,7 +192,7 @@ def test_ordering_and_the_hint_when_the_provider_refuses(tmp_path, monkeypatch) 
 
     def order(market, provider, datatoken, service_id):
         ordered.append((datatoken, service_id))
-        return SimpleNamespace(tx_hash=ORDER)
+        return SimpleNamespace(tx_hash=ORDER, event=lambda cls: order_event())
 
     class Refusing(FakeProvider):
         def compute_start(self, request, signature, job, proof=None):
@@ -187,7 +203,32 @@ def test_ordering_and_the_hint_when_the_provider_refuses(tmp_path, monkeypatch) 
         start(tmp_path, Refusing(), order_tx=None)
     assert ordered == [(DATATOKEN, 1)]
     assert caught.value.code == "no_worker" and caught.value.details["order_tx"] == ORDER
-    assert "--order-tx" in caught.value.message
+    assert caught.value.details["order_id"] == ORDER_ID
+    assert "--order-tx" in caught.value.message and "--order-id" in caught.value.message
+
+
+def test_an_existing_order_is_found_in_its_transaction(tmp_path) -> None:
+    """One transaction may hold several orders: the one of this account and service is used; among
+    several of them, only the one named."""
+    mine, other = order_event(9), order_event(8, consumer=dev_account(5).address)
+    download_order = order_event(10, service_id=0)
+    market = fake_market([other, download_order, mine])
+    handle = compute.start_job(market, FakeProvider(), None, DATATOKEN, algorithm="train_tabular",
+                               params={}, epsilon=1, order_tx=ORDER, jobs_dir=tmp_path / "a")  # fmt: skip
+    assert handle.order_id == 9
+
+    market = fake_market([mine, order_event(11)])
+    with pytest.raises(compute.download.DownloadError, match="2 orders") as caught:
+        compute.start_job(market, FakeProvider(), None, DATATOKEN, algorithm="train_tabular", params={},
+                          epsilon=1, order_tx=ORDER, jobs_dir=tmp_path / "b")  # fmt: skip
+    assert caught.value.details == {"order_ids": [9, 11]}
+    provider = FakeProvider()
+    handle = compute.start_job(market, provider, None, DATATOKEN, algorithm="train_tabular", params={},
+                               epsilon=1, order_tx=ORDER, order_id=11, jobs_dir=tmp_path / "c")  # fmt: skip
+    assert handle.order_id == 11 and provider.started[0]["request"]["orderId"] == 11
+    with pytest.raises(compute.download.DownloadError, match="no order 8"):
+        compute.start_job(market, FakeProvider(), None, DATATOKEN, algorithm="train_tabular", params={},
+                          epsilon=1, order_tx=ORDER, order_id=8, jobs_dir=tmp_path / "d")  # fmt: skip
 
 
 def test_an_epsilon_over_the_remaining_budget_is_refused_before_ordering(tmp_path, monkeypatch) -> None:
