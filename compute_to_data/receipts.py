@@ -1,6 +1,7 @@
-"""Compute receipts on chain, in batches: one ``postComputeReceipts`` transaction for every
-receipt pending when the batch is taken (jobs that end within ``receipt_batch_delay_s`` of each
-other share a transaction). The provider's key signs: the market accepts receipts of a dataset
+"""Compute receipts on chain, in batches: one ``postComputeReceipts`` transaction for the
+receipts of one dataset pending when the batch is taken (jobs that end within
+``receipt_batch_delay_s`` of each other share a transaction; the market takes one dataset per
+transaction, so each dataset's pending receipts go in a batch of their own). The provider's key signs: the market accepts receipts of a dataset
 only from that dataset's provider, and counts their epsilon against its budget.
 
 A batch that the market reverts is split in halves, and so on down to the receipt at fault (say,
@@ -173,7 +174,9 @@ class ReceiptPoster:
         reverted). A reverted batch stays taken for the caller to split or refuse; an unknown one
         is back to pending, or left for :meth:`recover_stale` when it may have been sent."""
         w3, account = self.market.w3, self.market.account
-        fn = self.market.contract.functions.postComputeReceipts([receipt_of(j).as_tuple() for j in taken])
+        fn = self.market.contract.functions.postComputeReceipts(
+            taken[0].datatoken, [receipt_of(j).as_tuple() for j in taken]
+        )
         try:
             tx = fn.build_transaction(
                 {

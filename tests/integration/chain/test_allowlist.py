@@ -20,7 +20,7 @@ def filler(count: int) -> list[str]:
 def test_members_may_order_and_others_may_not(world: World) -> None:
     a = world.accounts
     tree = Allowlist.of([a.consumer.address, a.consumer2.address, *filler(9)])
-    published = world.publish(free=True, dispenser_max_balance=5, allowlist_root=tree.root)
+    published = world.publish(free=True, dispenser_limit=5, allowlist_root=tree.root)
     dt = published.datatoken
     assert published.tx.event(AllowlistSet).root == tree.root
     record = world.market.dataset(dt)
@@ -57,7 +57,7 @@ def test_proofs_of_any_tree_size_verify_on_chain(world: World, size: int) -> Non
     a = world.accounts
     members = [*filler(size - 1), a.consumer.address]
     tree = Allowlist.of(members)
-    dt = world.publish(free=True, dispenser_max_balance=1, allowlist_root=tree.root).datatoken
+    dt = world.publish(free=True, dispenser_limit=1, allowlist_root=tree.root).datatoken
     consumer = world.as_(a.consumer)
     quote, signature = world.quote(dt)
     order = consumer.buy_and_order(quote, signature, tree.proof(a.consumer.address)).event(OrderStarted)

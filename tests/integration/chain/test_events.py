@@ -36,7 +36,7 @@ def run_every_market_action(world: World) -> list[TxResult]:
     paid = world.publish(
         publish_fee_bps=100, publish_fee_collector=a.publish_market.address, allowlist_root=allowlist.root
     )
-    free = world.publish(free=True, dispenser_max_balance=5)
+    free = world.publish(free=True, dispenser_limit=5)
     dt = paid.datatoken
     txs += [paid.tx, free.tx]
     txs.append(publisher.update_metadata(dt, "bafy-v2", metadata_hash(b"v2")))

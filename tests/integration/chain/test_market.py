@@ -140,14 +140,14 @@ def test_publish_native_coin_price(world: World, market: Market) -> None:
 
 
 def test_publish_free_with_dispenser(world: World, market: Market) -> None:
-    published = world.publish(free=True, dispenser_max_balance=2, cap=10)
+    published = world.publish(free=True, dispenser_limit=2, cap=10)
     dispenser = published.tx.event(DispenserSet)
     assert (dispenser.datatoken, dispenser.max_balance, dispenser.cap) == (published.datatoken, 2, 10)
     assert not [e for e in published.tx.events if isinstance(e, PriceSet)]
     record = market.dataset(published.datatoken)
     # A free dataset keeps no price even when one was passed.
     assert (record.free, record.price, record.payment_token) == (True, 0, ZERO_ADDRESS)
-    assert record.dispenser_max_balance == 2
+    assert record.dispenser_limit == 2
 
 
 def test_publish_with_publish_fee(world: World, market: Market) -> None:
@@ -228,7 +228,7 @@ def test_buy_refusals(world: World, market: Market) -> None:
     a = world.accounts
     consumer = world.as_(a.consumer)
     dt = world.publish(price=5 * ONE, cap=3).datatoken
-    free = world.publish(free=True, dispenser_max_balance=1).datatoken
+    free = world.publish(free=True, dispenser_limit=1).datatoken
 
     assert world.expect_revert("MarketPriceAboveMax", consumer.buy, dt, 1, max_price=5 * ONE - 1).details == {
         "price": 5 * ONE,
@@ -260,7 +260,7 @@ def test_buy_with_the_wrong_native_value_is_refused(world: World, market: Market
 
 def test_dispense_up_to_the_limit(world: World, market: Market) -> None:
     a = world.accounts
-    dt = world.publish(free=True, dispenser_max_balance=2).datatoken
+    dt = world.publish(free=True, dispenser_limit=2).datatoken
     consumer = world.as_(a.consumer)
 
     tx = consumer.dispense(dt)
@@ -450,13 +450,13 @@ def test_buy_and_order_with_native_price_and_fee(world: World, market: Market) -
 
 def test_buy_and_order_on_a_free_dataset_needs_a_dispenser(world: World, market: Market) -> None:
     a = world.accounts
-    dt = world.publish(free=True, dispenser_max_balance=1).datatoken
+    dt = world.publish(free=True, dispenser_limit=1).datatoken
     quote, signature = world.quote(dt)
     tx = world.as_(a.consumer).buy_and_order(quote, signature)
     assert [type(e) for e in tx.events] == [OrderStarted]
     assert market.total_supply(dt) == 0
 
-    closed = world.publish(free=True, dispenser_max_balance=0).datatoken
+    closed = world.publish(free=True, dispenser_limit=0).datatoken
     quote, signature = world.quote(closed)
     error = world.expect_revert("MarketDispenserLimit", world.as_(a.consumer).buy_and_order, quote, signature)
     assert error.details == {"balanceAfter": 1, "maxBalance": 0}

@@ -44,16 +44,21 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[JobS
             if os.environ.get("CI") == "true":
                 pytest.fail(f"PostgreSQL is required in CI but unreachable: {exc}")
             pytest.skip("PostgreSQL not reachable")
+        with s.engine.begin() as conn:  # a shared database: start each test with no jobs
+            conn.execute(J.jobs.delete())
     yield s, clock
     s.close()
 
 
-def new_job(*, datatoken: str = DT, epsilon: int = 0, order: str | None = None) -> NewJob:
+def new_job(
+    *, datatoken: str = DT, epsilon: int = 0, order: str | None = None, order_id: int | None = None
+) -> NewJob:
     return NewJob(
         consumer=CONSUMER,
         datatoken=datatoken,
         service_id=1,
         order_tx=order or "0x" + secrets.token_hex(32),
+        order_id=secrets.randbits(62) if order_id is None else order_id,
         consumer_key="0x" + "11" * 32,
         algorithm="train_tabular",
         algorithm_hash="ab" * 32,
@@ -97,12 +102,17 @@ def test_happy_path_records_timings_and_queues_a_receipt(store) -> None:
 
 
 def test_one_order_runs_one_job(store) -> None:
+    """Orders are told apart by id: two orders of one transaction run a job each, and an order id
+    runs one job whatever transaction hash a request names."""
     s, _ = store
-    order = "0x" + secrets.token_hex(32)
-    first = create(s, datatoken=unique_dt(), order=order)
-    with pytest.raises(OrderAlreadyUsed) as info:
-        create(s, datatoken=unique_dt(), order=order)
-    assert info.value.details == {"job_id": first.id}
+    order, order_id = "0x" + secrets.token_hex(32), secrets.randbits(62)
+    first = create(s, datatoken=unique_dt(), order=order, order_id=order_id)
+    second = create(s, datatoken=unique_dt(), order=order, order_id=order_id + 1)
+    assert (first.order_id, second.order_id) == (order_id, order_id + 1)
+    for tx in (order, "0x" + secrets.token_hex(32)):
+        with pytest.raises(OrderAlreadyUsed) as info:
+            create(s, datatoken=unique_dt(), order=tx, order_id=order_id)
+        assert info.value.details == {"job_id": first.id}
 
 
 def test_epsilon_reservations_hold_until_the_receipt_is_mined(store) -> None:
@@ -138,8 +148,8 @@ def test_epsilon_reservations_hold_until_the_receipt_is_mined(store) -> None:
     # Succeeded but not posted: still reserved. Posted in block 12: reserved for a chain read at
     # block 11 (the chain's spent does not hold it yet), not for one at block 12.
     assert s.reserved(dt, 11) == 2_500_000
-    batch, taken = s.take_receipts()
-    assert [j.id for j in taken if j.datatoken == dt] == [a.id, b.id] or {j.id for j in taken} >= {a.id, b.id}
+    batch, taken = s.take_receipts(ids=[a.id, b.id])
+    assert sorted(j.id for j in taken) == sorted([a.id, b.id])
     s.receipts_posted(batch, "0x" + "aa" * 32, 12)
     assert s.reserved(dt, 11) == 2_500_000
     assert s.reserved(dt, 12) == 0
@@ -267,6 +277,20 @@ def test_receipt_batches_go_back_to_pending_on_failure(store) -> None:
     assert job.id in {j.id for j in retaken}
     s.receipts_posted(batch2, "0x" + "bb" * 32, 5)
     assert s.get(job.id).receipt_tx == "0x" + "bb" * 32
+
+
+def test_a_receipt_batch_holds_one_dataset(store) -> None:
+    """The market takes one dataset's receipts per transaction: a batch never mixes datasets, by
+    default or by ids, and what is left is taken by the next batch."""
+    s, _ = store
+    first, second = sorted([unique_dt(), unique_dt()])
+    jobs = [create(s, datatoken=dt) for dt in (second, first, second, first)]
+    for job in jobs:
+        s.request_cancel(job.id)
+    batches = [s.take_receipts()[1], s.take_receipts()[1], s.take_receipts()[1]]
+    assert [{j.datatoken for j in taken} for taken in batches[:2]] == [{first}, {second}]
+    assert sorted(j.id for taken in batches for j in taken) == sorted(j.id for j in jobs)
+    assert batches[2] == []
 
 
 def test_a_refused_receipt_is_set_aside_and_taken_again_only_by_id(store) -> None:

@@ -35,6 +35,7 @@ def finished_jobs(store: JobStore, datatoken: str, consumer: str, n: int) -> lis
         order = "0x" + secrets.token_hex(32)
         job, _ = store.create(
             NewJob(consumer=consumer, datatoken=datatoken, service_id=1, order_tx=order,
+                   order_id=secrets.randbits(62),
                    consumer_key="0x" + "22" * 32, algorithm="dp_stats", algorithm_hash="ab" * 32,
                    params={}, environment="cpu", epsilon_units=1_500_000 if i == 0 else 0, delta=1e-5),
             budget_units=10_000_000, chain_spent_units=0, chain_block=0,
