@@ -461,6 +461,13 @@ class Market:
         )
         return self._transact(contract.functions.approve(self.address, amount))
 
+    def transfer(self, token: str, to: str, amount: int) -> TxResult:
+        """Send ``amount`` of an ERC-20 (a datatoken: whole datatokens) from this account to ``to``."""
+        contract = self.w3.eth.contract(
+            address=to_checksum_address(token), abi=artifacts.load("MockERC20").abi
+        )
+        return self._transact(contract.functions.transfer(to_checksum_address(to), amount))
+
     def ensure_allowance(self, token: str, amount: int) -> TxResult | None:
         """Approve exactly ``amount`` of ``token`` when the market may take less; never more than
         a purchase needs (an unlimited allowance is what a hostile price switch would drain)."""

@@ -57,7 +57,7 @@ def test_proofs_of_any_tree_size_verify_on_chain(world: World, size: int) -> Non
     a = world.accounts
     members = [*filler(size - 1), a.consumer.address]
     tree = Allowlist.of(members)
-    dt = world.publish(free=True, dispenser_limit=1, allowlist_root=tree.root).datatoken
+    dt = world.publish(free=True, dispenser_limit=2, allowlist_root=tree.root).datatoken
     consumer = world.as_(a.consumer)
     quote, signature = world.quote(dt)
     order = consumer.buy_and_order(quote, signature, tree.proof(a.consumer.address)).event(OrderStarted)

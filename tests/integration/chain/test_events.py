@@ -53,12 +53,17 @@ def run_every_market_action(world: World) -> list[TxResult]:
     txs.append(consumer.start_order(quote, signature, allowlist.proof(a.consumer.address)))
     order = txs[-1].event(OrderStarted)
     receipt = ComputeReceipt(
-        job_id="0x" + keccak(text="job").hex(), datatoken=dt, order_tx=order.meta.tx_hash,
+        job_id="0x" + keccak(text="job").hex(), datatoken=dt, order_id=order.order_id,
         algorithm_hash="0x" + keccak(text="algo").hex(), output_hash="0x" + keccak(text="out").hex(),
         epsilon=epsilon_units("0.25"),
     )  # fmt: skip
     txs.append(world.as_(a.provider).post_compute_receipts([receipt]))
     txs.append(world.as_(a.publisher).withdraw(world.usd))
+    txs.append(world.as_(a.fee_collector).withdraw_to(world.usd, a.outsider.address))
+    txs.append(world.as_(a.publish_market).set_publish_fee_collector(dt, a.outsider.address))
+    txs.append(publisher.propose_provider(dt, a.stranger.address))
+    txs.append(world.as_(a.stranger).accept_provider(dt))
+    txs.append(publisher.set_dispenser(dt, 3))
     txs.append(publisher.transfer_dataset(free.datatoken, a.consumer2.address))
     txs.append(world.as_(a.consumer2).accept_dataset(free.datatoken))
     return txs

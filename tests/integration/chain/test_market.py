@@ -22,11 +22,15 @@ from datamarket.chain.events import (
     MetadataUpdated,
     MetadataUpdaterSet,
     Minted,
+    MintersCleared,
     MinterSet,
+    OrderFunding,
     OrdersPausedSet,
     OrderStarted,
     PriceSet,
     PrivacyBudgetRaised,
+    ProviderChanged,
+    ProviderChangeStarted,
     PublishFeeSet,
     Transfer,
     decode_logs,
@@ -142,7 +146,7 @@ def test_publish_native_coin_price(world: World, market: Market) -> None:
 def test_publish_free_with_dispenser(world: World, market: Market) -> None:
     published = world.publish(free=True, dispenser_limit=2, cap=10)
     dispenser = published.tx.event(DispenserSet)
-    assert (dispenser.datatoken, dispenser.max_balance, dispenser.cap) == (published.datatoken, 2, 10)
+    assert (dispenser.datatoken, dispenser.limit, dispenser.cap) == (published.datatoken, 2, 10)
     assert not [e for e in published.tx.events if isinstance(e, PriceSet)]
     record = market.dataset(published.datatoken)
     # A free dataset keeps no price even when one was passed.
@@ -234,7 +238,10 @@ def test_buy_refusals(world: World, market: Market) -> None:
         "price": 5 * ONE,
         "maxPrice": 5 * ONE - 1,
     }
-    assert world.expect_revert("MarketNotForSale", consumer.buy, free).details == {"datatoken": free}
+    assert world.expect_revert("MarketIsFree", consumer.buy, free).details == {"datatoken": free}
+    # The buyer names the token it pays in: another token with the same price is refused.
+    error = world.expect_revert("MarketPaymentTokenMismatch", consumer.buy, dt, 1, payment_token=world.eur)
+    assert error.details == {"expected": world.eur, "actual": world.usd}
     world.expect_revert("MarketZeroAmount", consumer.buy, dt, 0)
     assert world.expect_revert("DatatokenCapExceeded", consumer.buy, dt, 4).details == {"supply": 4, "cap": 3}
     unknown = to_checksum_address("0x" + "77" * 20)
@@ -245,10 +252,22 @@ def test_buy_refusals(world: World, market: Market) -> None:
     assert market.balance_of(world.usd, market.address) == 0
 
 
+def test_the_client_approves_exactly_what_a_purchase_takes(world: World, market: Market) -> None:
+    a = world.accounts
+    stranger = world.as_(a.stranger)  # no allowance given to the market before
+    dt = world.publish(price=3 * ONE).datatoken
+    stranger.buy(dt, 2)
+    assert market.allowance(world.usd, a.stranger.address) == 0
+    quote, signature = world.quote(dt, consumer=a.stranger.address, fee_token=world.eur, amount=ONE)
+    stranger.buy_and_order(quote, signature)
+    assert market.allowance(world.usd, a.stranger.address) == 0
+    assert market.allowance(world.eur, a.stranger.address) == 0
+
+
 def test_buy_with_the_wrong_native_value_is_refused(world: World, market: Market) -> None:
     a = world.accounts
     dt = world.publish(payment_token=ZERO_ADDRESS, price=1000).datatoken
-    call = market.contract.functions.buy(dt, 2, 1000)
+    call = market.contract.functions.buy(dt, 2, ZERO_ADDRESS, 1000)
     with pytest.raises(ContractCustomError) as caught:
         call.call({"from": a.consumer.address, "value": 1999})
     revert = decode_revert(caught.value.data)
@@ -267,10 +286,17 @@ def test_dispense_up_to_the_limit(world: World, market: Market) -> None:
     dispensed = tx.event(Dispensed)
     assert (dispensed.datatoken, dispensed.to, dispensed.amount) == (dt, a.consumer.address, 1)
     error = world.expect_revert("MarketDispenserLimit", consumer.dispense, dt, 2)
-    assert error.details == {"balanceAfter": 3, "maxBalance": 2}
+    assert error.details == {"receivedAfter": 3, "limit": 2}
     consumer.dispense(dt)
     world.expect_revert("MarketDispenserLimit", consumer.dispense, dt)
     assert market.balance_of(dt, a.consumer.address) == 2
+    # The limit counts what the account received in all: giving the tokens away does not reset it.
+    consumer.transfer(dt, a.stranger.address, 2)
+    assert market.balance_of(dt, a.consumer.address) == 0
+    assert world.expect_revert("MarketDispenserLimit", consumer.dispense, dt).details == {
+        "receivedAfter": 3, "limit": 2,
+    }  # fmt: skip
+    assert market.dispensed(dt, a.consumer.address) == 2
 
     # The limit is per account, not per dataset.
     world.as_(a.consumer2).dispense(dt, 2)
@@ -300,11 +326,12 @@ def test_start_order_with_an_erc20_fee(world: World, market: Market) -> None:
         datatoken=dt,
         consumer=a.consumer.address,
         provider=a.provider.address,
+        order_id=market.order_count() - 1,
         payer=a.consumer.address,
+        funding=OrderFunding.BURNED,
         service_id=SERVICE_DOWNLOAD,
         fee_token=world.usd,
         fee_amount=2 * ONE,
-        valid_until=quote.valid_until,
         quote_nonce=quote.nonce,
         environment=ZERO_HASH,
     )
@@ -452,14 +479,25 @@ def test_buy_and_order_on_a_free_dataset_needs_a_dispenser(world: World, market:
     a = world.accounts
     dt = world.publish(free=True, dispenser_limit=1).datatoken
     quote, signature = world.quote(dt)
-    tx = world.as_(a.consumer).buy_and_order(quote, signature)
+    consumer = world.as_(a.consumer)
+    tx = consumer.buy_and_order(quote, signature)
     assert [type(e) for e in tx.events] == [OrderStarted]
-    assert market.total_supply(dt) == 0
+    assert tx.event(OrderStarted).funding is OrderFunding.FREE
+    assert market.total_supply(dt) == 0 and market.dispensed(dt, a.consumer.address) == 1
+    # A free order counts against the account's dispenser limit.
+    quote, signature = world.quote(dt)
+    error = world.expect_revert("MarketDispenserLimit", consumer.buy_and_order, quote, signature)
+    assert error.details == {"receivedAfter": 2, "limit": 1}
+    # A buyer ready to pay for a dataset that became free is refused rather than surprised.
+    error = world.expect_revert(
+        "MarketIsFree", consumer.buy_and_order, quote, signature, payment_token=world.usd, max_price=ONE
+    )
+    assert error.details == {"datatoken": dt}
 
     closed = world.publish(free=True, dispenser_limit=0).datatoken
     quote, signature = world.quote(closed)
-    error = world.expect_revert("MarketDispenserLimit", world.as_(a.consumer).buy_and_order, quote, signature)
-    assert error.details == {"balanceAfter": 1, "maxBalance": 0}
+    error = world.expect_revert("MarketDispenserLimit", consumer.buy_and_order, quote, signature)
+    assert error.details == {"receivedAfter": 1, "limit": 0}
 
 
 def test_buy_and_order_with_permit_needs_no_approve(world: World, market: Market) -> None:
@@ -471,7 +509,7 @@ def test_buy_and_order_with_permit_needs_no_approve(world: World, market: Market
     quote, signature = world.quote(dt, consumer=a.stranger.address, fee_token=world.usd, amount=ONE)
 
     # Without the permit the transfer has no allowance.
-    world.expect_revert("ERC20InsufficientAllowance", stranger.buy_and_order, quote, signature)
+    world.expect_revert("ERC20InsufficientAllowance", stranger.buy_and_order, quote, signature, approve=False)
 
     before = market.balance_of(world.usd, a.stranger.address)
     tx = stranger.buy_and_order(quote, signature, permit_deadline=world.now() + 600)
@@ -587,14 +625,35 @@ def test_switching_between_price_and_dispenser(world: World, market: Market) -> 
     a = world.accounts
     dt = world.publish(price=ONE).datatoken
     publisher = world.as_(a.publisher)
+    consumer = world.as_(a.consumer)
+    consumer.buy(dt)
     dispenser = publisher.set_dispenser(dt, 3).event(DispenserSet)
-    assert (dispenser.max_balance, dispenser.cap) == (3, 0)
-    world.as_(a.consumer).dispense(dt, 3)
+    assert (dispenser.limit, dispenser.cap) == (3, 0)
+    record = market.dataset(dt)
+    assert (record.free, record.payment_token, record.price, record.dispenser_limit) == (
+        True,
+        ZERO_ADDRESS,
+        0,
+        3,
+    )
+    consumer.dispense(dt, 3)
+    # Tokens handed out free would order a priced dataset at no cost: the switch waits for them.
+    error = world.expect_revert("MarketFreeTokensOutstanding", publisher.set_price, dt, world.eur, 2 * ONE)
+    assert error.details == {"datatoken": dt, "supply": 4}
+    for _ in range(4):
+        consumer.start_order(*world.quote(dt))
     price = publisher.set_price(dt, world.eur, 2 * ONE).event(PriceSet)
     assert (price.payment_token, price.price) == (world.eur, 2 * ONE)
-    world.as_(a.consumer).buy(dt)
+    record = market.dataset(dt)
+    assert (record.free, record.payment_token, record.price, record.dispenser_limit) == (
+        False,
+        world.eur,
+        2 * ONE,
+        0,
+    )
+    consumer.buy(dt)
     assert market.earnings(world.eur, a.publisher.address) == fees(2 * ONE)[2]
-    assert market.balance_of(dt, a.consumer.address) == 4
+    assert market.balance_of(dt, a.consumer.address) == 1
 
 
 def test_minters_and_caps(world: World, market: Market) -> None:
@@ -625,6 +684,58 @@ def test_dataset_transfer_is_two_step(world: World, market: Market) -> None:
     assert market.dataset(dt).publisher == a.consumer2.address
     error = world.expect_revert("MarketNotPublisher", world.as_(a.publisher).set_price, dt, world.usd, 1)
     assert error.details == {"caller": a.publisher.address, "publisher": a.consumer2.address}
+
+
+def test_minters_and_the_updater_lapse_when_the_dataset_changes_hands(world: World, market: Market) -> None:
+    a = world.accounts
+    dt = world.publish().datatoken
+    first = world.as_(a.publisher)
+    first.set_minter(dt, a.outsider.address, True)
+    first.set_metadata_updater(dt, a.stranger.address)
+    first.transfer_dataset(dt, a.consumer2.address)
+    tx = world.as_(a.consumer2).accept_dataset(dt)
+    assert [type(e) for e in tx.events] == [DatasetTransferred, MintersCleared, MetadataUpdaterSet]
+    assert tx.event(MetadataUpdaterSet).updater == ZERO_ADDRESS
+    # Back to the first publisher: its earlier minter does not come back with it.
+    world.as_(a.consumer2).transfer_dataset(dt, a.publisher.address)
+    first.accept_dataset(dt)
+    assert market.is_minter(dt, a.outsider.address) is False
+    assert market.metadata_updater(dt) == ZERO_ADDRESS
+    world.expect_revert("MarketNotMinter", world.as_(a.outsider).mint, dt, a.outsider.address, 1)
+
+
+def test_the_provider_changes_in_two_steps(world: World, market: Market) -> None:
+    a = world.accounts
+    dt = world.publish().datatoken
+    publisher, new = world.as_(a.publisher), world.as_(a.stranger)
+    started = publisher.propose_provider(dt, a.stranger.address).event(ProviderChangeStarted)
+    assert (started.provider, started.new_provider) == (a.provider.address, a.stranger.address)
+    assert market.pending_provider(dt) == a.stranger.address
+    error = world.expect_revert("MarketNotPendingProvider", world.as_(a.outsider).accept_provider, dt)
+    assert error.details == {"caller": a.outsider.address}
+    old_quote = world.quote(dt)  # signed by the provider still in charge
+    changed = new.accept_provider(dt).event(ProviderChanged)
+    assert (changed.from_, changed.to) == (a.provider.address, a.stranger.address)
+    assert (market.dataset(dt).provider, market.pending_provider(dt)) == (a.stranger.address, ZERO_ADDRESS)
+    world.expect_revert("MarketQuoteSignerMismatch", world.as_(a.consumer).buy_and_order, *old_quote)
+    order = world.as_(a.consumer).buy_and_order(*world.quote(dt, signer=a.stranger)).event(OrderStarted)
+    assert order.provider == a.stranger.address
+
+
+def test_earnings_can_be_withdrawn_to_another_address(world: World, market: Market) -> None:
+    a = world.accounts
+    dt = world.publish(price=10 * ONE).datatoken
+    world.as_(a.consumer).buy(dt)
+    share = fees(10 * ONE)[2]
+    before = market.balance_of(world.usd, a.outsider.address)
+    withdrawn = world.as_(a.publisher).withdraw_to(world.usd, a.outsider.address).event(EarningsWithdrawn)
+    assert (withdrawn.payee, withdrawn.to, withdrawn.amount) == (
+        a.publisher.address,
+        a.outsider.address,
+        share,
+    )
+    assert market.balance_of(world.usd, a.outsider.address) == before + share
+    world.expect_revert("MarketZeroAddress", world.as_(a.fee_collector).withdraw_to, world.usd, ZERO_ADDRESS)
 
 
 def test_market_fee_change_applies_to_the_next_sale(world: World, market: Market) -> None:
@@ -663,7 +774,7 @@ def receipt_for(
     return ComputeReceipt(
         job_id="0x" + keccak(text=f"job-{job}").hex(),
         datatoken=datatoken,
-        order_tx="0x" + keccak(text=f"order-{job}").hex(),
+        order_id=job,
         algorithm_hash="0x" + keccak(text="algorithm").hex(),
         output_hash="0x" + keccak(text=f"output-{job}").hex(),
         epsilon=epsilon,
@@ -685,9 +796,12 @@ def test_compute_receipts_are_charged_to_the_budget(world: World, market: Market
 
     posted = [e for e in tx.events if isinstance(e, ComputeReceiptPosted)]
     assert [
-        (e.job_id, e.datatoken, e.order_tx, e.algorithm_hash, e.output_hash, e.epsilon, e.status)
+        (e.job_id, e.datatoken, e.order_id, e.algorithm_hash, e.output_hash, e.epsilon, e.status)
         for e in posted
-    ] == [(r.job_id, dt, r.order_tx, r.algorithm_hash, r.output_hash, r.epsilon, r.status) for r in batch]
+    ] == [(r.job_id, dt, r.order_id, r.algorithm_hash, r.output_hash, r.epsilon, r.status) for r in batch]
+    # Each receipt names its poster and what the dataset has spent after it.
+    assert {e.poster for e in posted} == {a.provider.address}
+    assert [e.spent_after for e in posted] == [1_500_000, 3_500_000, 3_500_001]
     assert market.dataset(dt).epsilon_spent == 3_500_001
 
 
@@ -711,14 +825,15 @@ def test_a_batch_over_budget_is_refused_whole(world: World, market: Market) -> N
     assert error.details == {"budget": epsilon_units(20), "requested": 5}
 
 
-def test_a_batch_may_mix_datasets(world: World, market: Market) -> None:
+def test_a_batch_holds_one_dataset(world: World, market: Market) -> None:
     a = world.accounts
     first = world.publish(epsilon_budget=epsilon_units(5)).datatoken
     second = world.publish(epsilon_budget=epsilon_units(5)).datatoken
-    batch = [receipt_for(first, epsilon_units(1), 1), receipt_for(second, epsilon_units(2), 2),
-             receipt_for(first, epsilon_units(3), 3)]  # fmt: skip
-    world.as_(a.provider).post_compute_receipts(batch)
-    assert market.dataset(first).epsilon_spent == epsilon_units(4)
+    batch = [receipt_for(first, epsilon_units(1), 1), receipt_for(second, epsilon_units(2), 2)]
+    with pytest.raises(ValueError, match="one dataset"):
+        world.as_(a.provider).post_compute_receipts(batch)
+    world.as_(a.provider).post_compute_receipts([receipt_for(second, epsilon_units(2), 2)])
+    assert market.dataset(first).epsilon_spent == 0
     assert market.dataset(second).epsilon_spent == epsilon_units(2)
 
 
@@ -729,7 +844,10 @@ def test_receipt_refusals(world: World, market: Market) -> None:
         "MarketNotProvider", world.as_(a.outsider).post_compute_receipts, [receipt_for(dt, 1, 1)]
     )
     assert error.details == {"caller": a.outsider.address, "provider": a.provider.address}
-    world.expect_revert("MarketEmptyBatch", world.as_(a.provider).post_compute_receipts, [])
+    empty = world.as_(a.provider).contract.functions.postComputeReceipts(dt, [])
+    with pytest.raises(ContractCustomError) as caught:
+        empty.call({"from": a.provider.address})
+    assert decode_revert(caught.value.data).code == "MarketEmptyBatch"
     unknown = "0x" + "55" * 20
     world.expect_revert("MarketUnknownDataset", world.as_(a.provider).post_compute_receipts,
                         [receipt_for(unknown, 1, 1)])  # fmt: skip
