@@ -1,8 +1,9 @@
 """Compute receipts on chain, in batches: one ``postComputeReceipts`` transaction for the
 receipts of one dataset pending when the batch is taken (jobs that end within
 ``receipt_batch_delay_s`` of each other share a transaction; the market takes one dataset per
-transaction, so each dataset's pending receipts go in a batch of their own). The provider's key signs: the market accepts receipts of a dataset
-only from that dataset's provider, and counts their epsilon against its budget.
+transaction, so each dataset's pending receipts go in a batch of their own). The provider's key
+signs: the market accepts receipts of a dataset only from that dataset's provider, and counts
+their epsilon against its budget.
 
 A batch that the market reverts is split in halves, and so on down to the receipt at fault (say,
 of a dataset whose provider is no longer this one), so that it holds back none of the others: it
