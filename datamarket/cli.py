@@ -143,6 +143,7 @@ _LAZY_COMMANDS = {
     "compute": "datamarket.compute_cli:compute",
     "privacy": "datamarket.compute_cli:privacy",
     "algorithm": "datamarket.compute_cli:algorithm",
+    "dataset": "datamarket.dataset_cli:dataset",
 }
 
 
@@ -284,7 +285,9 @@ def publish(file, name, description, tags, license_, price, payment_token, free,
     from tqdm import tqdm
 
     from datamarket.chain.quotes import ZERO_ADDRESS
+    from datamarket.sdk.content_keys import keys_dir
     from datamarket.sdk.publish import PublishError, PublishRequest, publish_file
+    from datamarket.settings import client_home
 
     compute = not download or epsilon_budget > 0 or bool(trusted) or allow_any_algorithm or require_dp
     if max_epsilon_per_job is None:
@@ -322,7 +325,7 @@ def publish(file, name, description, tags, license_, price, payment_token, free,
     )  # fmt: skip
     result = publish_file(
         request, market=market, store=store, provider_info=provider.info(),
-        provider_url=settings.provider_url, progress=progress,
+        provider_url=settings.provider_url, progress=progress, keys_folder=keys_dir(client_home()),
     )  # fmt: skip
     for bar in bars.values():
         bar.close()

@@ -8,7 +8,6 @@ job's bearer token and the one-time key its result is encrypted to.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,9 @@ from datamarket.cli import _context, _datatoken, _emit, _handle_errors, _local, 
 
 def jobs_dir() -> Path:
     """``<client home>/jobs``: the home is the local market's (``DATAMARKET_HOME`` or ``.datamarket``)."""
-    return Path(os.environ.get("DATAMARKET_HOME") or ".datamarket").resolve() / "jobs"
+    from datamarket.settings import client_home
+
+    return client_home() / "jobs"
 
 
 def parse_params(items: tuple[str, ...] | list[str]) -> dict[str, Any]:

@@ -72,10 +72,17 @@ class ClientSettings:
             raise ConfigError("DATAMARKET_PRIVATE_KEY is not a valid private key") from None
 
 
+def client_home(environ: dict[str, str] | None = None) -> Path:
+    """The client's folder (``DATAMARKET_HOME``, default ``.datamarket``): the local market's stack
+    file, job files, the publisher's content keys."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("DATAMARKET_HOME") or ".datamarket").resolve()
+
+
 def load_settings(home: Path | None = None, environ: dict[str, str] | None = None) -> ClientSettings:
     env = os.environ if environ is None else environ
     settings = ClientSettings()
-    stack_file = (home or Path(env.get("DATAMARKET_HOME") or ".datamarket")) / "stack.json"
+    stack_file = (home or client_home(env)) / "stack.json"
     if stack_file.exists():
         import json
 

@@ -1,4 +1,4 @@
-"""The provider's command line: ``provider serve`` and ``provider keys``.
+"""The provider's command line: ``provider serve``, ``provider keys`` and ``provider accept``.
 
 The ``provider`` click group is meant to be mounted in the ``datamarket`` CLI. ``serve`` validates
 the settings first (a bad setting stops it with the setting's name, never its value), makes sure an
@@ -97,6 +97,35 @@ def keys(config: str | None, generate: bool) -> None:
         click.echo(json.dumps([k.to_json() for k in store.public_keys()]))
     except DatamarketError as exc:
         _fail(exc)
+
+
+@provider.command()
+@click.argument("datatoken")
+@click.option("--config", type=click.Path(dir_okay=False), help="TOML settings file.")
+def accept(datatoken: str, config: str | None) -> None:
+    """Take over DATATOKEN's dataset, which its publisher moved to this provider (acceptProvider,
+    signed with the provider's key)."""
+    from eth_account import Account
+    from web3 import HTTPProvider, Web3
+
+    from datamarket.auth import parse_address
+    from datamarket.chain.market import Market
+
+    try:
+        datatoken = parse_address(datatoken, "datatoken")
+        settings = _settings(config)
+        w3 = Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": settings.rpc_timeout_s}))
+        market = Market(w3, settings.market, Account.from_key(settings.private_key.reveal()))
+        pending = market.pending_provider(datatoken)
+        if pending != market.account.address:
+            raise DatamarketError(
+                "the dataset's publisher has not named this provider",
+                details={"pending_provider": pending},
+            )
+        tx = market.accept_provider(datatoken)
+    except DatamarketError as exc:
+        _fail(exc)
+    click.echo(json.dumps({"datatoken": datatoken, "provider": market.account.address, "tx": tx.tx_hash}))
 
 
 __all__ = ["provider"]

@@ -21,6 +21,7 @@ from datamarket.crypto import keys, stream
 from datamarket.crypto.contexts import content_context, content_offer
 from datamarket.errors import DatamarketError
 from datamarket.metadata import declarations, document, profile
+from datamarket.sdk import content_keys
 from datamarket.storage.base import ContentStore, add_bytes
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -91,15 +92,18 @@ def publish_file(
     provider_info: dict,
     provider_url: str,
     progress: Progress | None = None,
+    keys_folder: Path | None = None,
 ) -> PublishResult:
-    """Publish ``req.path`` through ``market`` (acting as the publisher) and ``store``."""
+    """Publish ``req.path`` through ``market`` (acting as the publisher) and ``store``. With
+    ``keys_folder``, the content key is kept there (:mod:`datamarket.sdk.content_keys`) before the
+    dataset is published, so that it can later be wrapped to another provider."""
     if not req.path.is_file():
         raise PublishError(f"{req.path} is not a readable file")
     if not (req.download or req.compute):
         raise PublishError("a dataset needs at least one service: download or compute")
     if req.free and req.price:
         raise PublishError("a free dataset has no price")
-    provider_key = _encryption_key(provider_info)
+    provider_key = encryption_key(provider_info)
     plain_size = req.path.stat().st_size
     # Tables get a profile; other files (images, archives) are published without one.
     table = req.path.suffix.lower() in TABLE_SUFFIXES
@@ -125,8 +129,12 @@ def publish_file(
     # wrap never opens for the provider's key release, whatever the document later says.
     salt = new_salt()
     datatoken = market.predict_datatoken(market.account.address, salt)
-    context = content_context(market.chain_id, market.address, datatoken, offer=content_offer(req.download))
+    offer = content_offer(req.download)
+    context = content_context(market.chain_id, market.address, datatoken, offer=offer)
     wrapped = keys.wrap_key(content_key, provider_key, context=context)
+    if keys_folder is not None:
+        entry = content_keys.ContentKey(market.chain_id, market.address, datatoken, offer, content_key)
+        content_keys.save(keys_folder, entry)
     del content_key
 
     services = _services(req, provider_url, provider_info["address"], declared)
@@ -213,7 +221,7 @@ def _services(
     return services
 
 
-def _encryption_key(info: dict) -> bytes:
+def encryption_key(info: dict) -> bytes:
     try:
         key = info["encryption_keys"][0]
         return base64.urlsafe_b64decode(key["public_key"] + "=" * (-len(key["public_key"]) % 4))
@@ -247,4 +255,4 @@ def _phase(progress: Progress | None, name: str, total: int):
     return report
 
 
-__all__ = ["PublishError", "PublishRequest", "PublishResult", "publish_file"]
+__all__ = ["PublishError", "PublishRequest", "PublishResult", "encryption_key", "publish_file"]

@@ -4,75 +4,25 @@ provider client, through a whole publish -> order -> key release -> decrypt roun
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from datamarket.chain.devchain import DevChain, free_port
+from datamarket.chain.devchain import DevChain
 from datamarket.sdk.provider_client import ProviderClient, ProviderError
 from datamarket.storage.embedded import EmbeddedStore
 from tests.conftest import World
+from tests.integration.provider.serving import serve_provider
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def served(anvil: DevChain, world: World, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    key_file = tmp_path / "provider.key"
-    key_file.write_text(world.accounts.provider.key.hex())
-    key_file.chmod(0o600)
-    config = tmp_path / "provider.toml"
-    config.write_text(f"market_deploy_block = {world.deploy_block}\nmin_confirmations = 1\n")
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("DATAMARKET_PROVIDER_")},
-        "DATAMARKET_PROVIDER_RPC_URL": anvil.url,
-        "DATAMARKET_PROVIDER_MARKET": world.market.address,
-        "DATAMARKET_PROVIDER_PRIVATE_KEY_FILE": str(key_file),
-        "DATAMARKET_PROVIDER_DATA_DIR": str(tmp_path / "provider"),
-        "DATAMARKET_PROVIDER_STORE": str(tmp_path / "store"),
-    }
-    cmd = [
-        sys.executable,
-        "-c",
-        "from provider.cli import provider; provider()",
-        "serve",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        "--config",
-        str(config),
-    ]
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    session = requests.Session()
-    session.trust_env = False
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
-            try:
-                if session.get(url + "/healthz", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the provider did not become healthy: " + (tmp_path / "serve.log").read_text())
+    with serve_provider(anvil, world, tmp_path, world.accounts.provider, store=tmp_path / "store") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-        text = (tmp_path / "serve.log").read_text()
-        assert world.accounts.provider.key.hex().removeprefix("0x") not in text, "the key was logged"
 
 
 def test_served_provider_round_trip_with_the_sdk(served: str, world: World, tmp_path: Path) -> None:
@@ -98,7 +48,7 @@ def test_served_provider_round_trip_with_the_sdk(served: str, world: World, tmp_
     assert done.sha256 == hashlib.sha256(data.read_bytes()).hexdigest()
     assert client.last_nonce(world.accounts.consumer.address) > 0
     # The same order again from a second request: a new nonce, another one-time key, same content key.
-    again = download.request_key(consumer, client, result.datatoken, done.order_tx)
+    again = download.request_key(consumer, client, result.datatoken, done.order_tx, done.order_id)
     assert len(again) == 32
     with pytest.raises(ProviderError) as caught:
         client.access({"datatoken": result.datatoken}, b"\x00" * 65)
