@@ -56,11 +56,11 @@ def new_consumer(market: Market, token: str) -> Market:
 
 def access_latencies(consumer: Market, provider: ProviderClient, datatoken: str, n: int) -> list[tuple]:
     """(request round trip, whole key fetch incl. the consumer's signing and unwrapping) per request."""
-    order_tx = flows.order(consumer, provider, datatoken, 0).tx_hash
+    order_tx, order_id = flows.order_of(flows.order(consumer, provider, datatoken, 0))
     times = []
     for _ in range(n):
         start = time.perf_counter()
-        ask = flows.sign_access(consumer, datatoken, order_tx)
+        ask = flows.sign_access(consumer, datatoken, order_tx, order_id)
         sent = time.perf_counter()
         answer = provider.access(ask.request.to_json(), ask.signature)
         answered = time.perf_counter()

@@ -95,9 +95,9 @@ def publisher_dataset(m: ComputeMarket, tmp_path: Path, *, download: bool = True
 
 def assert_no_key_and_no_rows(m: ComputeMarket, attacker: Market, datatoken: str, tmp_path: Path) -> None:
     """The attacker orders both services of ``datatoken`` and gets neither the key nor a run."""
-    order = download.order(attacker, m.provider, datatoken, SERVICE_DOWNLOAD).tx_hash
+    order = download.order_of(download.order(attacker, m.provider, datatoken, SERVICE_DOWNLOAD))
     with pytest.raises(ProviderError) as refused:
-        download.request_key(attacker, m.provider, datatoken, order)
+        download.request_key(attacker, m.provider, datatoken, *order)
     assert (refused.value.status, refused.value.code) == (422, "key_unwrap_failed"), refused.value
 
     handle = compute.start_job(
@@ -202,8 +202,8 @@ def assert_compute_only_key_not_released(m: ComputeMarket, attacker: Market, dat
     """The attacker orders the compute service id (now typed download) and asks ``/access`` for the key."""
     services = download.resolve(m.market, m.store, datatoken).metadata["services"]
     assert [(s["id"], s["type"]) for s in services] == [(SERVICE_COMPUTE, "download")], "the update took"
-    order = download.order(attacker, m.provider, datatoken, SERVICE_COMPUTE).tx_hash
-    ask = download.sign_access(attacker, datatoken, order)
+    order = download.order_of(download.order(attacker, m.provider, datatoken, SERVICE_COMPUTE))
+    ask = download.sign_access(attacker, datatoken, *order)
     request = replace(ask.request, service_id=SERVICE_COMPUTE)
     signature = auth.sign_access_request(request, attacker.account.key, attacker.chain_id, attacker.address)
     with pytest.raises(ProviderError) as refused:

@@ -67,7 +67,7 @@ def test_dp_training_job_from_order_to_model_and_receipt(
     receipt = m.market.w3.eth.get_transaction_receipt(status["receipt"]["tx"])
     posted = [e for e in m.market._own_events(receipt["logs"]) if isinstance(e, ComputeReceiptPosted)]
     mine = [e for e in posted if e.job_id.endswith(handle.job_id)]
-    assert len(mine) == 1 and mine[0].epsilon == 2_000_000 and mine[0].order_tx == handle.order_tx.lower()
+    assert len(mine) == 1 and mine[0].epsilon == 2_000_000 and mine[0].order_id == handle.order_id
     assert mine[0].output_hash.removeprefix("0x") == final["output_hash"]
     after = m.provider.privacy(m.datatoken)
     assert after["spent"] == pytest.approx(before["spent"] + 2.0)

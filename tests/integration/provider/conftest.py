@@ -16,10 +16,12 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
 from flask import Flask
 from flask.testing import FlaskClient
+from web3.exceptions import TransactionNotFound
 
 from datamarket.auth import AccessRequest, sign_access_request
 from datamarket.chain.allowlist import Allowlist
 from datamarket.chain.devchain import DevChain
+from datamarket.chain.events import OrderStarted
 from datamarket.chain.market import new_salt
 from datamarket.chain.quotes import ProviderFee
 from datamarket.crypto import stream
@@ -150,6 +152,14 @@ class ProviderWorld:
         proof = ds.allowlist.proof(consumer.address) if ds.allowlist else None
         return self.world.as_(consumer).buy_and_order(quote, signature, proof).tx_hash
 
+    def order_id(self, order_tx: str) -> int:
+        """The id of the (first) order in ``order_tx``; 0 for a transaction that holds none."""
+        try:
+            orders = [e for e in self.world.market.tx_events(order_tx) if isinstance(e, OrderStarted)]
+        except TransactionNotFound:
+            return 0
+        return orders[0].order_id if orders else 0
+
     def request(
         self, ds: Dataset, order_tx: str, consumer: LocalAccount | None = None, **kw: Any
     ) -> AccessRequest:
@@ -158,6 +168,7 @@ class ProviderWorld:
             "consumer": (consumer or self.consumer).address,
             "service_id": 0,
             "order_tx": order_tx,
+            "order_id": self.order_id(order_tx),
             "consumer_key": "0x" + public_bytes(self.one_time).hex(),
             "nonce": time.time_ns() // 1_000_000,
         }

@@ -167,7 +167,7 @@ def test_reverted_order_transaction(pw: ProviderWorld) -> None:
     ds = pw.publish()
     world, consumer = pw.world, pw.consumer
     quote, sig = world.quote(ds.datatoken, valid_until=world.now() - 1)  # expired quote: reverts
-    fn = world.market.contract.functions.buyAndOrder(quote.as_tuple(), sig, [], 10**30)
+    fn = world.market.contract.functions.buyAndOrder(quote.as_tuple(), sig, [], world.usd, 10**30)
     tx = send_raw(pw, consumer, fn)
     assert world.receipt(tx)["status"] == 0
     refused(pw, pw.body(pw.request(ds, tx)), 403, "order_reverted")
@@ -207,7 +207,7 @@ def test_pending_transaction(pw: ProviderWorld) -> None:
     ds = pw.publish()
     world = pw.world
     quote, sig = pw.fee_quote(ds.datatoken, pw.consumer.address)
-    fn = world.market.contract.functions.buyAndOrder(quote.as_tuple(), sig, [], 10**30)
+    fn = world.market.contract.functions.buyAndOrder(quote.as_tuple(), sig, [], world.usd, 10**30)
     w3 = world.w3
     w3.provider.make_request("evm_setAutomine", [False])
     try:
