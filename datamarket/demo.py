@@ -163,9 +163,11 @@ def _publish_compute_only(
     )  # fmt: skip
 
 
-#: The DP training job of the demo: a small MLP on the 30 features, target "target".
+#: The DP training job of the demo: an MLP on the 30 features, target "target", with the DP-SGD
+#: settings the utility benchmark measured (scripts/bench/dp_utility.py: 0.95 accuracy at epsilon 3;
+#: smaller batches and a lower rate sometimes left the model at chance).
 DP_EPSILON = 3.0
-DP_PARAMS = {"target": "target", "model": "mlp", "epochs": 15, "hidden": 32, "batch_size": 64}
+DP_PARAMS = {"target": "target", "model": "mlp", "epochs": 15, "hidden": 128, "batch_size": 128, "lr": 0.02}
 
 
 def _compute_story(

@@ -13,8 +13,8 @@ ProviderError (DatamarketError)
 ├── BadRequest                 400  invalid_json, invalid_request
 ├── Forbidden                  403  dataset_not_active, not_allowlisted, not_this_provider,
 │   │                               service_not_offered, service_not_downloadable
-│   └── OrderRefused           403  order_reverted, not_an_order, order_wrong_dataset, order_wrong_service,
-│                                   order_wrong_consumer, order_wrong_provider
+│   └── OrderRefused           403  order_reverted, not_an_order, order_not_in_tx, order_wrong_dataset,
+│                                   order_wrong_service, order_wrong_consumer, order_wrong_provider
 ├── NotFound                   404  order_not_found, unknown_dataset
 ├── Conflict                   409  order_pending
 ├── OrderExpired               410  order_expired

@@ -10,7 +10,7 @@ decide, and refuse with a specific error:
   (``order_wrong_dataset``), service (``order_wrong_service``) and consumer (``order_wrong_consumer``)
   whose provider is this provider (``order_wrong_provider``): the market pays the provider fee to
   the dataset's provider, so this also means the fee was paid to us;
-- this provider is the dataset's provider now (403 ``not_dataset_provider``: after the publisher
+- this provider is the dataset's provider now (403 ``not_this_provider``: after the publisher
   moved the dataset to another provider, the old one releases nothing for it);
 - the dataset is Active (403 ``dataset_not_active``) and, when it has an allowlist, the request's
   Merkle proof shows the consumer is on the current list (403 ``not_allowlisted``);
@@ -94,7 +94,7 @@ def check_dataset(
         raise NotFound("no dataset with this datatoken on this market", code="unknown_dataset")
     if record.provider != provider:
         raise Forbidden(
-            "this provider no longer serves the dataset", code="not_dataset_provider",
+            "this provider no longer serves the dataset", code="not_this_provider",
             details={"provider": record.provider},
         )  # fmt: skip
     if record.state != DatasetState.ACTIVE:

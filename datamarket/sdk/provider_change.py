@@ -10,7 +10,7 @@
    address, is stored and set on chain.
 
 From then on the old provider cannot open the document's wrap and, once the change is accepted,
-refuses the dataset outright (``not_dataset_provider``); only the new provider's quotes and
+refuses the dataset outright (``not_this_provider``); only the new provider's quotes and
 receipts count on chain. Each step can be run again: proposing again is harmless, and the document
 is rebuilt from the chain's current one.
 """

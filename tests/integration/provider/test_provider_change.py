@@ -84,5 +84,5 @@ def test_a_dataset_moves_to_another_provider(anvil: DevChain, world: World, tmp_
         # The old provider releases nothing for the dataset any more, not even for an old order.
         with pytest.raises(ProviderError) as caught:
             download.request_key(consumer, old, dt, first.order_tx, first.order_id)
-        assert (caught.value.status, caught.value.code) == (403, "not_dataset_provider")
+        assert (caught.value.status, caught.value.code) == (403, "not_this_provider")
         assert change.metadata_cid == world.market.metadata_pointer(dt)[0]

@@ -165,7 +165,7 @@ def test_a_dataset_moved_to_another_provider_gets_no_key_here(scenario: Scenario
     tx = s.order()
     new_provider = dev_account(6).address
     s.chain.datasets[DATATOKEN] = replace(s.chain.datasets[DATATOKEN], provider=new_provider)
-    error = refused(s, s.body(s.request(tx)), 403, "not_dataset_provider")
+    error = refused(s, s.body(s.request(tx)), 403, "not_this_provider")
     assert error["details"] == {"provider": new_provider}
 
 
