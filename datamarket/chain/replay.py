@@ -19,9 +19,17 @@ recorded in ``MarketState.violations`` and the fold goes on, so an audit reports
 :class:`ReplayError` is raised only where the fold cannot go on: an event that names a dataset never
 published, a second publish of one, or events out of chain order.
 
-What the events cannot give. The market's owner (its ``Ownable2Step`` events are not replayed) and the
-job ids' uniqueness (the market takes a job id twice; ``Dataset.receipts`` keeps the last receipt of
-each id and ``Dataset.receipt_count`` counts them all).
+Transactions. A transaction's mints, burns, buys and orders are reconciled when the next transaction's
+first event arrives, or on ``settle()``: an incremental caller settles after each block it folds.
+
+What the events cannot give. The market's owner (its ``Ownable2Step`` events are not replayed); the
+market fee before the first event folded (the constructor's ``MarketFeeSet``: a replay starts at the
+deploy block); whether an order's quote was signed, unexpired and allowlisted (``OrderStarted`` has no
+expiry, signature or proof, and a Merkle root does not name its members); what was paid in the native
+coin (``msg.value``: the earnings it credited are known); datatoken allowances (``Approval`` is not
+folded); and job ids' uniqueness and receipts' order ids, which the market does not check
+(``Dataset.receipts`` keeps the last receipt of each job id, ``receipt_count`` counts them all, and
+``receipts_without_order`` lists those whose order is not one of the dataset's).
 """
 
 from __future__ import annotations
