@@ -5,7 +5,8 @@ DatamarketError
 └── ChainError
     ├── ChainUnavailable (ConnectionError)
     ├── ContractRevert: the contract refused; ``code`` is its custom error's name
-    └── EventDecodeError (ValueError)
+    ├── EventDecodeError (ValueError)
+    └── ReplayError (in datamarket.chain.replay): events that cannot be folded
 """
 
 from __future__ import annotations
