@@ -388,7 +388,8 @@ describe("DataMarket: pricing, fees and withdraw", function () {
       await market.connect(ctx.consumer).buy(dt.address, 1, ethers.ZeroAddress, ONE, { value: ONE });
       const share = (ONE * 99n) / 100n;
       const tx = market.connect(ctx.publisher).withdraw(ethers.ZeroAddress);
-      await expect(tx).to.emit(market, "EarningsWithdrawn").withArgs(ctx.publisher.address, ethers.ZeroAddress, ctx.publisher.address, share);
+      await expect(tx).to.emit(market, "EarningsWithdrawn")
+        .withArgs(ctx.publisher.address, ethers.ZeroAddress, ctx.publisher.address, share);
       await expect(tx).to.changeEtherBalances([ctx.publisher, market], [share, -share]);
       await expect(market.connect(ctx.feeCollector).withdraw(ethers.ZeroAddress))
         .to.changeEtherBalances([ctx.feeCollector, market], [ONE / 100n, -(ONE / 100n)]);
@@ -421,7 +422,8 @@ describe("DataMarket: pricing, fees and withdraw", function () {
       const dt = await pub({ paymentToken: usdAddr, price: 100 });
       await market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 100);
       const data = market.interface.encodeFunctionData("withdraw", [usdAddr]);
-      await expect(receiver.call(marketAddr, data)).to.emit(market, "EarningsWithdrawn").withArgs(receiverAddr, usdAddr, receiverAddr, 10);
+      await expect(receiver.call(marketAddr, data))
+        .to.emit(market, "EarningsWithdrawn").withArgs(receiverAddr, usdAddr, receiverAddr, 10);
       expect(await usd.balanceOf(receiverAddr)).to.equal(10n);
     });
   });
