@@ -21,13 +21,15 @@ const OCEAN = {
   compute_receipt_per_job_batch10: null,
 };
 const TARGET = {
-  publish_fixed_price: 400000,
+  publish_fixed_price: 180000,
   publish_free: 350000,
-  order_with_provider_fee: 90000,
-  buy_and_order: 110000,
-  metadata_update: 45000,
-  compute_receipt_per_job_batch10: 30000,
+  order_with_provider_fee: 85000,
+  buy_and_order: 95000,
+  metadata_update: 36000,
+  compute_receipt_per_job_batch10: 10000,
 };
+// The fee permit of buyAndOrderWithPermit when the fee is in the payment token: a zero deadline skips it.
+const NO_PERMIT = { value: 0, deadline: 0, v: 0, r: ethers.ZeroHash, s: ethers.ZeroHash };
 
 async function gasOf(txPromise) {
   const receipt = await (await txPromise).wait();
@@ -56,7 +58,7 @@ async function main() {
   // Cold market: the very first sale and order, every payee slot still empty.
   const first = await publish(market, publisher, { provider: provider.address, paymentToken: usdAddr });
   let c = await freshConsumer(usd, market, owner);
-  gas.buy_cold = await gasOf(market.connect(c).buy(first.address, 1, 5n * ONE));
+  gas.buy_cold = await gasOf(market.connect(c).buy(first.address, 1, usdAddr, 5n * ONE));
   let q = await quoteFor(first.address, c.address);
   gas.order_with_provider_fee_cold = await gasOf(market.connect(c).startOrder(q.quote, q.signature, []));
 
@@ -64,18 +66,18 @@ async function main() {
   const fixed = await publish(market, publisher, { provider: provider.address, paymentToken: usdAddr });
   gas.publish_fixed_price = Number(fixed.receipt.gasUsed);
   const free = await publish(market, publisher, {
-    provider: provider.address, free: true, price: 0, dispenserMaxBalance: 1,
+    provider: provider.address, free: true, price: 0, dispenserLimit: 1,
   });
   gas.publish_free = Number(free.receipt.gasUsed);
 
   c = await freshConsumer(usd, market, owner);
-  gas.buy = await gasOf(market.connect(c).buy(fixed.address, 1, 5n * ONE));
+  gas.buy = await gasOf(market.connect(c).buy(fixed.address, 1, usdAddr, 5n * ONE));
   q = await quoteFor(fixed.address, c.address);
   gas.order_with_provider_fee = await gasOf(market.connect(c).startOrder(q.quote, q.signature, []));
 
   c = await freshConsumer(usd, market, owner);
   q = await quoteFor(fixed.address, c.address);
-  gas.buy_and_order = await gasOf(market.connect(c).buyAndOrder(q.quote, q.signature, [], 5n * ONE));
+  gas.buy_and_order = await gasOf(market.connect(c).buyAndOrder(q.quote, q.signature, [], usdAddr, 5n * ONE));
 
   // Permit instead of approve: a consumer that never approved the market.
   const p = ethers.Wallet.createRandom().connect(ethers.provider);
@@ -94,7 +96,7 @@ async function main() {
     { owner: p.address, spender: await market.getAddress(), value, nonce: 0n, deadline },
   ));
   gas.buy_and_order_permit = await gasOf(market.connect(p).buyAndOrderWithPermit(
-    q.quote, q.signature, [], 5n * ONE, { value, deadline, v: sig.v, r: sig.r, s: sig.s },
+    q.quote, q.signature, [], usdAddr, 5n * ONE, { value, deadline, v: sig.v, r: sig.r, s: sig.s }, NO_PERMIT,
   ));
 
   // Metadata update: a new CID and hash (the document itself lives on IPFS).
@@ -106,18 +108,17 @@ async function main() {
   c = await freshConsumer(usd, market, owner);
   gas.dispense = await gasOf(market.connect(c).dispense(free.address, 1));
 
-  // Compute receipts, a batch of 10 jobs on one dataset.
+  // Compute receipts, a batch of 10 jobs on one dataset (a batch names its dataset once).
   const receipts = Array.from({ length: 10 }, (_, i) => ({
     jobId: ethers.keccak256(ethers.toUtf8Bytes(`job-${i}`)),
-    datatoken: fixed.address,
-    orderTx: ethers.keccak256(ethers.toUtf8Bytes(`order-${i}`)),
+    orderId: BigInt(i),
     algorithmHash: ethers.sha256(ethers.toUtf8Bytes("train_tabular")),
     outputHash: ethers.sha256(ethers.toUtf8Bytes(`output-${i}`)),
     epsilon: 100_000,
     status: 0,
   }));
-  await gasOf(market.connect(provider).postComputeReceipts(receipts.slice(0, 1)));
-  const batch = await gasOf(market.connect(provider).postComputeReceipts(receipts));
+  await gasOf(market.connect(provider).postComputeReceipts(fixed.address, receipts.slice(0, 1)));
+  const batch = await gasOf(market.connect(provider).postComputeReceipts(fixed.address, receipts));
   gas.compute_receipt_per_job_batch10 = Math.ceil(batch / 10);
 
   // Baseline: a plain datatoken transfer.

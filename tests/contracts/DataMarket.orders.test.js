@@ -3,9 +3,11 @@ const { expect } = require("chai");
 const { ethers } = require("hardhat");
 const { anyValue } = require("@nomicfoundation/hardhat-chai-matchers/withArgs");
 const {
-  deployMarket, publish, signQuote, ONE, HOUR, QUOTE_TYPES, SERVICE_DOWNLOAD, SERVICE_COMPUTE,
+  deployMarket, publish, signQuote, ONE, HOUR, QUOTE_TYPES, SERVICE_DOWNLOAD, SERVICE_COMPUTE, NO_PERMIT,
 } = require("./fixtures");
-const { State, AllowlistTree, allowlistLeaf, processProof, signPermit, latestTimestamp, setNextTimestamp } = require("./helpers");
+const {
+  State, OrderFunding, AllowlistTree, allowlistLeaf, processProof, signPermit, latestTimestamp, setNextTimestamp,
+} = require("./helpers");
 
 describe("DataMarket: orders", function () {
   let ctx;
@@ -42,7 +44,7 @@ describe("DataMarket: orders", function () {
 
   describe("startOrder", function () {
     beforeEach(async function () {
-      await market.connect(ctx.consumer).buy(dt.address, 2, 5n * ONE);
+      await market.connect(ctx.consumer).buy(dt.address, 2, usdAddr, 5n * ONE);
     });
 
     it("burns one datatoken, takes the provider fee and emits OrderStarted", async function () {
@@ -52,8 +54,8 @@ describe("DataMarket: orders", function () {
       });
       const tx = market.connect(ctx.consumer).startOrder(quote, signature, []);
       await expect(tx).to.emit(market, "OrderStarted").withArgs(
-        dt.address, ctx.consumer.address, ctx.provider.address, ctx.consumer.address,
-        SERVICE_COMPUTE, usdAddr, 3n * ONE, quote.validUntil, 7n, env,
+        dt.address, ctx.consumer.address, ctx.provider.address, 0, ctx.consumer.address, OrderFunding.Burned,
+        SERVICE_COMPUTE, usdAddr, 3n * ONE, 7n, env,
       );
       await expect(tx).to.changeTokenBalances(usd, [ctx.consumer, market], [-3n * ONE, 3n * ONE]);
       await expect(tx).to.changeTokenBalance(dt.datatoken, ctx.consumer, -1);
@@ -90,12 +92,12 @@ describe("DataMarket: orders", function () {
     });
 
     it("lets a payer order for another consumer with its own datatoken", async function () {
-      await market.connect(ctx.other).buy(dt.address, 1, 5n * ONE);
+      await market.connect(ctx.other).buy(dt.address, 1, usdAddr, 5n * ONE);
       const { quote, signature } = await quoteFor({ feeToken: usdAddr, amount: 1n });
       const tx = market.connect(ctx.other).startOrder(quote, signature, []);
       await expect(tx).to.emit(market, "OrderStarted").withArgs(
-        dt.address, ctx.consumer.address, ctx.provider.address, ctx.other.address,
-        SERVICE_DOWNLOAD, usdAddr, 1n, quote.validUntil, 0n, ethers.ZeroHash,
+        dt.address, ctx.consumer.address, ctx.provider.address, 0, ctx.other.address, OrderFunding.Burned,
+        SERVICE_DOWNLOAD, usdAddr, 1n, 0n, ethers.ZeroHash,
       );
       await expect(tx).to.changeTokenBalances(dt.datatoken, [ctx.other, ctx.consumer], [-1, 0]);
       await expect(tx).to.changeTokenBalance(usd, ctx.other, -1);
@@ -126,7 +128,7 @@ describe("DataMarket: orders", function () {
 
   describe("provider-fee quotes", function () {
     beforeEach(async function () {
-      await market.connect(ctx.consumer).buy(dt.address, 3, 5n * ONE);
+      await market.connect(ctx.consumer).buy(dt.address, 3, usdAddr, 5n * ONE);
     });
 
     it("accepts a quote until its last second and rejects it after", async function () {
@@ -184,7 +186,7 @@ describe("DataMarket: orders", function () {
 
     it("rejects a quote used for another datatoken of the same provider", async function () {
       const second = await pub({ paymentToken: usdAddr });
-      await market.connect(ctx.consumer).buy(second.address, 1, 5n * ONE);
+      await market.connect(ctx.consumer).buy(second.address, 1, usdAddr, 5n * ONE);
       const { quote, signature } = await quoteFor({});
       await expect(market.connect(ctx.consumer).startOrder({ ...quote, datatoken: second.address }, signature, []))
         .to.be.revertedWithCustomError(market, "MarketQuoteSignerMismatch").withArgs(anyValue, ctx.provider.address);
@@ -215,7 +217,7 @@ describe("DataMarket: orders", function () {
 
       // Another provider may use the same nonce.
       const theirs = await pub({ provider: ctx.other.address, paymentToken: usdAddr });
-      await market.connect(ctx.consumer).buy(theirs.address, 1, 5n * ONE);
+      await market.connect(ctx.consumer).buy(theirs.address, 1, usdAddr, 5n * ONE);
       const q = await signQuote(market, ctx.other, { datatoken: theirs.address, consumer: ctx.consumer.address, nonce: 255n });
       await expect(market.connect(ctx.consumer).startOrder(q.quote, q.signature, [])).to.emit(market, "OrderStarted");
       expect(await market.isQuoteUsed(ctx.other.address, 255n)).to.equal(true);
@@ -223,7 +225,7 @@ describe("DataMarket: orders", function () {
 
     it("rejects a service the dataset does not offer", async function () {
       const downloadOnly = await pub({ paymentToken: usdAddr, services: 0b01 });
-      await market.connect(ctx.consumer).buy(downloadOnly.address, 1, 5n * ONE);
+      await market.connect(ctx.consumer).buy(downloadOnly.address, 1, usdAddr, 5n * ONE);
       for (const serviceId of [SERVICE_COMPUTE, 7, 8, 255]) {
         const { quote, signature } = await signQuote(market, ctx.provider, {
           datatoken: downloadOnly.address, consumer: ctx.consumer.address, serviceId,
@@ -241,7 +243,7 @@ describe("DataMarket: orders", function () {
 
     beforeEach(async function () {
       tree = new AllowlistTree([ctx.consumer.address, ctx.other.address, ctx.publisher.address]);
-      await market.connect(ctx.consumer).buy(dt.address, 3, 5n * ONE);
+      await market.connect(ctx.consumer).buy(dt.address, 3, usdAddr, 5n * ONE);
       await expect(market.connect(ctx.publisher).setAllowlist(dt.address, tree.root))
         .to.emit(market, "AllowlistSet").withArgs(dt.address, tree.root);
     });
@@ -284,8 +286,8 @@ describe("DataMarket: orders", function () {
       const { quote, signature } = await quoteFor({});
       await expect(market.connect(ctx.publishMarket).startOrder(quote, signature, tree.proof(ctx.consumer.address)))
         .to.emit(market, "OrderStarted").withArgs(
-          dt.address, ctx.consumer.address, ctx.provider.address, ctx.publishMarket.address,
-          0, ethers.ZeroAddress, 0, quote.validUntil, 0, ethers.ZeroHash,
+          dt.address, ctx.consumer.address, ctx.provider.address, 0, ctx.publishMarket.address, OrderFunding.Burned,
+          0, ethers.ZeroAddress, 0, 0, ethers.ZeroHash,
         );
     });
 
@@ -311,9 +313,10 @@ describe("DataMarket: orders", function () {
 
     it("applies to buyAndOrder too", async function () {
       const { quote, signature } = await quoteFor({ consumer: ctx.other.address });
-      await expect(market.connect(ctx.other).buyAndOrder(quote, signature, [], 5n * ONE))
+      await expect(market.connect(ctx.other).buyAndOrder(quote, signature, [], usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketNotAllowlisted").withArgs(ctx.other.address);
-      await expect(market.connect(ctx.other).buyAndOrder(quote, signature, tree.proof(ctx.other.address), 5n * ONE))
+      const proof = tree.proof(ctx.other.address);
+      await expect(market.connect(ctx.other).buyAndOrder(quote, signature, proof, usdAddr, 5n * ONE))
         .to.emit(market, "OrderStarted");
     });
   });
@@ -321,12 +324,12 @@ describe("DataMarket: orders", function () {
   describe("buyAndOrder", function () {
     it("buys one datatoken at the price and orders with it, minting and burning nothing", async function () {
       const { quote, signature } = await quoteFor({ feeToken: usdAddr, amount: ONE });
-      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 5n * ONE);
+      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], usdAddr, 5n * ONE);
       await expect(tx).to.emit(market, "Bought")
-        .withArgs(dt.address, ctx.consumer.address, usdAddr, 1, 5n * ONE, (5n * ONE) / 100n, 0);
+        .withArgs(dt.address, ctx.consumer.address, usdAddr, 1, 5n * ONE, (5n * ONE) / 100n, 0, false);
       await expect(tx).to.emit(market, "OrderStarted").withArgs(
-        dt.address, ctx.consumer.address, ctx.provider.address, ctx.consumer.address,
-        0, usdAddr, ONE, quote.validUntil, 0, ethers.ZeroHash,
+        dt.address, ctx.consumer.address, ctx.provider.address, 0, ctx.consumer.address, OrderFunding.Bought,
+        0, usdAddr, ONE, 0, ethers.ZeroHash,
       );
       await expect(tx).to.changeTokenBalances(usd, [ctx.consumer, market], [-6n * ONE, 6n * ONE]);
       await expect(tx).to.not.emit(dt.datatoken, "Transfer");
@@ -337,7 +340,8 @@ describe("DataMarket: orders", function () {
 
     it("takes the price and a fee in the same token with one transfer", async function () {
       const { quote, signature } = await quoteFor({ feeToken: usdAddr, amount: ONE });
-      const receipt = await (await market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 5n * ONE)).wait();
+      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], usdAddr, 5n * ONE);
+      const receipt = await (await tx).wait();
       const transfers = receipt.logs.filter((l) => l.address === usdAddr)
         .map((l) => usd.interface.parseLog(l)).filter((e) => e.name === "Transfer");
       expect(transfers.map((e) => [e.args.from, e.args.to, e.args.value]))
@@ -351,7 +355,7 @@ describe("DataMarket: orders", function () {
       await eur.mint(ctx.consumer.address, 10n * ONE);
       await eur.connect(ctx.consumer).approve(marketAddr, ethers.MaxUint256);
       const { quote, signature } = await quoteFor({ feeToken: eurAddr, amount: 2n * ONE });
-      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 5n * ONE);
+      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], usdAddr, 5n * ONE);
       await expect(tx).to.changeTokenBalances(usd, [ctx.consumer, market], [-5n * ONE, 5n * ONE]);
       await expect(tx).to.changeTokenBalances(eur, [ctx.consumer, market], [-2n * ONE, 2n * ONE]);
       expect(await market.earnings(eurAddr, ctx.provider.address)).to.equal(2n * ONE);
@@ -359,7 +363,7 @@ describe("DataMarket: orders", function () {
 
     it("rejects a price above the max", async function () {
       const { quote, signature } = await quoteFor({});
-      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], ONE))
+      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], usdAddr, ONE))
         .to.be.revertedWithCustomError(market, "MarketPriceAboveMax").withArgs(5n * ONE, ONE);
     });
 
@@ -368,11 +372,11 @@ describe("DataMarket: orders", function () {
       const { quote, signature } = await signQuote(market, ctx.provider, {
         datatoken: native.address, consumer: ctx.consumer.address, amount: 300n,
       });
-      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 700n, { value: 999n }))
+      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], ethers.ZeroAddress, 700n, { value: 999n }))
         .to.be.revertedWithCustomError(market, "MarketWrongValue").withArgs(999, 1000);
-      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 700n, { value: 1001n }))
+      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], ethers.ZeroAddress, 700n, { value: 1001n }))
         .to.be.revertedWithCustomError(market, "MarketWrongValue").withArgs(1001, 1000);
-      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 700n, { value: 1000n });
+      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], ethers.ZeroAddress, 700n, { value: 1000n });
       await expect(tx).to.changeEtherBalances([ctx.consumer, market], [-1000n, 1000n]);
       expect(await market.earnings(ethers.ZeroAddress, ctx.provider.address)).to.equal(300n);
       expect(await market.earnings(ethers.ZeroAddress, ctx.publisher.address)).to.equal(693n);
@@ -384,57 +388,61 @@ describe("DataMarket: orders", function () {
       const { quote, signature } = await signQuote(market, ctx.provider, {
         datatoken: native.address, consumer: ctx.consumer.address, feeToken: usdAddr, amount: 300n,
       });
-      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 700n, { value: 700n });
+      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], ethers.ZeroAddress, 700n, { value: 700n });
       await expect(tx).to.changeEtherBalance(ctx.consumer, -700n);
       await expect(tx).to.changeTokenBalance(usd, ctx.consumer, -300n);
     });
 
-    it("orders a free dataset without a datatoken or payment", async function () {
-      const free = await pub({ free: true, price: 0, dispenserMaxBalance: 1 });
+    it("orders a free dataset without a datatoken or payment, counting one against the dispenser", async function () {
+      const free = await pub({ free: true, price: 0, dispenserLimit: 1 });
       const { quote, signature } = await signQuote(market, ctx.provider, { datatoken: free.address, consumer: ctx.consumer.address });
-      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 0);
-      await expect(tx).to.emit(market, "OrderStarted");
+      const tx = market.connect(ctx.consumer).buyAndOrder(quote, signature, [], ethers.ZeroAddress, 0);
+      await expect(tx).to.emit(market, "OrderStarted").withArgs(
+        free.address, ctx.consumer.address, ctx.provider.address, 0, ctx.consumer.address, OrderFunding.Free,
+        0, ethers.ZeroAddress, 0, 0, ethers.ZeroHash,
+      );
+      expect(await market.dispensed(free.address, ctx.consumer.address)).to.equal(1n);
       await expect(tx).to.not.emit(market, "Bought");
       await expect(tx).to.changeTokenBalance(usd, ctx.consumer, 0);
       expect(await free.datatoken.totalSupply()).to.equal(0n);
     });
 
     it("orders a free dataset with a native provider fee", async function () {
-      const free = await pub({ free: true, price: 0, dispenserMaxBalance: 1 });
+      const free = await pub({ free: true, price: 0, dispenserLimit: 1 });
       const { quote, signature } = await signQuote(market, ctx.provider, {
         datatoken: free.address, consumer: ctx.consumer.address, amount: 5n,
       });
-      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 0, { value: 5n }))
+      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], ethers.ZeroAddress, 0, { value: 5n }))
         .to.changeEtherBalances([ctx.consumer, market], [-5n, 5n]);
     });
 
     it("rejects a free dataset whose dispenser hands out nothing", async function () {
-      const free = await pub({ free: true, price: 0, dispenserMaxBalance: 0 });
+      const free = await pub({ free: true, price: 0, dispenserLimit: 0 });
       const { quote, signature } = await signQuote(market, ctx.provider, { datatoken: free.address, consumer: ctx.consumer.address });
-      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 0))
+      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], ethers.ZeroAddress, 0))
         .to.be.revertedWithCustomError(market, "MarketDispenserLimit").withArgs(1, 0);
     });
 
     it("rejects an unknown, paused or order-paused dataset", async function () {
       const { quote, signature } = await quoteFor({});
-      await expect(market.connect(ctx.consumer).buyAndOrder({ ...quote, datatoken: usdAddr }, signature, [], 5n * ONE))
+      await expect(market.connect(ctx.consumer).buyAndOrder({ ...quote, datatoken: usdAddr }, signature, [], usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketUnknownDataset").withArgs(usdAddr);
       await market.connect(ctx.publisher).setDatasetState(dt.address, State.Paused);
-      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 5n * ONE))
+      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketDatasetNotActive").withArgs(dt.address, State.Paused);
       await market.connect(ctx.publisher).setDatasetState(dt.address, State.Active);
       await market.connect(ctx.owner).setOrdersPaused(true);
-      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 5n * ONE))
+      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketOrdersPaused");
     });
 
     it("checks the quote like startOrder", async function () {
       const { quote, signature } = await quoteFor({ nonce: 3n });
-      await market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 5n * ONE);
-      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 5n * ONE))
+      await market.connect(ctx.consumer).buyAndOrder(quote, signature, [], usdAddr, 5n * ONE);
+      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketQuoteUsed").withArgs(ctx.provider.address, 3n);
       const forged = await quoteFor({ nonce: 4n }, ctx.consumer);
-      await expect(market.connect(ctx.consumer).buyAndOrder(forged.quote, forged.signature, [], 5n * ONE))
+      await expect(market.connect(ctx.consumer).buyAndOrder(forged.quote, forged.signature, [], usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketQuoteSignerMismatch").withArgs(ctx.consumer.address, ctx.provider.address);
     });
   });
@@ -453,7 +461,7 @@ describe("DataMarket: orders", function () {
     it("permits and pays in one call, for an account that never approved", async function () {
       const permit = await signPermit(usd, wallet, marketAddr, 10n * ONE, deadline);
       const { quote, signature } = await quoteFor({ consumer: wallet.address, feeToken: usdAddr, amount: ONE });
-      const tx = market.connect(wallet).buyAndOrderWithPermit(quote, signature, [], 5n * ONE, permit);
+      const tx = market.connect(wallet).buyAndOrderWithPermit(quote, signature, [], usdAddr, 5n * ONE, permit, NO_PERMIT);
       await expect(tx).to.emit(market, "OrderStarted");
       await expect(tx).to.changeTokenBalances(usd, [wallet, market], [-6n * ONE, 6n * ONE]);
       expect(await usd.allowance(wallet.address, marketAddr)).to.equal(4n * ONE);
@@ -465,7 +473,7 @@ describe("DataMarket: orders", function () {
       await usd.connect(ctx.other).permit(wallet.address, marketAddr, permit.value, permit.deadline, permit.v, permit.r, permit.s);
       expect(await usd.nonces(wallet.address)).to.equal(1n);
       const { quote, signature } = await quoteFor({ consumer: wallet.address });
-      await expect(market.connect(wallet).buyAndOrderWithPermit(quote, signature, [], 5n * ONE, permit))
+      await expect(market.connect(wallet).buyAndOrderWithPermit(quote, signature, [], usdAddr, 5n * ONE, permit, NO_PERMIT))
         .to.changeTokenBalance(usd, wallet, -5n * ONE);
       expect(await usd.allowance(wallet.address, marketAddr)).to.equal(5n * ONE);
     });
@@ -473,7 +481,7 @@ describe("DataMarket: orders", function () {
     it("fails on the transfer when the permit is invalid and nothing is approved", async function () {
       const permit = await signPermit(usd, wallet, marketAddr, 10n * ONE, deadline, { signer: ctx.other });
       const { quote, signature } = await quoteFor({ consumer: wallet.address });
-      await expect(market.connect(wallet).buyAndOrderWithPermit(quote, signature, [], 5n * ONE, permit))
+      await expect(market.connect(wallet).buyAndOrderWithPermit(quote, signature, [], usdAddr, 5n * ONE, permit, NO_PERMIT))
         .to.be.revertedWithCustomError(usd, "ERC20InsufficientAllowance").withArgs(marketAddr, 0, 5n * ONE);
     });
 
@@ -481,23 +489,27 @@ describe("DataMarket: orders", function () {
       await usd.connect(wallet).approve(marketAddr, 5n * ONE);
       const permit = await signPermit(usd, wallet, marketAddr, 10n * ONE, 1n);
       const { quote, signature } = await quoteFor({ consumer: wallet.address });
-      await expect(market.connect(wallet).buyAndOrderWithPermit(quote, signature, [], 5n * ONE, permit))
+      await expect(market.connect(wallet).buyAndOrderWithPermit(quote, signature, [], usdAddr, 5n * ONE, permit, NO_PERMIT))
         .to.emit(market, "Bought");
       expect(await usd.allowance(wallet.address, marketAddr)).to.equal(0n);
     });
 
-    it("skips the permit for a native-priced dataset", async function () {
+    it("skips the permits for a native-priced dataset and a native fee", async function () {
       const native = await pub({ price: 100n });
       const { quote, signature } = await signQuote(market, ctx.provider, { datatoken: native.address, consumer: ctx.consumer.address });
-      const permit = { value: 0, deadline: 0, v: 27, r: ethers.ZeroHash, s: ethers.ZeroHash };
-      await expect(market.connect(ctx.consumer).buyAndOrderWithPermit(quote, signature, [], 100n, permit, { value: 100n }))
-        .to.emit(market, "OrderStarted");
+      // A non-zero deadline: only the native payment token keeps the market from calling address(0).
+      const permit = { value: 0, deadline: 1, v: 27, r: ethers.ZeroHash, s: ethers.ZeroHash };
+      await expect(market.connect(ctx.consumer).buyAndOrderWithPermit(
+        quote, signature, [], ethers.ZeroAddress, 100n, permit, permit, { value: 100n },
+      )).to.emit(market, "OrderStarted");
     });
 
     it("reports an unknown dataset", async function () {
       const { quote, signature } = await quoteFor({ consumer: wallet.address });
       const permit = await signPermit(usd, wallet, marketAddr, 10n * ONE, deadline);
-      await expect(market.connect(wallet).buyAndOrderWithPermit({ ...quote, datatoken: ctx.other.address }, signature, [], 5n * ONE, permit))
+      await expect(market.connect(wallet).buyAndOrderWithPermit(
+        { ...quote, datatoken: ctx.other.address }, signature, [], usdAddr, 5n * ONE, permit, NO_PERMIT,
+      ))
         .to.be.revertedWithCustomError(market, "MarketUnknownDataset").withArgs(ctx.other.address);
     });
 
@@ -505,7 +517,7 @@ describe("DataMarket: orders", function () {
       await market.connect(ctx.owner).setOrdersPaused(true);
       const permit = await signPermit(usd, wallet, marketAddr, 10n * ONE, deadline);
       const { quote, signature } = await quoteFor({ consumer: wallet.address });
-      await expect(market.connect(wallet).buyAndOrderWithPermit(quote, signature, [], 5n * ONE, permit))
+      await expect(market.connect(wallet).buyAndOrderWithPermit(quote, signature, [], usdAddr, 5n * ONE, permit, NO_PERMIT))
         .to.be.revertedWithCustomError(market, "MarketOrdersPaused");
       expect(await usd.nonces(wallet.address)).to.equal(0n);
     });

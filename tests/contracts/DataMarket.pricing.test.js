@@ -34,10 +34,10 @@ describe("DataMarket: pricing, fees and withdraw", function () {
       const cost = 15n * ONE;
       const marketFee = cost / 100n; // 1%
       const publishFee = (cost * 2n) / 100n; // 2%
-      const tx = market.connect(ctx.consumer).buy(dt.address, 3, 5n * ONE);
+      const tx = market.connect(ctx.consumer).buy(dt.address, 3, usdAddr, 5n * ONE);
       await expect(tx).to.changeTokenBalances(usd, [ctx.consumer, market], [-cost, cost]);
       await expect(tx).to.emit(market, "Bought")
-        .withArgs(dt.address, ctx.consumer.address, usdAddr, 3, cost, marketFee, publishFee);
+        .withArgs(dt.address, ctx.consumer.address, usdAddr, 3, cost, marketFee, publishFee, true);
       expect(await dt.datatoken.balanceOf(ctx.consumer.address)).to.equal(3n);
       expect(await dt.datatoken.totalSupply()).to.equal(3n);
       expect(await market.earnings(usdAddr, ctx.feeCollector.address)).to.equal(marketFee);
@@ -47,59 +47,59 @@ describe("DataMarket: pricing, fees and withdraw", function () {
     });
 
     it("accumulates earnings over several buys", async function () {
-      await market.connect(ctx.consumer).buy(dt.address, 1, 5n * ONE);
-      await market.connect(ctx.other).buy(dt.address, 1, 5n * ONE);
+      await market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 5n * ONE);
+      await market.connect(ctx.other).buy(dt.address, 1, usdAddr, 5n * ONE);
       expect(await market.earnings(usdAddr, ctx.feeCollector.address)).to.equal((10n * ONE) / 100n);
       expect(await market.earnings(usdAddr, ctx.publisher.address)).to.equal((10n * ONE * 97n) / 100n);
     });
 
     it("accepts a max price equal to the price", async function () {
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 5n * ONE)).to.emit(market, "Bought");
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 5n * ONE)).to.emit(market, "Bought");
     });
 
     it("rejects a price above the buyer's max", async function () {
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 5n * ONE - 1n))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 5n * ONE - 1n))
         .to.be.revertedWithCustomError(market, "MarketPriceAboveMax").withArgs(5n * ONE, 5n * ONE - 1n);
     });
 
     it("rejects a zero amount", async function () {
-      await expect(market.connect(ctx.consumer).buy(dt.address, 0, 5n * ONE))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 0, usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketZeroAmount");
     });
 
     it("rejects native coin sent with an ERC-20 price", async function () {
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 5n * ONE, { value: 1 }))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 5n * ONE, { value: 1 }))
         .to.be.revertedWithCustomError(market, "MarketWrongValue").withArgs(1, 0);
     });
 
     it("fails without allowance", async function () {
       await usd.connect(ctx.consumer).approve(marketAddr, 0);
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 5n * ONE))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(usd, "ERC20InsufficientAllowance").withArgs(marketAddr, 0, 5n * ONE);
     });
 
     it("rejects an unknown dataset", async function () {
-      await expect(market.connect(ctx.consumer).buy(usdAddr, 1, 5n * ONE))
+      await expect(market.connect(ctx.consumer).buy(usdAddr, 1, usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketUnknownDataset").withArgs(usdAddr);
     });
 
     it("rejects a cost that overflows", async function () {
-      await expect(market.connect(ctx.consumer).buy(dt.address, ethers.MaxUint256, 5n * ONE))
+      await expect(market.connect(ctx.consumer).buy(dt.address, ethers.MaxUint256, usdAddr, 5n * ONE))
         .to.be.revertedWithPanic(0x11);
     });
 
     it("is blocked while the dataset is paused and when retired", async function () {
       await market.connect(ctx.publisher).setDatasetState(dt.address, State.Paused);
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 5n * ONE))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketDatasetNotActive").withArgs(dt.address, State.Paused);
       await market.connect(ctx.publisher).setDatasetState(dt.address, State.Retired);
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 5n * ONE))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketDatasetNotActive").withArgs(dt.address, State.Retired);
     });
 
     it("is blocked while the market pauses orders", async function () {
       await market.connect(ctx.owner).setOrdersPaused(true);
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 5n * ONE))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 5n * ONE))
         .to.be.revertedWithCustomError(market, "MarketOrdersPaused");
     });
   });
@@ -112,7 +112,7 @@ describe("DataMarket: pricing, fees and withdraw", function () {
         publishFeeCollector: publishBps ? ctx.publishMarket.address : ethers.ZeroAddress,
       });
       await usd.mint(ctx.consumer.address, price * amount);
-      const tx = await market.connect(ctx.consumer).buy(dt.address, amount, price);
+      const tx = await market.connect(ctx.consumer).buy(dt.address, amount, usdAddr, price);
       const rc = await tx.wait();
       const ev = rc.logs.map((l) => market.interface.parseLog(l)).find((e) => e && e.name === "Bought");
       return {
@@ -177,9 +177,9 @@ describe("DataMarket: pricing, fees and withdraw", function () {
     it("sells at a zero price without moving any token", async function () {
       const dt = await pub({ paymentToken: usdAddr, price: 0 });
       await usd.connect(ctx.consumer).approve(marketAddr, 0);
-      const tx = market.connect(ctx.consumer).buy(dt.address, 4, 0);
+      const tx = market.connect(ctx.consumer).buy(dt.address, 4, usdAddr, 0);
       await expect(tx).to.changeTokenBalances(usd, [ctx.consumer, market], [0, 0]);
-      await expect(tx).to.emit(market, "Bought").withArgs(dt.address, ctx.consumer.address, usdAddr, 4, 0, 0, 0);
+      await expect(tx).to.emit(market, "Bought").withArgs(dt.address, ctx.consumer.address, usdAddr, 4, 0, 0, 0, true);
       expect(await dt.datatoken.balanceOf(ctx.consumer.address)).to.equal(4n);
       expect(await market.earnings(usdAddr, ctx.publisher.address)).to.equal(0n);
       expect(await market.earnings(usdAddr, ctx.feeCollector.address)).to.equal(0n);
@@ -187,9 +187,9 @@ describe("DataMarket: pricing, fees and withdraw", function () {
 
     it("sells at a zero native price with no value", async function () {
       const dt = await pub({ price: 0 });
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 0))
-        .to.emit(market, "Bought").withArgs(dt.address, ctx.consumer.address, ethers.ZeroAddress, 1, 0, 0, 0);
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 0, { value: 1 }))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, ethers.ZeroAddress, 0))
+        .to.emit(market, "Bought").withArgs(dt.address, ctx.consumer.address, ethers.ZeroAddress, 1, 0, 0, 0, true);
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, ethers.ZeroAddress, 0, { value: 1 }))
         .to.be.revertedWithCustomError(market, "MarketWrongValue").withArgs(1, 0);
     });
   });
@@ -203,10 +203,10 @@ describe("DataMarket: pricing, fees and withdraw", function () {
     });
 
     it("takes exactly msg.value and credits native earnings", async function () {
-      const tx = market.connect(ctx.consumer).buy(dt.address, 2, price, { value: 2n * price });
+      const tx = market.connect(ctx.consumer).buy(dt.address, 2, ethers.ZeroAddress, price, { value: 2n * price });
       await expect(tx).to.changeEtherBalances([ctx.consumer, market], [-2n * price, 2n * price]);
       await expect(tx).to.emit(market, "Bought").withArgs(
-        dt.address, ctx.consumer.address, ethers.ZeroAddress, 2, 4n * ONE, (4n * ONE) / 100n, (4n * ONE * 3n) / 100n,
+        dt.address, ctx.consumer.address, ethers.ZeroAddress, 2, 4n * ONE, (4n * ONE) / 100n, (4n * ONE * 3n) / 100n, true,
       );
       expect(await market.earnings(ethers.ZeroAddress, ctx.publisher.address)).to.equal((4n * ONE * 96n) / 100n);
       expect(await market.earnings(ethers.ZeroAddress, ctx.feeCollector.address)).to.equal((4n * ONE) / 100n);
@@ -215,17 +215,17 @@ describe("DataMarket: pricing, fees and withdraw", function () {
     });
 
     it("rejects too little value", async function () {
-      await expect(market.connect(ctx.consumer).buy(dt.address, 2, price, { value: 2n * price - 1n }))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 2, ethers.ZeroAddress, price, { value: 2n * price - 1n }))
         .to.be.revertedWithCustomError(market, "MarketWrongValue").withArgs(2n * price - 1n, 2n * price);
     });
 
     it("rejects too much value", async function () {
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, price, { value: price + 1n }))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, ethers.ZeroAddress, price, { value: price + 1n }))
         .to.be.revertedWithCustomError(market, "MarketWrongValue").withArgs(price + 1n, price);
     });
 
     it("rejects no value", async function () {
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, price))
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, ethers.ZeroAddress, price))
         .to.be.revertedWithCustomError(market, "MarketWrongValue").withArgs(0, price);
     });
   });
@@ -233,9 +233,9 @@ describe("DataMarket: pricing, fees and withdraw", function () {
   describe("cap", function () {
     it("limits the datatokens in circulation", async function () {
       const dt = await pub({ paymentToken: usdAddr, price: 1, cap: 3 });
-      await market.connect(ctx.consumer).buy(dt.address, 2, 1);
-      await market.connect(ctx.other).buy(dt.address, 1, 1);
-      await expect(market.connect(ctx.other).buy(dt.address, 1, 1))
+      await market.connect(ctx.consumer).buy(dt.address, 2, usdAddr, 1);
+      await market.connect(ctx.other).buy(dt.address, 1, usdAddr, 1);
+      await expect(market.connect(ctx.other).buy(dt.address, 1, usdAddr, 1))
         .to.be.revertedWithCustomError(dt.datatoken, "DatatokenCapExceeded").withArgs(4, 3);
       await expect(market.connect(ctx.publisher).mint(dt.address, ctx.publisher.address, 1))
         .to.be.revertedWithCustomError(dt.datatoken, "DatatokenCapExceeded").withArgs(4, 3);
@@ -246,35 +246,40 @@ describe("DataMarket: pricing, fees and withdraw", function () {
       const dt = await pub({ paymentToken: usdAddr, price: 1, cap: 1 });
       await expect(market.connect(ctx.publisher).setPrice(dt.address, ethers.ZeroAddress, 9))
         .to.emit(market, "PriceSet").withArgs(dt.address, ethers.ZeroAddress, 9, 1);
-      await market.connect(ctx.consumer).buy(dt.address, 1, 9, { value: 9 });
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 9, { value: 9 }))
+      await market.connect(ctx.consumer).buy(dt.address, 1, ethers.ZeroAddress, 9, { value: 9 });
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, ethers.ZeroAddress, 9, { value: 9 }))
         .to.be.revertedWithCustomError(dt.datatoken, "DatatokenCapExceeded").withArgs(2, 1);
     });
   });
 
   describe("setPrice and setDispenser", function () {
-    it("setPrice changes token and price, and makes a free dataset priced", async function () {
-      const dt = await pub({ free: true, price: 0, dispenserMaxBalance: 1, cap: 50 });
+    it("setPrice changes token and price, and makes a free dataset without datatokens out priced", async function () {
+      const dt = await pub({ free: true, price: 0, dispenserLimit: 1, cap: 50 });
       await expect(market.connect(ctx.publisher).setPrice(dt.address, usdAddr, 42))
         .to.emit(market, "PriceSet").withArgs(dt.address, usdAddr, 42, 50);
       const d = await market.getDataset(dt.address);
       expect(d.free).to.equal(false);
+      expect(d.dispenserLimit).to.equal(0n);
       expect(d.paymentToken).to.equal(usdAddr);
       expect(d.price).to.equal(42n);
       await expect(market.connect(ctx.consumer).dispense(dt.address, 1))
         .to.be.revertedWithCustomError(market, "MarketNotFree").withArgs(dt.address);
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 42)).to.changeTokenBalance(usd, ctx.consumer, -42);
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 42)).to.changeTokenBalance(usd, ctx.consumer, -42);
     });
 
-    it("setDispenser makes a priced dataset free", async function () {
+    it("setDispenser makes a priced dataset free, with no payment token or price", async function () {
       const dt = await pub({ paymentToken: usdAddr });
       await expect(market.connect(ctx.publisher).setDispenser(dt.address, 3))
         .to.emit(market, "DispenserSet").withArgs(dt.address, 3, 0);
       const d = await market.getDataset(dt.address);
       expect(d.free).to.equal(true);
-      expect(d.dispenserMaxBalance).to.equal(3n);
-      await expect(market.connect(ctx.consumer).buy(dt.address, 1, 5n * ONE))
-        .to.be.revertedWithCustomError(market, "MarketNotForSale").withArgs(dt.address);
+      expect(d.dispenserLimit).to.equal(3n);
+      expect(d.paymentToken).to.equal(ethers.ZeroAddress);
+      expect(d.price).to.equal(0n);
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 5n * ONE))
+        .to.be.revertedWithCustomError(market, "MarketIsFree").withArgs(dt.address);
+      await expect(market.connect(ctx.consumer).buy(dt.address, 1, ethers.ZeroAddress, 0))
+        .to.be.revertedWithCustomError(market, "MarketIsFree").withArgs(dt.address);
       await expect(market.connect(ctx.consumer).dispense(dt.address, 3))
         .to.emit(market, "Dispensed").withArgs(dt.address, ctx.consumer.address, 3);
     });
@@ -299,7 +304,7 @@ describe("DataMarket: pricing, fees and withdraw", function () {
     let dt;
 
     beforeEach(async function () {
-      dt = await pub({ free: true, price: 0, dispenserMaxBalance: 2 });
+      dt = await pub({ free: true, price: 0, dispenserLimit: 2 });
     });
 
     it("mints free datatokens and emits Dispensed", async function () {
@@ -318,12 +323,15 @@ describe("DataMarket: pricing, fees and withdraw", function () {
         .to.be.revertedWithCustomError(market, "MarketDispenserLimit").withArgs(3, 2);
     });
 
-    it("counts datatokens received by transfer", async function () {
+    it("counts what the account received from the dispenser, not its balance", async function () {
       await market.connect(ctx.other).dispense(dt.address, 2);
       await dt.datatoken.connect(ctx.other).transfer(ctx.consumer.address, 2);
-      await expect(market.connect(ctx.consumer).dispense(dt.address, 1))
+      expect(await market.dispensed(dt.address, ctx.other.address)).to.equal(2n);
+      expect(await market.dispensed(dt.address, ctx.consumer.address)).to.equal(0n);
+      await expect(market.connect(ctx.other).dispense(dt.address, 1))
         .to.be.revertedWithCustomError(market, "MarketDispenserLimit").withArgs(3, 2);
-      await expect(market.connect(ctx.other).dispense(dt.address, 2)).to.emit(market, "Dispensed");
+      await expect(market.connect(ctx.consumer).dispense(dt.address, 2)).to.emit(market, "Dispensed");
+      expect(await dt.datatoken.balanceOf(ctx.consumer.address)).to.equal(4n);
     });
 
     it("rejects a zero amount, a priced or unknown dataset", async function () {
@@ -337,7 +345,7 @@ describe("DataMarket: pricing, fees and withdraw", function () {
     });
 
     it("respects the cap", async function () {
-      const capped = await pub({ free: true, price: 0, dispenserMaxBalance: 2, cap: 3 });
+      const capped = await pub({ free: true, price: 0, dispenserLimit: 2, cap: 3 });
       await market.connect(ctx.consumer).dispense(capped.address, 2);
       await expect(market.connect(ctx.other).dispense(capped.address, 2))
         .to.be.revertedWithCustomError(capped.datatoken, "DatatokenCapExceeded").withArgs(4, 3);
@@ -357,7 +365,7 @@ describe("DataMarket: pricing, fees and withdraw", function () {
   describe("withdraw", function () {
     it("pays out ERC-20 earnings once", async function () {
       const dt = await pub({ paymentToken: usdAddr, publishFeeBps: 500, publishFeeCollector: ctx.publishMarket.address });
-      await market.connect(ctx.consumer).buy(dt.address, 2, 5n * ONE);
+      await market.connect(ctx.consumer).buy(dt.address, 2, usdAddr, 5n * ONE);
       const cost = 10n * ONE;
       const shares = [
         [ctx.publisher, (cost * 94n) / 100n],
@@ -366,7 +374,7 @@ describe("DataMarket: pricing, fees and withdraw", function () {
       ];
       for (const [payee, amount] of shares) {
         const tx = market.connect(payee).withdraw(usdAddr);
-        await expect(tx).to.emit(market, "EarningsWithdrawn").withArgs(payee.address, usdAddr, amount);
+        await expect(tx).to.emit(market, "EarningsWithdrawn").withArgs(payee.address, usdAddr, payee.address, amount);
         await expect(tx).to.changeTokenBalances(usd, [payee, market], [amount, -amount]);
         expect(await market.earnings(usdAddr, payee.address)).to.equal(0n);
       }
@@ -377,10 +385,11 @@ describe("DataMarket: pricing, fees and withdraw", function () {
 
     it("pays out native earnings", async function () {
       const dt = await pub({ price: ONE });
-      await market.connect(ctx.consumer).buy(dt.address, 1, ONE, { value: ONE });
+      await market.connect(ctx.consumer).buy(dt.address, 1, ethers.ZeroAddress, ONE, { value: ONE });
       const share = (ONE * 99n) / 100n;
       const tx = market.connect(ctx.publisher).withdraw(ethers.ZeroAddress);
-      await expect(tx).to.emit(market, "EarningsWithdrawn").withArgs(ctx.publisher.address, ethers.ZeroAddress, share);
+      await expect(tx).to.emit(market, "EarningsWithdrawn")
+        .withArgs(ctx.publisher.address, ethers.ZeroAddress, ctx.publisher.address, share);
       await expect(tx).to.changeEtherBalances([ctx.publisher, market], [share, -share]);
       await expect(market.connect(ctx.feeCollector).withdraw(ethers.ZeroAddress))
         .to.changeEtherBalances([ctx.feeCollector, market], [ONE / 100n, -(ONE / 100n)]);
@@ -398,7 +407,7 @@ describe("DataMarket: pricing, fees and withdraw", function () {
       const receiverAddr = await receiver.getAddress();
       await market.connect(ctx.owner).setMarketFee(receiverAddr, 1000);
       const dt = await pub({ price: 100 });
-      await market.connect(ctx.consumer).buy(dt.address, 1, 100, { value: 100 });
+      await market.connect(ctx.consumer).buy(dt.address, 1, ethers.ZeroAddress, 100, { value: 100 });
       const data = market.interface.encodeFunctionData("withdraw", [ethers.ZeroAddress]);
       await expect(receiver.call(marketAddr, data))
         .to.be.revertedWithCustomError(market, "MarketNativeTransferFailed").withArgs(receiverAddr, 10);
@@ -411,9 +420,10 @@ describe("DataMarket: pricing, fees and withdraw", function () {
       const receiverAddr = await receiver.getAddress();
       await market.connect(ctx.owner).setMarketFee(receiverAddr, 1000);
       const dt = await pub({ paymentToken: usdAddr, price: 100 });
-      await market.connect(ctx.consumer).buy(dt.address, 1, 100);
+      await market.connect(ctx.consumer).buy(dt.address, 1, usdAddr, 100);
       const data = market.interface.encodeFunctionData("withdraw", [usdAddr]);
-      await expect(receiver.call(marketAddr, data)).to.emit(market, "EarningsWithdrawn").withArgs(receiverAddr, usdAddr, 10);
+      await expect(receiver.call(marketAddr, data))
+        .to.emit(market, "EarningsWithdrawn").withArgs(receiverAddr, usdAddr, receiverAddr, 10);
       expect(await usd.balanceOf(receiverAddr)).to.equal(10n);
     });
   });

@@ -23,6 +23,7 @@ describe("DataMarket: deployment and publish", function () {
       expect(config.feeBps).to.equal(100n);
       expect(config.ordersPaused).to.equal(false);
       expect(config.datasetCount).to.equal(0n);
+      expect(config.orderCount).to.equal(0n);
     });
 
     it("emits MarketFeeSet", async function () {
@@ -71,6 +72,8 @@ describe("DataMarket: deployment and publish", function () {
       expect(d.publisher).to.equal(ethers.ZeroAddress);
       expect(await market.metadataUpdater(ctx.other.address)).to.equal(ethers.ZeroAddress);
       expect(await market.pendingPublisher(ctx.other.address)).to.equal(ethers.ZeroAddress);
+      expect(await market.pendingProvider(ctx.other.address)).to.equal(ethers.ZeroAddress);
+      expect(await market.dispensed(ctx.other.address, ctx.consumer.address)).to.equal(0n);
       expect(await market.isMinter(ctx.other.address, ctx.consumer.address)).to.equal(false);
       expect(await market.earnings(ethers.ZeroAddress, ctx.publisher.address)).to.equal(0n);
       expect(await market.isQuoteUsed(ctx.provider.address, 0)).to.equal(false);
@@ -105,7 +108,7 @@ describe("DataMarket: deployment and publish", function () {
     });
 
     it("records the dataset", async function () {
-      const { address } = await publish(market, ctx.publisher, { ...params, dispenserMaxBalance: 9 });
+      const { address } = await publish(market, ctx.publisher, { ...params, dispenserLimit: 9 });
       const d = await market.getDataset(address);
       expect(d.publisher).to.equal(ctx.publisher.address);
       expect(d.state).to.equal(State.Active);
@@ -120,7 +123,7 @@ describe("DataMarket: deployment and publish", function () {
       expect(d.paymentToken).to.equal(usdAddr);
       expect(d.price).to.equal(5n * ONE);
       expect(d.cap).to.equal(0n);
-      expect(d.dispenserMaxBalance).to.equal(0n); // ignored for a priced dataset
+      expect(d.dispenserLimit).to.equal(0n); // ignored for a priced dataset
       expect(d.metadataHash).to.equal(params.metadataHash);
       expect(d.publishFeeCollector).to.equal(ethers.ZeroAddress);
       expect(d.allowlistRoot).to.equal(ethers.ZeroHash);
@@ -128,11 +131,11 @@ describe("DataMarket: deployment and publish", function () {
     });
 
     it("stores a cap and marks the dataset capped, ignoring the dispenser limit", async function () {
-      const { address } = await publish(market, ctx.publisher, { ...params, cap: 10, dispenserMaxBalance: 4 });
+      const { address } = await publish(market, ctx.publisher, { ...params, cap: 10, dispenserLimit: 4 });
       const d = await market.getDataset(address);
       expect(d.capped).to.equal(true);
       expect(d.cap).to.equal(10n);
-      expect(d.dispenserMaxBalance).to.equal(0n);
+      expect(d.dispenserLimit).to.equal(0n);
     });
 
     it("deploys a plain EIP-1167 clone that knows its index, with symbol DT-<index>", async function () {
@@ -256,7 +259,7 @@ describe("DataMarket: deployment and publish", function () {
     it("emits DispenserSet instead of PriceSet and ignores price and payment token", async function () {
       const p = publishParams({
         provider: ctx.provider.address, free: true, paymentToken: await ctx.usd.getAddress(),
-        price: 7n, cap: 100, dispenserMaxBalance: 2,
+        price: 7n, cap: 100, dispenserLimit: 2,
       });
       const dt = await market.connect(ctx.publisher).publish.staticCall(p);
       const tx = market.connect(ctx.publisher).publish(p);
@@ -268,17 +271,17 @@ describe("DataMarket: deployment and publish", function () {
       expect(d.price).to.equal(0n);
       expect(d.cap).to.equal(100n);
       expect(d.capped).to.equal(true);
-      expect(d.dispenserMaxBalance).to.equal(2n);
+      expect(d.dispenserLimit).to.equal(2n);
     });
 
     it("stores the dispenser limit of an uncapped free dataset", async function () {
       const { address } = await publish(market, ctx.publisher, {
-        provider: ctx.provider.address, free: true, price: 0, dispenserMaxBalance: 5,
+        provider: ctx.provider.address, free: true, price: 0, dispenserLimit: 5,
       });
       const d = await market.getDataset(address);
       expect(d.capped).to.equal(false);
       expect(d.cap).to.equal(0n);
-      expect(d.dispenserMaxBalance).to.equal(5n);
+      expect(d.dispenserLimit).to.equal(5n);
     });
   });
 

@@ -21,13 +21,13 @@ describe("Datatoken", function () {
   });
 
   describe("metadata", function () {
-    it("has a shared name, an indexed symbol and 18 decimals", async function () {
+    it("has a shared name, an indexed symbol and 0 decimals", async function () {
       const second = await publish(market, ctx.publisher, { provider: ctx.provider.address });
       expect(await token.name()).to.equal("Datamarket Datatoken");
       expect(await second.datatoken.name()).to.equal("Datamarket Datatoken");
       expect(await token.symbol()).to.equal("DT-0");
       expect(await second.datatoken.symbol()).to.equal("DT-1");
-      expect(await token.decimals()).to.equal(18n);
+      expect(await token.decimals()).to.equal(0n);
       expect(await token.market()).to.equal(await market.getAddress());
       expect(await second.datatoken.datasetIndex()).to.equal(1n);
     });

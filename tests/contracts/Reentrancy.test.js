@@ -1,10 +1,10 @@
 // Reentrancy: a hostile payment/fee token calls back into the market in the middle of a transfer.
-// Every guarded entry point (buy, dispense, startOrder, buyAndOrder, buyAndOrderWithPermit, withdraw)
-// is reentered at least once. Each case has a control where the same callback, made outside any
-// market call, succeeds: so the failure is the guard's doing and not a bad payload.
+// Every guarded entry point (buy, dispense, startOrder, buyAndOrder, buyAndOrderWithPermit, withdraw,
+// withdrawTo) is reentered at least once. Each case has a control where the same callback, made outside
+// any market call, succeeds: so the failure is the guard's doing and not a bad payload.
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
-const { deployMarket, publish, signQuote } = require("./fixtures");
+const { deployMarket, publish, signQuote, NO_PERMIT } = require("./fixtures");
 
 describe("Reentrancy", function () {
   let ctx;
@@ -48,37 +48,51 @@ describe("Reentrancy", function () {
       await hostile.connect(s).approve(marketAddr, ethers.MaxUint256);
     }
     priced = await publish(market, ctx.publisher, { provider: ctx.provider.address, paymentToken: hAddr, price: 100 });
-    free = await publish(market, ctx.publisher, { provider: ctx.provider.address, free: true, price: 0, dispenserMaxBalance: 5 });
+    free = await publish(market, ctx.publisher, { provider: ctx.provider.address, free: true, price: 0, dispenserLimit: 5 });
   });
 
   describe("during buy's transferFrom", function () {
     async function buyArmed(payload) {
       await hostile.arm(marketAddr, payload);
-      await expect(market.connect(ctx.consumer).buy(priced.address, 1, 100))
-        .to.emit(market, "Bought").withArgs(priced.address, ctx.consumer.address, hAddr, 1, 100, 1, 0);
+      await expect(market.connect(ctx.consumer).buy(priced.address, 1, hAddr, 100))
+        .to.emit(market, "Bought").withArgs(priced.address, ctx.consumer.address, hAddr, 1, 100, 1, 0, true);
       await expectBlocked();
     }
 
     it("blocks a nested buy", async function () {
       const zero = await publish(market, ctx.publisher, { provider: ctx.provider.address, price: 0 });
-      await buyArmed(enc("buy", [zero.address, 1, 0]));
+      await buyArmed(enc("buy", [zero.address, 1, ethers.ZeroAddress, 0]));
       expect(await zero.datatoken.balanceOf(hAddr)).to.equal(0n);
       expect(await priced.datatoken.totalSupply()).to.equal(1n);
-      await expectControlSucceeds(enc("buy", [zero.address, 1, 0]));
+      await expectControlSucceeds(enc("buy", [zero.address, 1, ethers.ZeroAddress, 0]));
       expect(await zero.datatoken.balanceOf(hAddr)).to.equal(1n);
     });
 
     it("blocks a withdraw", async function () {
       await market.connect(ctx.owner).setMarketFee(hAddr, 1000); // the token earns the market fee
-      await market.connect(ctx.other).buy(priced.address, 1, 100);
+      await market.connect(ctx.other).buy(priced.address, 1, hAddr, 100);
       expect(await market.earnings(hAddr, hAddr)).to.equal(10n);
       await hostile.arm(marketAddr, enc("withdraw", [hAddr]));
-      await market.connect(ctx.consumer).buy(priced.address, 1, 100);
+      await market.connect(ctx.consumer).buy(priced.address, 1, hAddr, 100);
       await expectBlocked();
       expect(await market.earnings(hAddr, hAddr)).to.equal(20n);
       await expectControlSucceeds(enc("withdraw", [hAddr]));
       expect(await market.earnings(hAddr, hAddr)).to.equal(0n);
       expect(await hostile.balanceOf(hAddr)).to.equal(20n);
+    });
+
+    it("blocks a withdrawTo", async function () {
+      await market.connect(ctx.owner).setMarketFee(hAddr, 1000);
+      await market.connect(ctx.other).buy(priced.address, 1, hAddr, 100);
+      const payload = enc("withdrawTo", [hAddr, ctx.other.address]);
+      await hostile.arm(marketAddr, payload);
+      await market.connect(ctx.consumer).buy(priced.address, 1, hAddr, 100);
+      await expectBlocked();
+      expect(await market.earnings(hAddr, hAddr)).to.equal(20n);
+      const before = await hostile.balanceOf(ctx.other.address);
+      await expectControlSucceeds(payload);
+      expect(await market.earnings(hAddr, hAddr)).to.equal(0n);
+      expect(await hostile.balanceOf(ctx.other.address)).to.equal(before + 20n);
     });
 
     it("blocks a dispense", async function () {
@@ -101,16 +115,15 @@ describe("Reentrancy", function () {
 
     it("blocks a buyAndOrder", async function () {
       const q = await hostileQuote(free.address);
-      await buyArmed(enc("buyAndOrder", [q.quote, q.signature, [], 0]));
+      await buyArmed(enc("buyAndOrder", [q.quote, q.signature, [], ethers.ZeroAddress, 0]));
       expect(await market.isQuoteUsed(ctx.provider.address, q.quote.nonce)).to.equal(false);
-      await expectControlSucceeds(enc("buyAndOrder", [q.quote, q.signature, [], 0]));
+      await expectControlSucceeds(enc("buyAndOrder", [q.quote, q.signature, [], ethers.ZeroAddress, 0]));
       expect(await market.isQuoteUsed(ctx.provider.address, q.quote.nonce)).to.equal(true);
     });
 
     it("blocks a buyAndOrderWithPermit", async function () {
       const q = await hostileQuote(free.address);
-      const permit = { value: 0, deadline: 0, v: 27, r: ethers.ZeroHash, s: ethers.ZeroHash };
-      const payload = enc("buyAndOrderWithPermit", [q.quote, q.signature, [], 0, permit]);
+      const payload = enc("buyAndOrderWithPermit", [q.quote, q.signature, [], ethers.ZeroAddress, 0, NO_PERMIT, NO_PERMIT]);
       await buyArmed(payload);
       expect(await market.isQuoteUsed(ctx.provider.address, q.quote.nonce)).to.equal(false);
       await expectControlSucceeds(payload);
@@ -134,27 +147,28 @@ describe("Reentrancy", function () {
     it("blocks a nested buyAndOrder from buyAndOrder's payment", async function () {
       const { quote, signature } = await signQuote(market, ctx.provider, { datatoken: priced.address, consumer: ctx.consumer.address });
       const q2 = await hostileQuote(free.address);
-      await hostile.arm(marketAddr, enc("buyAndOrder", [q2.quote, q2.signature, [], 0]));
-      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], 100)).to.emit(market, "OrderStarted");
+      await hostile.arm(marketAddr, enc("buyAndOrder", [q2.quote, q2.signature, [], ethers.ZeroAddress, 0]));
+      await expect(market.connect(ctx.consumer).buyAndOrder(quote, signature, [], hAddr, 100)).to.emit(market, "OrderStarted");
       await expectBlocked();
     });
 
     it("blocks reentry from buyAndOrderWithPermit's payment (the token has no permit)", async function () {
       const { quote, signature } = await signQuote(market, ctx.provider, { datatoken: priced.address, consumer: ctx.consumer.address });
-      const permit = { value: 100, deadline: 0, v: 27, r: ethers.ZeroHash, s: ethers.ZeroHash };
+      // A live deadline: the market calls permit, which the token lacks, and goes on to the transfer.
+      const permit = { value: 100, deadline: 1n << 40n, v: 27, r: ethers.ZeroHash, s: ethers.ZeroHash };
       await hostile.arm(marketAddr, enc("dispense", [free.address, 1]));
-      await expect(market.connect(ctx.consumer).buyAndOrderWithPermit(quote, signature, [], 100, permit))
+      await expect(market.connect(ctx.consumer).buyAndOrderWithPermit(quote, signature, [], hAddr, 100, permit, NO_PERMIT))
         .to.changeTokenBalance(hostile, ctx.consumer, -100);
       await expectBlocked();
     });
 
     it("blocks a second withdraw during withdraw's transfer", async function () {
       await market.connect(ctx.owner).setMarketFee(hAddr, 1000);
-      await market.connect(ctx.consumer).buy(priced.address, 10, 100);
+      await market.connect(ctx.consumer).buy(priced.address, 10, hAddr, 100);
       expect(await market.earnings(hAddr, ctx.publisher.address)).to.equal(900n);
       await hostile.arm(marketAddr, enc("withdraw", [hAddr]));
       await expect(market.connect(ctx.publisher).withdraw(hAddr))
-        .to.emit(market, "EarningsWithdrawn").withArgs(ctx.publisher.address, hAddr, 900);
+        .to.emit(market, "EarningsWithdrawn").withArgs(ctx.publisher.address, hAddr, ctx.publisher.address, 900);
       await expectBlocked();
       expect(await market.earnings(hAddr, hAddr)).to.equal(100n);
       expect(await hostile.balanceOf(marketAddr)).to.equal(100n);

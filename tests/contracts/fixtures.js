@@ -47,7 +47,7 @@ function publishParams(overrides = {}) {
     paymentToken: ethers.ZeroAddress,
     price: 5n * ONE,
     cap: 0,
-    dispenserMaxBalance: 0,
+    dispenserLimit: 0,
     publishFeeCollector: ethers.ZeroAddress,
     metadataHash: ethers.sha256(ethers.toUtf8Bytes("metadata document")),
     allowlistRoot: ethers.ZeroHash,
@@ -68,6 +68,9 @@ async function publish(market, signer, overrides) {
   return { datatoken, address: event.args.datatoken, receipt, params };
 }
 
+// The `fee` (or `payment`) argument of buyAndOrderWithPermit when no permit is needed: a zero deadline skips it.
+const NO_PERMIT = { value: 0, deadline: 0, v: 0, r: ethers.ZeroHash, s: ethers.ZeroHash };
+
 async function signQuote(market, providerSigner, fields) {
   const { chainId } = await ethers.provider.getNetwork();
   const domain = { name: "Datamarket", version: "1", chainId, verifyingContract: await market.getAddress() };
@@ -86,6 +89,6 @@ async function signQuote(market, providerSigner, fields) {
 }
 
 module.exports = {
-  SERVICE_DOWNLOAD, SERVICE_COMPUTE, ONE, HOUR, QUOTE_TYPES,
+  SERVICE_DOWNLOAD, SERVICE_COMPUTE, ONE, HOUR, QUOTE_TYPES, NO_PERMIT,
   deployMarket, publishParams, publish, signQuote,
 };

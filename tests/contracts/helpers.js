@@ -1,5 +1,5 @@
 // Test-only helpers on top of fixtures.js: an OpenZeppelin StandardMerkleTree of addresses (the
-// market's allowlist format), EIP-2612 permit signing, compute receipts and time control.
+// market's allowlist format), EIP-2612 permit signing, compute receipts, event order and time control.
 const { ethers, network } = require("hardhat");
 
 const coder = ethers.AbiCoder.defaultAbiCoder();
@@ -16,6 +16,7 @@ const PERMIT_TYPES = {
 
 const State = { None: 0, Active: 1, Paused: 2, Retired: 3 };
 const JobStatus = { Succeeded: 0, Failed: 1, Rejected: 2, Cancelled: 3 };
+const OrderFunding = { Burned: 0, Bought: 1, Free: 2 };
 
 /** OpenZeppelin StandardMerkleTree leaf of an `address`: keccak256(bytes.concat(keccak256(abi.encode(a)))). */
 function allowlistLeaf(address) {
@@ -78,19 +79,28 @@ async function signPermit(token, owner, spender, value, deadline, { nonce, signe
 
 let receiptCount = 0;
 
-/** A compute receipt with unique job, order and output hashes; `overrides` replaces any field. */
-function receipt(datatoken, epsilon, overrides = {}) {
+/**
+ * A compute receipt (of the dataset the batch is posted for) with a unique job id, order id and output
+ * hash; `overrides` replaces any field.
+ */
+function receipt(epsilon, overrides = {}) {
   const tag = receiptCount++;
   return {
     jobId: ethers.keccak256(ethers.toUtf8Bytes(`job-${tag}`)),
-    datatoken,
-    orderTx: ethers.keccak256(ethers.toUtf8Bytes(`order-${tag}`)),
+    orderId: BigInt(tag),
     algorithmHash: ethers.sha256(ethers.toUtf8Bytes("train_tabular")),
     outputHash: ethers.sha256(ethers.toUtf8Bytes(`output-${tag}`)),
     epsilon,
     status: JobStatus.Succeeded,
     ...overrides,
   };
+}
+
+/** The events `contract` emitted in a mined transaction, in order, parsed (other contracts' logs left out). */
+async function eventsOf(contract, txPromise) {
+  const rc = await (await txPromise).wait();
+  const address = await contract.getAddress();
+  return rc.logs.filter((l) => l.address === address).map((l) => contract.interface.parseLog(l));
 }
 
 async function latestTimestamp() {
@@ -108,7 +118,7 @@ async function mineAt(ts) {
 }
 
 module.exports = {
-  PERMIT_TYPES, State, JobStatus,
+  PERMIT_TYPES, State, JobStatus, OrderFunding,
   allowlistLeaf, hashPair, AllowlistTree, processProof,
-  signPermit, receipt, latestTimestamp, setNextTimestamp, mineAt,
+  signPermit, receipt, eventsOf, latestTimestamp, setNextTimestamp, mineAt,
 };
