@@ -430,6 +430,8 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     /// @inheritdoc IDataMarket
     function withdrawTo(address token, address to) external nonReentrant {
         if (to == address(0)) revert MarketZeroAddress();
+        // Sent to the market itself, the tokens would be held by no one's earnings.
+        if (to == address(this)) revert MarketInvalidRecipient(to);
         _withdraw(token, to);
     }
 
@@ -521,9 +523,10 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
     }
 
     function _permit(address token, Permit calldata p) private {
-        // No permit for the native coin: a call to address(0) fails its code-size check, which
-        // try/catch does not catch.
-        if (token == address(0) || p.deadline == 0) return;
+        // No permit for the native coin or an address without code: a call there fails its
+        // code-size check, which try/catch does not catch (the buyer's named token is then refused
+        // with MarketPaymentTokenMismatch rather than an empty revert).
+        if (p.deadline == 0 || token.code.length == 0) return;
         try IERC20Permit(token).permit(msg.sender, address(this), p.value, p.deadline, p.v, p.r, p.s) {} catch {}
     }
 

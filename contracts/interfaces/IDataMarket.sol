@@ -119,6 +119,7 @@ interface IDataMarket {
     error MarketNotPendingProvider(address caller);
     error MarketNotFeeCollector(address caller, address collector);
     error MarketOwnershipRequired();
+    error MarketInvalidRecipient(address to);
 
     // ------------------------------------------------------------------ events
 
@@ -325,7 +326,7 @@ interface IDataMarket {
     /// @notice Pays out everything the caller earned in `token` (address(0) = native coin) to the caller.
     function withdraw(address token) external;
 
-    /// @notice Pays out everything the caller earned in `token` to `to`.
+    /// @notice Pays out everything the caller earned in `token` to `to` (not zero, not the market).
     function withdrawTo(address token, address to) external;
 
     // ------------------------------------------------------------------ provider

@@ -88,6 +88,16 @@ describe("DataMarket v2", function () {
       expect(await eur.balanceOf(wallet.address)).to.equal(100n * ONE);
     });
 
+    it("a payment token without code and a live permit: MarketPaymentTokenMismatch, not an empty revert", async function () {
+      const wallet = await freshWallet();
+      const deadline = BigInt((await latestTimestamp()) + HOUR);
+      const permit = await signPermit(usd, wallet, marketAddr, PRICE, deadline);
+      const noCode = ethers.Wallet.createRandom().address;
+      const q = await quote(dt.address, { consumer: wallet.address });
+      await expect(market.connect(wallet).buyAndOrderWithPermit(q.quote, q.signature, [], noCode, PRICE, permit, permit))
+        .to.be.revertedWithCustomError(market, "MarketPaymentTokenMismatch").withArgs(noCode, eurAddr);
+    });
+
     it("a switch between the native coin and a token is caught too", async function () {
       await market.connect(ctx.publisher).setPrice(dt.address, ethers.ZeroAddress, PRICE);
       await expect(market.connect(ctx.consumer).buy(dt.address, 1, eurAddr, PRICE))
@@ -482,9 +492,11 @@ describe("DataMarket v2", function () {
       expect(await market.earnings(ethers.ZeroAddress, ctx.publisher.address)).to.equal(0n);
     });
 
-    it("refuses the zero address and keeps the earnings", async function () {
+    it("refuses the zero address and the market itself, and keeps the earnings", async function () {
       await expect(market.connect(ctx.publisher).withdrawTo(usdAddr, ethers.ZeroAddress))
         .to.be.revertedWithCustomError(market, "MarketZeroAddress");
+      await expect(market.connect(ctx.publisher).withdrawTo(usdAddr, marketAddr))
+        .to.be.revertedWithCustomError(market, "MarketInvalidRecipient").withArgs(marketAddr);
       expect(await market.earnings(usdAddr, ctx.publisher.address)).to.equal(share);
     });
 

@@ -23,9 +23,9 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_it_is_a_click_group_with_serve_and_keys() -> None:
+def test_it_is_a_click_group_with_serve_keys_and_accept() -> None:
     assert isinstance(provider, click.Group)
-    assert set(provider.commands) == {"serve", "keys"}
+    assert set(provider.commands) == {"serve", "keys", "accept"}
     result = CliRunner().invoke(provider, ["serve", "--help"])
     assert result.exit_code == 0 and "--workers" in result.output
 
