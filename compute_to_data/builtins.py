@@ -4,7 +4,7 @@ Each built-in is a script in `compute_to_data/algorithms/` and the modules it im
 (`_job.py`, the job interface, for every built-in; `_training.py` too for the two training scripts).
 :func:`stage` lays them out in the sandbox's algorithm folder: the script as `/job/algorithm/main.py`, each
 module under its own name. The algorithm hash recorded in a built-in job's receipt (`hash(name)`) is the
-sha256 of the canonical bundle of exactly those files (`compute_to_data.bundle`), the hash `datamarket
+sha256 of the canonical bundle of exactly those files (`datamarket.bundle`), the hash `datamarket
 algorithm hash` gives for the staged folder.
 """
 
@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from compute_to_data import bundle
+from datamarket import bundle
 
 ALGORITHMS_DIR = Path(__file__).resolve().parent / "algorithms"
 JOB_INTERFACE = ALGORITHMS_DIR / "_job.py"

@@ -26,7 +26,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
-from provider.settings import ProviderSettings
+from compute_to_data.settings import WorkerSettings
 
 log = logging.getLogger("datamarket.compute")
 
@@ -79,12 +79,12 @@ class Worker:
     """What a worker process builds once: the job runner's context, the lease keeper, and a
     background sweep for jobs whose worker died."""
 
-    def __init__(self, settings: ProviderSettings, app: Celery, queues: tuple[str, ...]) -> None:
+    def __init__(self, settings: WorkerSettings, app: Celery, queues: tuple[str, ...]) -> None:
         from compute_to_data import receipts, runner, sandbox
         from compute_to_data.jobs import JobStore, LeaseKeeper
+        from datamarket.chain.reader import Web3ChainReader
         from datamarket.crypto.keys import KeyStore
-        from provider.app import open_content_store
-        from provider.chain import Web3ChainReader
+        from datamarket.storage import open_store
 
         sandbox.check_available()
         self.settings, self.app, self.queues, self._runner = settings, app, queues, runner
@@ -106,7 +106,7 @@ class Worker:
         self.ctx = runner.WorkerContext(
             jobs=self.jobs,
             chain=chain,
-            store=open_content_store(str(settings.store)),
+            store=open_store(str(settings.store)),
             keys=KeyStore(settings.keys_dir),  # type: ignore[arg-type]
             jobs_dir=Path(settings.jobs_dir),  # type: ignore[arg-type]
             worker_id=self.worker_id,
@@ -166,7 +166,7 @@ class Worker:
 _worker: Worker | None = None
 
 
-def build_worker_app(settings: ProviderSettings, queues: tuple[str, ...]) -> Celery:
+def build_worker_app(settings: WorkerSettings, queues: tuple[str, ...]) -> Celery:
     """The app a worker runs, with the tasks bound to this process's :class:`Worker`."""
     app = make_celery(str(settings.broker_url), lease_s=settings.job_lease_s)
 

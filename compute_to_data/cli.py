@@ -1,7 +1,7 @@
 """``datamarket worker``: a Celery worker that runs compute jobs (docs/compute.md).
 
-It reads the provider's settings (``DATAMARKET_PROVIDER_*`` or ``--config``): the same chain,
-market, key store, content store, job database and broker as the provider it works for. It
+It reads the worker's settings (``compute_to_data.settings``: ``DATAMARKET_PROVIDER_*`` for what it
+shares with the provider it works for, ``DATAMARKET_WORKER_*`` for its own, or ``--config``). It
 refuses to start without bubblewrap, with a message that says how to install it.
 """
 
@@ -30,15 +30,13 @@ def worker(queues: str, concurrency: int | None, config: str | None, loglevel: s
     from compute_to_data import sandbox
     from compute_to_data.celery_app import build_worker_app
     from compute_to_data.runner import GpuPool
-    from provider.settings import ENV_PREFIX, ProviderSettings
+    from compute_to_data.settings import WorkerSettings
 
     chosen = tuple(q.strip() for q in queues.split(",") if q.strip())
     if not chosen or any(q not in ("cpu", "gpu") for q in chosen):
         raise click.BadParameter("a list among cpu, gpu", param_hint="--queues")
     try:
-        if config:
-            os.environ[ENV_PREFIX + "CONFIG"] = config
-        settings = ProviderSettings.load()
+        settings = WorkerSettings.load(config_file=config)
         sandbox.check_available()
     except DatamarketError as exc:
         click.echo(f"error ({exc.code}): {exc.message}", err=True)

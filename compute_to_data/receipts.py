@@ -20,9 +20,9 @@ from eth_account import Account
 from web3 import HTTPProvider, Web3
 from web3.exceptions import ContractCustomError, ContractLogicError, ContractPanicError, TransactionNotFound
 
+from compute_to_data.settings import WorkerSettings
 from datamarket.chain.events import JobStatus, topic_of
 from datamarket.chain.market import ComputeReceipt, Market, revert_from
-from provider.settings import ProviderSettings
 
 from .jobs import CANCELLED, FAILED, REJECTED, SUCCEEDED, Job, JobStore
 
@@ -58,7 +58,7 @@ def receipt_of(job: Job) -> ComputeReceipt:
 
 
 class ReceiptPoster:
-    def __init__(self, jobs: JobStore, settings: ProviderSettings) -> None:
+    def __init__(self, jobs: JobStore, settings: WorkerSettings) -> None:
         self.jobs = jobs
         w3 = Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": settings.rpc_timeout_s}))
         self.market = Market(w3, settings.market, Account.from_key(settings.private_key.reveal()))

@@ -29,16 +29,16 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+from datamarket import bundle
+from datamarket.chain.reader import ChainReader
 from datamarket.crypto import keys, stream
 from datamarket.crypto.contexts import COMPUTE_OFFERS, content_context, result_context
 from datamarket.errors import ChainUnavailable, DatamarketError
 from datamarket.metadata import declarations
+from datamarket.metadata.resolve import DatasetDocument, DocumentCache, DocumentUnavailable
 from datamarket.storage.base import ChunkReader, ContentStore, StorageError, StoreUnavailable, cat_bytes
-from provider.chain import ChainReader
-from provider.datasets import DatasetDocument, DocumentCache
-from provider.errors import Unavailable
 
-from . import builtins, bundle, failures, policy, sample_aggregate, sandbox
+from . import builtins, failures, policy, sample_aggregate, sandbox
 from .jobs import (
     CANCELLED,
     CHECKING,
@@ -203,7 +203,7 @@ def run_job(ctx: WorkerContext, job_id: str, hold: Callable[[str], Any]) -> str 
             pass
         except JobFailure as exc:
             failure = exc
-        except (ChainUnavailable, StoreUnavailable, Unavailable) as exc:
+        except (ChainUnavailable, StoreUnavailable, DocumentUnavailable) as exc:
             # A passing outage of the node or the store: the job goes back to the queue (its
             # consumer paid for it), unless it has used its attempts.
             log.warning("job %s: %s; giving it back to the queue", job_id, type(exc).__name__)

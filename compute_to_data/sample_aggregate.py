@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from datamarket.metadata.resolve import DatasetDocument
 from datamarket.output_spec import InvalidOutputSpec, OutputSpec, blocks_of
-from provider.datasets import DatasetDocument
 
 from . import aggregate, runner, sandbox
 from .jobs import CHECKING, PUBLISHING, RUNNING, STAGING, Job

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from dataclasses import asdict
 from decimal import Decimal, InvalidOperation
@@ -17,7 +16,7 @@ from pathlib import Path
 import click
 from eth_utils import is_address, to_checksum_address
 
-from datamarket import __version__
+from datamarket import __version__, environment
 from datamarket.errors import DatamarketError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="End with one JSON line of the result.")
@@ -37,7 +36,7 @@ def _handle_errors(fn):
             _report(as_json, exc.code, exc.message)
             sys.exit(1)
         except Exception as exc:  # the last line of defence: no stack trace unless asked for
-            if os.environ.get("DATAMARKET_DEBUG"):
+            if environment.get("DATAMARKET_DEBUG"):
                 raise
             _report(
                 as_json,

@@ -8,7 +8,6 @@ and ``DATAMARKET_PRIVATE_KEY``. The private key is never printed: ``repr`` masks
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import is_checksum_address
 
+from datamarket import environment
 from datamarket.chain.devchain import DEV_CHAIN_ID, dev_account
 from datamarket.errors import ConfigError
 
@@ -75,14 +75,12 @@ class ClientSettings:
 def client_home(environ: dict[str, str] | None = None) -> Path:
     """The client's folder (``DATAMARKET_HOME``, default ``.datamarket``): the local market's stack
     file, job files, the publisher's content keys."""
-    env = os.environ if environ is None else environ
-    return Path(env.get("DATAMARKET_HOME") or ".datamarket").resolve()
+    return Path(environment.get("DATAMARKET_HOME", environ) or ".datamarket").resolve()
 
 
 def load_settings(home: Path | None = None, environ: dict[str, str] | None = None) -> ClientSettings:
-    env = os.environ if environ is None else environ
     settings = ClientSettings()
-    stack_file = (home or client_home(env)) / "stack.json"
+    stack_file = (home or client_home(environ)) / "stack.json"
     if stack_file.exists():
         import json
 
@@ -97,7 +95,7 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
             store=stack.get("store", ""),
             chain_id=int(stack.get("chain_id", 0)),
         )
-    config = env.get("DATAMARKET_CONFIG")
+    config = environment.get("DATAMARKET_CONFIG", environ)
     if config:
         try:
             values = tomllib.loads(Path(config).read_text())
@@ -107,7 +105,8 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
         if unknown:
             raise ConfigError(f"unknown settings in {config}: {', '.join(sorted(unknown))}")
         settings = replace(settings, **values)
-    overrides = {name: env[var] for name, var in _ENV.items() if env.get(var)}
+    overrides = {name: environment.get(var, environ) for name, var in _ENV.items()}
+    overrides = {name: value for name, value in overrides.items() if value}
     if "rpc_url" in overrides and overrides["rpc_url"] != settings.rpc_url:
         # Another node than the local market's: its chain is unknown until asked, never assumed local.
         overrides["chain_id"] = 0

@@ -26,9 +26,11 @@ from urllib.parse import urlsplit
 
 import requests
 
+from datamarket import environment
 from datamarket.chain.devchain import DEV_CHAIN_ID, DevChain, dev_account, free_port
 from datamarket.chain.market import Market, deploy_test_token, mint_test_token
 from datamarket.errors import DatamarketError
+from datamarket.settings import client_home
 
 PROVIDER_ACCOUNT = 3
 MARKET_FEE_BPS = 100
@@ -107,7 +109,7 @@ class Stack:
 
 
 def home_dir(home: str | Path | None = None) -> Path:
-    return Path(home or os.environ.get("DATAMARKET_HOME") or ".datamarket").resolve()
+    return Path(home).resolve() if home else client_home()
 
 
 def up(home: str | Path | None = None, *, chain_port: int = 0, provider_port: int = 0) -> Stack:
@@ -119,7 +121,7 @@ def up(home: str | Path | None = None, *, chain_port: int = 0, provider_port: in
     stack.home = str(root)
     _start_chain(stack, chain_port)
     _deploy_once(stack)
-    stack.store = os.environ.get("DATAMARKET_IPFS_API") or str(root / "store")
+    stack.store = environment.get("DATAMARKET_IPFS_API") or str(root / "store")
     _start_provider(stack, provider_port)
     _start_worker(stack)
     stack.save()
@@ -148,7 +150,7 @@ def _spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> int:
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, env={**os.environ, **(env or {})},
+            start_new_session=True, env={**LOCAL_DEFAULTS, **os.environ, **(env or {})},
         )  # fmt: skip
     return proc.pid
 
@@ -230,17 +232,17 @@ def _start_worker(stack: Stack) -> None:
     log = stack.path / "logs" / "worker.log"
     cmd = [sys.executable, "-m", "compute_to_data", "--queues", ",".join(_environments())]
     pid = _spawn(cmd, log, provider_env(stack))
-    service = Service("worker", os.environ.get("DATAMARKET_BROKER_URL") or "sqlite", pid, str(log),
+    service = Service("worker", environment.get("DATAMARKET_BROKER_URL") or "sqlite", pid, str(log),
                       program="compute_to_data")  # fmt: skip
     stack.services["worker"] = service
     stack.save()
-    from compute_to_data.jobs import JobStore
+    info_url = f"{stack.services['provider'].url}/api/v1/info"
+    _wait(lambda: _serving(requests.get(info_url, timeout=2).json()), "worker", service, timeout=60.0)
 
-    jobs = JobStore(f"sqlite:///{stack.path / 'provider' / 'jobs.db'}")
-    try:
-        _wait(lambda: "cpu" in jobs.live_queues(10.0), "worker", service, timeout=60.0)
-    finally:
-        jobs.close()
+
+def _serving(info: dict) -> bool:
+    """Whether the provider has seen a worker serving its cpu environment."""
+    return any(e["name"] == "cpu" and e["serving"] for e in info.get("compute_environments", ()))
 
 
 def _environments() -> list[str]:
@@ -248,13 +250,16 @@ def _environments() -> list[str]:
     return ["cpu", "gpu"] if any(Path("/dev").glob("nvidia[0-9]*")) else ["cpu"]
 
 
-SLOT_VAR = "DATAMARKET_PROVIDER_JOB_AGGREGATE_SLOT_S"
+SLOT_VAR = "DATAMARKET_WORKER_JOB_AGGREGATE_SLOT_S"
+#: Settings of the local market's services that the caller's environment may override: sample and
+#: aggregate runs k slots of this many seconds, short ones for a local market.
+LOCAL_DEFAULTS = {SLOT_VAR: "4"}
 
 
 def provider_env(stack: Stack) -> dict[str, str]:
     """The provider's settings for the local market (its key is a public dev key). The broker is
     Redis where ``DATAMARKET_BROKER_URL`` names one, else the embedded SQLite broker."""
-    broker = os.environ.get("DATAMARKET_BROKER_URL")
+    broker = environment.get("DATAMARKET_BROKER_URL")
     return {
         **({"DATAMARKET_PROVIDER_BROKER_URL": broker} if broker else {}),
         "DATAMARKET_PROVIDER_DATA_DIR": str(stack.path / "provider"),
@@ -267,10 +272,6 @@ def provider_env(stack: Stack) -> dict[str, str]:
         "DATAMARKET_PROVIDER_NONCES_URL": f"sqlite:///{stack.path / 'provider' / 'nonces.db'}",
         "DATAMARKET_PROVIDER_STORE": stack.store,
         "DATAMARKET_PROVIDER_FEE_TOKEN": stack.contracts["payment_token"],
-        # Sample and aggregate runs k slots of this many seconds: short ones for a local market.
-        "DATAMARKET_PROVIDER_JOB_AGGREGATE_SLOT_S": os.environ.get(
-            "DATAMARKET_PROVIDER_JOB_AGGREGATE_SLOT_S", "4"
-        ),
     }
 
 

@@ -40,9 +40,9 @@ from datamarket.auth import (
 )
 from datamarket.crypto.contexts import DOWNLOAD, access_context, content_context
 from datamarket.crypto.keys import InvalidPublicKey, rewrap
+from datamarket.metadata.resolve import DatasetDocument
 from provider import orders
 from provider.context import ProviderContext, current, json_body
-from provider.datasets import DatasetDocument
 from provider.errors import Forbidden, Unprocessable
 from provider.nonces import MAX_NONCE, NonceError, NonceUsed
 

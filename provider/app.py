@@ -11,15 +11,14 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
+from datamarket.chain.reader import ChainReader, Web3ChainReader
 from datamarket.crypto.keys import KeyStore
-from datamarket.errors import ConfigError
+from datamarket.storage import open_store
 from datamarket.storage.base import ContentStore
 from provider import access, compute, errors, fees, info, ops
-from provider.chain import ChainReader, Web3ChainReader
 from provider.context import EXTENSION, ProviderContext
 from provider.metrics import Metrics
 from provider.nonces import NonceStore, open_nonce_store
@@ -27,19 +26,6 @@ from provider.settings import ProviderSettings
 
 #: Every request body is small JSON; larger ones are refused with 413 before they are read.
 MAX_CONTENT_LENGTH = 64 * 1024
-
-
-def open_content_store(spec: str) -> ContentStore:
-    """The embedded store in directory ``spec``, or the kubo-compatible node at URL ``spec``."""
-    if urlsplit(spec).scheme in ("http", "https"):
-        try:
-            from datamarket.storage.kubo import KuboStore  # type: ignore[import-not-found]
-        except ImportError:
-            raise ConfigError("store: no IPFS node client is installed; use a directory") from None
-        return KuboStore(spec)
-    from datamarket.storage.embedded import EmbeddedStore
-
-    return EmbeddedStore(spec)
 
 
 def create_app(
@@ -67,7 +53,7 @@ def create_app(
             deploy_block=settings.market_deploy_block,
             timeout=settings.rpc_timeout_s,
         ),
-        store=store or open_content_store(str(settings.store)),
+        store=store or open_store(str(settings.store)),
         keys=keys or KeyStore(settings.keys_dir),  # type: ignore[arg-type]
         nonces=nonces or open_nonce_store(str(settings.nonces_url), namespace=address),
         metrics=Metrics(),
@@ -116,4 +102,4 @@ def _instrument(app: Flask, metrics: Metrics) -> None:
         return response
 
 
-__all__ = ["MAX_CONTENT_LENGTH", "create_app", "open_content_store"]
+__all__ = ["MAX_CONTENT_LENGTH", "create_app"]

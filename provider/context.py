@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import current_app, request
 
+from datamarket.chain.reader import ChainReader
 from datamarket.crypto.keys import KeyStore
+from datamarket.metadata.resolve import DocumentCache
 from datamarket.storage.base import ContentStore
-from provider.chain import ChainReader
-from provider.datasets import DocumentCache
 from provider.errors import BadRequest
 from provider.metrics import Metrics
 from provider.nonces import NonceStore

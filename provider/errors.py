@@ -19,14 +19,15 @@ ProviderError (DatamarketError)
 ├── Conflict                   409  order_pending
 ├── OrderExpired               410  order_expired
 ├── Unprocessable              422  nonce_in_future, metadata_invalid
-└── Unavailable                503  metadata_unavailable, store_unavailable, quote_nonce_unavailable
+└── Unavailable                503  quote_nonce_unavailable, no_worker, queue_full, broker_unavailable
 
 Errors of the kernel, mapped here too:
 InvalidRequest 400 invalid_request; NonceError 400 invalid_nonce; InvalidPublicKey 400
 invalid_public_key; InvalidSignature 401 invalid_signature; NonceUsed 409 nonce_used;
 KeyUnwrapError 422 key_unwrap_failed and UnknownKey 422 unknown_key (the dataset's wrap does not
 open here); InvalidMetadata 422 invalid_metadata and MetadataHashMismatch 422
-metadata_hash_mismatch (the dataset's document is unusable); ChainUnavailable 503
+metadata_hash_mismatch (the dataset's document is unusable); DocumentInvalid 422 metadata_invalid;
+DocumentUnavailable 503 metadata_unavailable, store_unavailable; ChainUnavailable 503
 chain_unavailable; NonceStoreUnavailable 503 nonce_store_unavailable. Werkzeug's own: 404
 not_found, 405 method_not_allowed, 413 request_too_large. Anything else: 500 internal_error.
 """
@@ -43,6 +44,7 @@ from datamarket.auth import InvalidRequest, InvalidSignature
 from datamarket.crypto.keys import InvalidPublicKey, KeyUnwrapError, UnknownKey
 from datamarket.errors import ChainUnavailable, DatamarketError
 from datamarket.metadata.document import InvalidMetadata, MetadataHashMismatch
+from datamarket.metadata.resolve import DocumentInvalid, DocumentUnavailable
 from datamarket.output_spec import InvalidOutputSpec
 from provider.nonces import NonceError, NonceStoreUnavailable, NonceUsed
 
@@ -110,6 +112,8 @@ HTTP_STATUS: dict[type[BaseException], int] = {
     UnknownKey: 422,
     InvalidMetadata: 422,
     MetadataHashMismatch: 422,
+    DocumentInvalid: 422,
+    DocumentUnavailable: 503,
     Unavailable: 503,
     ChainUnavailable: 503,
     NonceStoreUnavailable: 503,

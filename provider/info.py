@@ -1,4 +1,5 @@
-"""``GET /api/v1/info``: who this provider is and what it offers."""
+"""``GET /api/v1/info``: who this provider is and what it offers; where it offers compute, each
+environment and whether a worker serves it now (seen within the last 30 s)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from datamarket import __version__
+from provider.compute import WORKER_SEEN_S
 from provider.context import ProviderContext, current
 from provider.settings import SERVICE_IDS
 
@@ -21,7 +23,7 @@ def provider_info(ctx: ProviderContext) -> dict[str, Any]:
         services.append(
             {"id": SERVICE_IDS[name], "type": name, "fee_token": fee.token, "fee_amount": fee.amount}
         )
-    return {
+    info = {
         "address": ctx.address,
         "chain_id": ctx.chain.chain_id,
         "market": ctx.chain.market_address,
@@ -31,6 +33,12 @@ def provider_info(ctx: ProviderContext) -> dict[str, Any]:
         "nonce_window_ms": ctx.settings.nonce_window_ms,
         "min_confirmations": ctx.settings.min_confirmations,
     }
+    if ctx.compute is not None:
+        serving = ctx.compute.jobs.live_queues(WORKER_SEEN_S)
+        info["compute_environments"] = [
+            {"name": env, "serving": env in serving} for env in ctx.settings.compute_environments
+        ]
+    return info
 
 
 @bp.get("/info")

@@ -25,7 +25,7 @@ from datamarket.auth import AccessRequest
 from datamarket.chain import allowlist
 from datamarket.chain.events import DatasetState, OrderStarted
 from datamarket.chain.market import DatasetRecord
-from provider.chain import BlockInfo, OrderTx
+from datamarket.chain.reader import BlockInfo, OrderTx
 from provider.errors import Conflict, Forbidden, NotFound, OrderExpired, OrderRefused
 
 

@@ -7,7 +7,6 @@ mnemonic "test test ... junk". Their keys are public knowledge: never use them o
 from __future__ import annotations
 
 import glob
-import os
 import shutil
 import socket
 import subprocess
@@ -21,6 +20,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import HTTPProvider, Web3
 
+from datamarket import environment
 from datamarket.errors import ChainUnavailable, ConfigError
 
 DEV_MNEMONIC = "test test test test test test test test test test test junk"
@@ -36,7 +36,7 @@ def dev_account(index: int) -> LocalAccount:
 
 def find_anvil() -> str:
     """The anvil binary: $DATAMARKET_ANVIL, the npm package under node_modules, or anvil on PATH."""
-    explicit = os.environ.get("DATAMARKET_ANVIL")
+    explicit = environment.get("DATAMARKET_ANVIL")
     if explicit:
         return explicit
     roots = [Path.cwd(), Path(__file__).resolve().parents[2]]

@@ -290,7 +290,7 @@ def _bundle(algorithm: str | Path) -> tuple[bytes, str] | None:
 
 def pack_bundle(path: Path) -> tuple[bytes, str]:
     """An algorithm file or folder as bundle bytes and their sha256 (what a publisher trusts)."""
-    from compute_to_data.bundle import bundle_hash, pack
+    from datamarket.bundle import bundle_hash, pack
 
     data = pack(Path(path))
     return data, bundle_hash(data)

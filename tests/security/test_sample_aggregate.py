@@ -24,7 +24,7 @@ from tests.integration.compute.conftest import JOBS, LIMITS, ONE, PUBLISHER, Com
 
 HERE = Path(__file__).parent / "aggregate_jobs"
 K = 2
-SLOT_S = float(LIMITS["DATAMARKET_PROVIDER_JOB_AGGREGATE_SLOT_S"])
+SLOT_S = float(LIMITS["DATAMARKET_WORKER_JOB_AGGREGATE_SLOT_S"])
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ def test_unknown_queues_are_refused(queues: str) -> None:
 
 
 def test_a_bad_setting_is_named_not_echoed(tmp_path) -> None:
-    env = {**ENV, "DATAMARKET_PROVIDER_JOB_WALL_TIME_S": "-5", "DATAMARKET_PROVIDER_DATA_DIR": str(tmp_path)}
+    env = {**ENV, "DATAMARKET_WORKER_JOB_WALL_TIME_S": "-5", "DATAMARKET_PROVIDER_DATA_DIR": str(tmp_path)}
     result = CliRunner().invoke(cli.worker, [], env=env)
     assert result.exit_code == 1 and "job_wall_time_s" in result.output
     assert ENV["DATAMARKET_PROVIDER_PRIVATE_KEY"] not in result.output

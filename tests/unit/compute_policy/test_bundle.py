@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from compute_to_data.bundle import BundleError, bundle_hash, pack, unpack
+from datamarket.bundle import BundleError, bundle_hash, pack, unpack
 from datamarket.errors import DatamarketError
 
 

@@ -18,11 +18,11 @@ from flask.testing import FlaskClient
 
 from datamarket.auth import AccessRequest, sign_access_request
 from datamarket.chain.devchain import dev_account
+from datamarket.chain.reader import MetadataPointer
 from datamarket.crypto.contexts import DOWNLOAD, content_context
 from datamarket.crypto.keys import KeyStore, public_bytes, wrap_key
 from datamarket.metadata import document
 from provider.app import create_app
-from provider.chain import MetadataPointer
 from provider.nonces import SQLiteNonceStore
 from provider.settings import ProviderSettings, Secret
 from tests.provider_api import internal_errors, validating

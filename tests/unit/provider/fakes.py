@@ -11,10 +11,10 @@ from typing import BinaryIO
 from datamarket.chain.events import DatasetState, LogMeta, OrderFunding, OrderStarted
 from datamarket.chain.market import DatasetRecord
 from datamarket.chain.quotes import ZERO_ADDRESS, ZERO_HASH
+from datamarket.chain.reader import BlockInfo, MetadataPointer, OrderTx
 from datamarket.errors import ChainUnavailable
 from datamarket.storage.base import ContentNotFound
 from datamarket.storage.cid import raw_leaf_cid
-from provider.chain import BlockInfo, MetadataPointer, OrderTx
 
 MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 CHAIN_ID = 31337

@@ -171,7 +171,7 @@ def test_a_dataset_moved_to_another_provider_gets_no_key_here(scenario: Scenario
 
 def test_pending_and_unconfirmed_orders_are_409(scenario: Scenario, tmp_path) -> None:
     s = scenario
-    from provider.chain import OrderTx
+    from datamarket.chain.reader import OrderTx
 
     tx = "0x" + "77" * 32
     s.chain.txs[tx] = OrderTx(tx, None, None, None)

@@ -204,7 +204,7 @@ def test_privacy(env, monkeypatch) -> None:
 
 
 def test_algorithm_hash_and_publish(env, tmp_path, monkeypatch) -> None:
-    pytest.importorskip("compute_to_data.bundle")
+    pytest.importorskip("datamarket.bundle")
     folder = tmp_path / "algo"
     folder.mkdir()
     (folder / "main.py").write_text("print('hi')\n")

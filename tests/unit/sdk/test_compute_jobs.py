@@ -240,7 +240,7 @@ def test_an_epsilon_over_the_remaining_budget_is_refused_before_ordering(tmp_pat
 
 
 def test_a_bundle_is_published_to_the_store(tmp_path) -> None:
-    bundle = pytest.importorskip("compute_to_data.bundle")
+    bundle = pytest.importorskip("datamarket.bundle")
     from datamarket.storage.embedded import EmbeddedStore
 
     folder = tmp_path / "algo"

@@ -5,6 +5,11 @@ come from the content store (which verifies them against the CID); their sha256 
 hash the market stores now, and the document must be a valid ``datamarket/dataset@1``
 (``datamarket.metadata.document.load`` checks both). Storage failures are reported without the
 store's own messages, which name local paths.
+
+Errors are the kernel's: :class:`DocumentInvalid` (the chain points at nothing usable, code
+``metadata_invalid``) and :class:`DocumentUnavailable` (the document or the store cannot be reached
+now, codes ``metadata_unavailable`` and ``store_unavailable``); each service maps them to its own
+answers (the provider: 422 and 503).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from datamarket.chain.market import DatasetRecord
+from datamarket.chain.reader import ChainReader
+from datamarket.errors import DatamarketError
 from datamarket.metadata import document
 from datamarket.storage.base import (
     ContentCorrupted,
@@ -24,8 +31,24 @@ from datamarket.storage.base import (
     StoreUnavailable,
     cat_bytes,
 )
-from provider.chain import ChainReader
-from provider.errors import Unavailable, Unprocessable
+
+
+class DocumentInvalid(DatamarketError, ValueError):
+    """The dataset's metadata document cannot be used: no metadata event, bytes that do not match
+    the CID, or a document too large."""
+
+    code = "metadata_invalid"
+
+
+class DocumentUnavailable(DatamarketError, ConnectionError):
+    """The document, or the content store itself, cannot be reached now; worth retrying."""
+
+    code = "metadata_unavailable"
+
+    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(message, details=details)
+        if code is not None:
+            self.code = code
 
 
 @dataclass(frozen=True)
@@ -50,21 +73,19 @@ def load_document(
 ) -> DatasetDocument:
     pointer = chain.metadata_pointer(datatoken)
     if pointer is None:
-        raise Unprocessable("the dataset has no metadata event on this market", code="metadata_invalid")
+        raise DocumentInvalid("the dataset has no metadata event on this market")
     try:
         raw = cat_bytes(store, pointer.cid, max_size=max_bytes)
     except ContentNotFound:
-        raise Unavailable(
-            "the metadata document is not available from the content store",
-            code="metadata_unavailable",
-            details={"cid": pointer.cid},
+        raise DocumentUnavailable(
+            "the metadata document is not available from the content store", details={"cid": pointer.cid}
         ) from None
     except StoreUnavailable:
-        raise Unavailable("the content store is unavailable", code="store_unavailable") from None
+        raise DocumentUnavailable("the content store is unavailable", code="store_unavailable") from None
     except ContentCorrupted:
-        raise Unprocessable("the metadata document does not match its CID", code="metadata_invalid") from None
+        raise DocumentInvalid("the metadata document does not match its CID") from None
     except StorageError:
-        raise Unprocessable("the metadata document is too large", code="metadata_invalid") from None
+        raise DocumentInvalid("the metadata document is too large") from None
     # Raises InvalidMetadata / MetadataHashMismatch (422) for a document the chain did not commit to.
     doc = document.load(raw, expected_sha256=record.metadata_hash)
     return DatasetDocument(
@@ -107,4 +128,4 @@ class DocumentCache:
         return doc
 
 
-__all__ = ["DatasetDocument", "DocumentCache", "load_document"]
+__all__ = ["DatasetDocument", "DocumentCache", "DocumentInvalid", "DocumentUnavailable", "load_document"]

@@ -1,9 +1,9 @@
-"""What the provider reads from the chain, behind one small interface.
+"""What the services (the provider, its workers) read from the chain, behind one small interface.
 
 :class:`ChainReader` is the seam: :class:`Web3ChainReader` is the real one (a JSON-RPC node through
 web3 and :class:`~datamarket.chain.market.Market`), and unit tests use an in-memory one. Every
 failure to reach the node becomes :class:`~datamarket.errors.ChainUnavailable` (HTTP 503); nothing
-here decides whether an order is good (that is ``orders.py``).
+here decides whether an order is good (that is the provider's ``orders.py``).
 """
 
 from __future__ import annotations
