@@ -31,6 +31,7 @@ def test_info(scenario: Scenario) -> None:
             "fee_amount": 0,
         }
     ]
+    assert "compute_environments" not in info  # only a provider that offers compute lists them
 
 
 def test_healthz(scenario: Scenario) -> None:
