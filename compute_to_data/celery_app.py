@@ -1,4 +1,4 @@
-"""The Celery application: the broker, the queues and the two tasks.
+"""The worker's Celery application: the two tasks and what a worker process builds to run them.
 
 - ``datamarket.compute.run_job(job_id)``: one job, on the queue of its resource class (``cpu`` or
   ``gpu``). ``acks_late`` with ``reject_on_worker_lost``: the message is acknowledged only when the
@@ -7,11 +7,8 @@
   or another worker holds it).
 - ``datamarket.compute.post_receipts()``: posts the pending receipts in one transaction.
 
-Broker: Redis (or RabbitMQ) when ``broker_url`` says so; otherwise the embedded SQLite broker
-(``sqla+sqlite:///``) with a 50 ms polling interval (kombu's default polls once a second). Results
-are not stored in Celery: the job database is the record.
-
-The provider only sends tasks by name (:func:`enqueue`); it never imports the worker's code.
+The broker, the task names and the sending side are the kernel's (:mod:`datamarket.jobs.queue`): the
+provider sends tasks by name and never imports the worker's code.
 """
 
 from __future__ import annotations
@@ -27,49 +24,14 @@ from celery import Celery
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from compute_to_data.settings import WorkerSettings
+from datamarket.jobs.queue import POST_RECEIPTS, RUN_JOB, enqueue, make_celery, schedule_receipts
 
 log = logging.getLogger("datamarket.compute")
 
-RUN_JOB = "datamarket.compute.run_job"
-POST_RECEIPTS = "datamarket.compute.post_receipts"
 #: Seconds between a worker's sweeps for jobs whose worker died (and heartbeats).
 REAP_INTERVAL_S = 5.0
-SQLITE_POLLING_INTERVAL_S = 0.05
 #: A job still queued this long after its task was sent is sent again (the task was lost).
 QUEUED_RESEND_S = 120.0
-
-
-def make_celery(broker: str, *, lease_s: float = 5.0) -> Celery:
-    if broker.startswith("sqla+"):
-        from kombu.transport.sqlalchemy import Transport
-
-        Transport.polling_interval = SQLITE_POLLING_INTERVAL_S
-        Path(broker.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
-    app = Celery("datamarket", broker=broker, set_as_current=False)
-    app.conf.update(
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        task_ignore_result=True,
-        worker_prefetch_multiplier=1,
-        task_default_queue="cpu",
-        broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
-        worker_send_task_events=False,
-    )
-    if broker.startswith(("redis", "rediss")):
-        # A redelivered job is checked against its lease, so a visibility timeout shorter than
-        # the longest job is safe: it only decides how soon a dead worker's job is noticed.
-        # (The SQLAlchemy transport hands these options to create_engine: none for it.)
-        app.conf.broker_transport_options = {"visibility_timeout": max(60, int(lease_s * 12))}
-    return app
-
-
-def enqueue(app: Celery, job_id: str, environment: str) -> None:
-    app.send_task(RUN_JOB, args=[job_id], queue=environment)
-
-
-def schedule_receipts(app: Celery, delay_s: float, queue: str = "cpu") -> None:
-    app.send_task(POST_RECEIPTS, countdown=delay_s, queue=queue)
 
 
 # ------------------------------------------------------------------------------------ worker side
@@ -81,9 +43,10 @@ class Worker:
 
     def __init__(self, settings: WorkerSettings, app: Celery, queues: tuple[str, ...]) -> None:
         from compute_to_data import receipts, runner, sandbox
-        from compute_to_data.jobs import JobStore, LeaseKeeper
+        from compute_to_data.leases import LeaseKeeper
         from datamarket.chain.reader import Web3ChainReader
         from datamarket.crypto.keys import KeyStore
+        from datamarket.jobs.store import JobStore
         from datamarket.storage import open_store
 
         sandbox.check_available()
@@ -203,12 +166,4 @@ def build_worker_app(settings: WorkerSettings, queues: tuple[str, ...]) -> Celer
     return app
 
 
-__all__ = [
-    "POST_RECEIPTS",
-    "RUN_JOB",
-    "Worker",
-    "build_worker_app",
-    "enqueue",
-    "make_celery",
-    "schedule_receipts",
-]
+__all__ = ["Worker", "build_worker_app"]

@@ -23,8 +23,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, ContractPan
 from compute_to_data.settings import WorkerSettings
 from datamarket.chain.events import JobStatus, topic_of
 from datamarket.chain.market import ComputeReceipt, Market, revert_from
-
-from .jobs import CANCELLED, FAILED, REJECTED, SUCCEEDED, Job, JobStore
+from datamarket.jobs.store import CANCELLED, FAILED, REJECTED, SUCCEEDED, Job, JobStore
 
 log = logging.getLogger("datamarket.compute")
 

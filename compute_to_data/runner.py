@@ -29,17 +29,12 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
-from datamarket import bundle
+from datamarket import builtins, bundle
 from datamarket.chain.reader import ChainReader
 from datamarket.crypto import keys, stream
 from datamarket.crypto.contexts import COMPUTE_OFFERS, content_context, result_context
 from datamarket.errors import ChainUnavailable, DatamarketError
-from datamarket.metadata import declarations
-from datamarket.metadata.resolve import DatasetDocument, DocumentCache, DocumentUnavailable
-from datamarket.storage.base import ChunkReader, ContentStore, StorageError, StoreUnavailable, cat_bytes
-
-from . import builtins, failures, policy, sample_aggregate, sandbox
-from .jobs import (
+from datamarket.jobs.store import (
     CANCELLED,
     CHECKING,
     FAILED,
@@ -51,6 +46,11 @@ from .jobs import (
     Job,
     JobStore,
 )
+from datamarket.metadata import declarations
+from datamarket.metadata.resolve import DatasetDocument, DocumentCache, DocumentUnavailable
+from datamarket.storage.base import ChunkReader, ContentStore, StorageError, StoreUnavailable, cat_bytes
+
+from . import failures, policy, sample_aggregate, sandbox
 
 log = logging.getLogger("datamarket.compute")
 

@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from datamarket.jobs.store import CHECKING, PUBLISHING, RUNNING, STAGING, Job
 from datamarket.metadata.resolve import DatasetDocument
 from datamarket.output_spec import InvalidOutputSpec, OutputSpec, blocks_of
 
 from . import aggregate, runner, sandbox
-from .jobs import CHECKING, PUBLISHING, RUNNING, STAGING, Job
 
 log = logging.getLogger("datamarket.compute")
 

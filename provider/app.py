@@ -74,7 +74,7 @@ def _compute_backend(settings: ProviderSettings, jobs: Any) -> compute.ComputeBa
     """The job database and the broker, where the provider offers compute."""
     if "compute" not in settings.services:
         return None
-    from compute_to_data.jobs import JobStore
+    from datamarket.jobs.store import JobStore
 
     return compute.ComputeBackend(
         jobs=jobs or JobStore(str(settings.jobs_url)),

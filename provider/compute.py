@@ -36,17 +36,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from flask.typing import ResponseReturnValue
 
-from compute_to_data import builtins
-from compute_to_data.celery_app import enqueue, make_celery
-from compute_to_data.jobs import (
-    FAILED,
-    SUCCEEDED,
-    BudgetExceeded,
-    Job,
-    JobStore,
-    NewJob,
-    OrderAlreadyUsed,
-)
+from datamarket import builtins
 from datamarket.auth import (
     ComputeRequest,
     InvalidRequest,
@@ -59,6 +49,16 @@ from datamarket.auth import (
 )
 from datamarket.chain.market import epsilon_units
 from datamarket.crypto.keys import InvalidPublicKey, wrap_key
+from datamarket.jobs.queue import enqueue, make_celery
+from datamarket.jobs.store import (
+    FAILED,
+    SUCCEEDED,
+    BudgetExceeded,
+    Job,
+    JobStore,
+    NewJob,
+    OrderAlreadyUsed,
+)
 from datamarket.metadata import declarations
 from provider.access import AccessBody, authenticate, authorize, parse_proof
 from provider.context import ProviderContext, current, json_body

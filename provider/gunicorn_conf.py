@@ -15,6 +15,10 @@ from typing import Any
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
+#: Gunicorn's control socket has one path per user (``~/.gunicorn/gunicorn.ctl``): several providers
+#: on one machine would share it, and one stopping removes another's. The provider does not use it.
+control_socket_disable = True
+
 
 def on_starting(server: Any) -> None:
     """In the master, before any worker starts: a folder for the workers' metrics (``metrics/``

@@ -47,7 +47,7 @@ from safetensors import safe_open
 from sklearn.datasets import load_breast_cancer, load_digits
 from torch import nn
 
-from compute_to_data import builtins
+from datamarket import builtins
 from datamarket.demo import breast_cancer_bounds
 from datamarket.metadata.declarations import declare
 

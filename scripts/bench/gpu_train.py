@@ -36,7 +36,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "compute_to_data" / "algorithms" / "train_tabular.py"
-# The modules staged beside it (compute_to_data/builtins.py: the built-in's `modules`), copied here by hand so
+# The modules staged beside it (datamarket/builtins.py: the built-in's `modules`), copied here by hand so
 # that this benchmark imports nothing more from the repository.
 MODULES = tuple(ROOT / "compute_to_data" / "algorithms" / name for name in ("_job.py", "_training.py"))
 RESULTS = ROOT / "bench" / "results"

@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from compute_to_data.jobs import JobStore
 from datamarket import stack
 from datamarket.chain.devchain import DevChain, dev_account
 from datamarket.chain.market import Market
 from datamarket.demo import write_breast_cancer_csv
+from datamarket.jobs.store import JobStore
 from datamarket.sdk import compute
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/bench/sandbox_overhead.py [--runs 3] [--latency-runs 20] [--steps N]
 
-1. Training: ``compute_to_data/algorithms/train_tabular.py`` on a synthetic table when it exists and
+1. Training: ``datamarket/algorithms/train_tabular.py`` on a synthetic table when it exists and
    runs bare, else a small torch MLP on synthetic data (about 10-20 s here), RUNS times bare and RUNS
    times in the sandbox, alternating; the median wall seconds of each (the whole process: start,
    imports, training) and the overhead. Target: <= 5%. Bare runs get the same roots through the

@@ -14,8 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from compute_to_data import jobs as J
-from compute_to_data.jobs import BudgetExceeded, JobStore, NewJob, OrderAlreadyUsed
 from datamarket.chain.devchain import dev_account
+from datamarket.jobs.store import BudgetExceeded, JobStore, NewJob, OrderAlreadyUsed
 
 pytestmark = pytest.mark.integration
 

@@ -21,8 +21,7 @@ import pytest
 from safetensors import safe_open
 from sklearn.datasets import load_breast_cancer
 
-from compute_to_data import builtins
-from datamarket import bundle
+from datamarket import builtins, bundle
 from datamarket.metadata.declarations import declare
 
 ALLOWED_IMPORTS = {

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from compute_to_data.builtins import ALGORITHMS_DIR
+from datamarket.builtins import ALGORITHMS_DIR
 
 
 @pytest.fixture(scope="module")

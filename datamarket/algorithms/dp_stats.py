@@ -1,7 +1,7 @@
 """Built-in algorithm `dp_stats`: differentially private summary statistics of one table (pure epsilon-DP).
 
 Staged into the sandbox as /job/algorithm/main.py beside _job.py, the job interface every built-in shares
-(compute_to_data/builtins.py); it imports nothing from the repository (stdlib, numpy, pandas and _job only).
+(datamarket/builtins.py); it imports nothing from the repository (stdlib, numpy, pandas and _job only).
 See docs/compute.md, "The algorithm interface".
 
 The job's epsilon is required (> 0). It describes only the columns the publisher declared numeric, between

@@ -1,6 +1,6 @@
 """The built-in algorithms' registry: name, script, whether DP, whether it may use a GPU (docs/compute.md).
 
-Each built-in is a script in `compute_to_data/algorithms/` and the modules it imports from beside it
+Each built-in is a script in `datamarket/algorithms/` and the modules it imports from beside it
 (`_job.py`, the job interface, for every built-in; `_training.py` too for the two training scripts).
 :func:`stage` lays them out in the sandbox's algorithm folder: the script as `/job/algorithm/main.py`, each
 module under its own name. The algorithm hash recorded in a built-in job's receipt (`hash(name)`) is the

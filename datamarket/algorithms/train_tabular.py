@@ -1,7 +1,7 @@
 """Built-in algorithm `train_tabular`: a classifier (MLP or logistic regression) on one table, optionally DP.
 
 Staged into the sandbox as /job/algorithm/main.py beside _job.py (the job interface of every built-in) and
-_training.py, the training core it shares with text_classifier (compute_to_data/builtins.py); it imports
+_training.py, the training core it shares with text_classifier (datamarket/builtins.py); it imports
 nothing from the repository (stdlib, numpy, pandas, torch, opacus, safetensors, _job and _training only).
 See docs/compute.md, "The algorithm interface".
 

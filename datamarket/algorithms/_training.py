@@ -1,7 +1,7 @@
 """The training core that the built-ins `train_tabular` and `text_classifier` share.
 
 Not an algorithm itself: a module staged beside the entry script, as /job/algorithm/_training.py next to
-/job/algorithm/main.py (compute_to_data/builtins.py, `stage`), which imports it by name (`from _training
+/job/algorithm/main.py (datamarket/builtins.py, `stage`), which imports it by name (`from _training
 import ...`). Like the scripts it imports nothing from the repository: the standard library, numpy, pandas,
 torch, safetensors, opacus for DP runs, and _job (the job interface every built-in shares, staged beside it
 too). See docs/compute.md, "The algorithm interface".
