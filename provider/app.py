@@ -18,8 +18,10 @@ from datamarket.chain.reader import ChainReader, Web3ChainReader
 from datamarket.crypto.keys import KeyStore
 from datamarket.storage import open_store
 from datamarket.storage.base import ContentStore
-from provider import access, compute, errors, fees, info, ops
+from provider import access, errors, fees, info, ops
 from provider.context import EXTENSION, ProviderContext
+from provider.jobs import ComputeBackend
+from provider.jobs import bp as jobs_bp
 from provider.metrics import Metrics
 from provider.nonces import NonceStore, open_nonce_store
 from provider.settings import ProviderSettings
@@ -62,7 +64,7 @@ def create_app(
         compute=_compute_backend(settings, jobs),
     )
     app.extensions[EXTENSION] = ctx
-    for blueprint in (info.bp, access.bp, fees.bp, ops.bp, compute.bp):
+    for blueprint in (info.bp, access.bp, fees.bp, ops.bp, jobs_bp):
         app.register_blueprint(blueprint)
     errors.register(app, on_error=ctx.metrics.record_error)
     _instrument(app, ctx.metrics)
@@ -70,13 +72,13 @@ def create_app(
     return app
 
 
-def _compute_backend(settings: ProviderSettings, jobs: Any) -> compute.ComputeBackend | None:
+def _compute_backend(settings: ProviderSettings, jobs: Any) -> ComputeBackend | None:
     """The job database and the broker, where the provider offers compute."""
     if "compute" not in settings.services:
         return None
     from datamarket.jobs.store import JobStore
 
-    return compute.ComputeBackend(
+    return ComputeBackend(
         jobs=jobs or JobStore(str(settings.jobs_url)),
         broker_url=str(settings.broker_url),
         lease_s=settings.job_lease_s,

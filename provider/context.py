@@ -35,7 +35,7 @@ class ProviderContext:
     address: str
     #: Verified metadata documents, so a repeated access skips the store and the schema check.
     documents: DocumentCache = field(default_factory=DocumentCache)
-    #: The compute backend (``provider.compute.ComputeBackend``) where the compute service is on.
+    #: The compute backend (``provider.jobs.ComputeBackend``) where the compute service is on.
     compute: Any = None
 
     def close(self) -> None:

@@ -9,8 +9,8 @@ from flask import Blueprint, jsonify
 from flask.typing import ResponseReturnValue
 
 from datamarket import __version__
-from provider.compute import WORKER_SEEN_S
 from provider.context import ProviderContext, current
+from provider.jobs import WORKER_SEEN_S
 from provider.settings import SERVICE_IDS
 
 bp = Blueprint("info", __name__, url_prefix="/api/v1")

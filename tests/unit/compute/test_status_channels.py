@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from compute_to_data import failures
 from compute_to_data.runner import PROGRESS_INTERVAL_S, ProgressGate
-from provider.compute import coarse_timings
+from provider.jobs import coarse_timings
 
 
 def feed(lines: list[str], step_s: float) -> list[float]:

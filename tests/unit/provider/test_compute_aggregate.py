@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from provider.compute import check_aggregate
 from provider.errors import Unprocessable
+from provider.jobs import check_aggregate
 
 TRUSTED = "ab" * 32
 COMPUTE = {"trusted_algorithms": [TRUSTED], "allow_any_algorithm": True, "privacy": {}}

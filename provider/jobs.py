@@ -64,7 +64,7 @@ from provider.access import AccessBody, authenticate, authorize, parse_proof
 from provider.context import ProviderContext, current, json_body
 from provider.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 
-log = logging.getLogger("provider.compute")
+log = logging.getLogger("provider.jobs")
 
 bp = Blueprint("compute", __name__, url_prefix="/api/v1")
 
