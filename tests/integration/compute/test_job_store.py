@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from compute_to_data import jobs as J
 from datamarket.chain.devchain import dev_account
+from datamarket.jobs import store as J
 from datamarket.jobs.store import BudgetExceeded, JobStore, NewJob, OrderAlreadyUsed
 
 pytestmark = pytest.mark.integration

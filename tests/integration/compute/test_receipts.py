@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from compute_to_data import jobs as J
 from compute_to_data.receipts import REFUSED_RETRY_S, STALE_AFTER_S, ReceiptPoster, receipt_of
 from datamarket.chain.events import ComputeReceiptPosted
+from datamarket.jobs import store as J
 from datamarket.jobs.store import JobStore, NewJob
 from provider.settings import ProviderSettings, Secret
 from tests.conftest import World
