@@ -2,20 +2,22 @@
 
 It reads the worker's settings (``compute_to_data.settings``: ``DATAMARKET_PROVIDER_*`` for what it
 shares with the provider it works for, ``DATAMARKET_WORKER_*`` for its own, or ``--config``). It
-refuses to start without bubblewrap, with a message that says how to install it.
+refuses to start without bubblewrap, with a message that says how to install it. Its failures take
+the CLI's error path (:mod:`datamarket.cli.errors`).
 """
 
 from __future__ import annotations
 
+import json
 import os
-import sys
 
 import click
 
-from datamarket.errors import DatamarketError
+from datamarket.cli.errors import Command, CommandError
+from datamarket.cli.output import json_option
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option(
     "--queues",
     default="cpu",
@@ -25,7 +27,8 @@ from datamarket.errors import DatamarketError
 @click.option("--concurrency", type=click.IntRange(1, 256), help="Jobs at once (default: CPUs / 2, or GPUs).")
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML settings file.")
 @click.option("--loglevel", default="INFO", show_default=True)
-def worker(queues: str, concurrency: int | None, config: str | None, loglevel: str) -> None:
+@json_option("Print the start line, or the error that stops the start, as one JSON object.")
+def worker(queues: str, concurrency: int | None, config: str | None, loglevel: str, as_json: bool) -> None:
     """Run compute jobs: stage, sandbox, check, publish, post receipts."""
     from compute_to_data import sandbox
     from compute_to_data.celery_app import build_worker_app
@@ -34,20 +37,22 @@ def worker(queues: str, concurrency: int | None, config: str | None, loglevel: s
 
     chosen = tuple(q.strip() for q in queues.split(",") if q.strip())
     if not chosen or any(q not in ("cpu", "gpu") for q in chosen):
-        raise click.BadParameter("a list among cpu, gpu", param_hint="--queues")
+        raise click.BadParameter("a list among cpu, gpu", param_hint=["--queues"])
+    settings = WorkerSettings.load(config_file=config)
     try:
-        settings = WorkerSettings.load(config_file=config)
         sandbox.check_available()
-    except DatamarketError as exc:
-        click.echo(f"error ({exc.code}): {exc.message}", err=True)
-        sys.exit(1)
     except sandbox.SandboxError as exc:
-        click.echo(f"error ({exc.code}): {exc}", err=True)
-        sys.exit(1)
+        raise CommandError(str(exc), code=exc.code) from None
     gpus = len(GpuPool.detect().devices) if "gpu" in chosen else 0
     if concurrency is None:
         concurrency = gpus if chosen == ("gpu",) and gpus else max(1, (os.cpu_count() or 2) // 2)
-    click.echo(f"worker for {settings.provider_address}: queues {','.join(chosen)}, {gpus} GPU(s)", err=True)
+    if as_json:
+        started = {"provider": settings.provider_address, "queues": list(chosen), "gpus": gpus,
+                   "concurrency": concurrency}  # fmt: skip
+        click.echo(json.dumps(started, sort_keys=True))
+    else:
+        shown = ",".join(chosen)
+        click.echo(f"worker for {settings.provider_address}: queues {shown}, {gpus} GPU(s)", err=True)
     app = build_worker_app(settings, chosen)
     app.worker_main(
         [

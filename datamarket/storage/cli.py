@@ -17,16 +17,24 @@ from typing import BinaryIO
 
 import click
 
+from datamarket.cli.errors import Group
+from datamarket.cli.output import json_option
 from datamarket.errors import DatamarketError
 from datamarket.storage import open_store
 from datamarket.storage.base import CarStore
 
 DEFAULT_STORE = Path(".datamarket") / "store"
 
-_json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
+_json_option = json_option("Print one JSON object: the result, or the error.")
 
 
-@click.group()
+class LocalFileError(DatamarketError, OSError):
+    """A local file (the one to add, the CAR to write or read) could not be read or written."""
+
+    code = "io_error"
+
+
+@click.group(cls=Group)
 @click.option(
     "--store",
     "location",
@@ -49,7 +57,7 @@ def store(ctx: click.Context, location: str) -> None:
 @click.pass_obj
 def add(location: str, file: str, cid_version: str, only_hash: bool, as_json: bool) -> None:
     """Add FILE (- for stdin) and print its CID."""
-    with _errors(as_json), _open_input(file) as stream:
+    with _local_files(), _open_input(file) as stream:
         cid = _open(location).add(stream, cid_version=int(cid_version), only_hash=only_hash)
         click.echo(json.dumps({"cid": cid}) if as_json else cid)
 
@@ -60,7 +68,7 @@ def add(location: str, file: str, cid_version: str, only_hash: bool, as_json: bo
 def cat(location: str, cid: str) -> None:
     """Write the content of CID to stdout, verified block by block."""
     out = sys.stdout.buffer
-    with _errors():
+    with _local_files():
         for piece in _open(location).cat(cid):
             out.write(piece)
         out.flush()
@@ -73,7 +81,7 @@ def cat(location: str, cid: str) -> None:
 @click.pass_obj
 def export_car(location: str, cid: str, car_file: Path, as_json: bool) -> None:
     """Write the DAG of CID to FILE.car (CAR v1)."""
-    with _errors(as_json):
+    with _local_files():
         store = _open(location)
         _write_atomically(car_file, lambda out: store.export_car(cid, out))
         if as_json:
@@ -86,7 +94,7 @@ def export_car(location: str, cid: str, car_file: Path, as_json: bool) -> None:
 @click.pass_obj
 def import_car(location: str, car_file: str, as_json: bool) -> None:
     """Import FILE.car (CAR v1; - for stdin), pin its roots and print them."""
-    with _errors(as_json), _open_input(car_file) as stream:
+    with _local_files(), _open_input(car_file) as stream:
         roots = _open(location).import_car(stream)
         click.echo(json.dumps({"roots": list(roots)}) if as_json else "\n".join(roots))
 
@@ -105,26 +113,20 @@ def _open_input(path: str) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def _errors(as_json: bool = False) -> Iterator[None]:
-    """Errors as one line, ``error (<code>): message`` (with --json, one JSON object), exit status 1."""
+def _local_files() -> Iterator[None]:
+    """A local file's failure as :class:`LocalFileError` (the CLI's error path reports it: exit
+    status 1); a reader that went away (``... | head``) ends the command with exit status 1, quietly."""
     try:
         yield
-    except DatamarketError as exc:
-        _fail(exc.code, exc.message, as_json)
     except BrokenPipeError:
-        # The reader went away (`... | head`): not an error, but stdout can no longer be flushed.
+        # Not an error, but stdout can no longer be flushed.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
+    except DatamarketError:
+        raise
     except OSError as exc:
-        _fail("io_error", f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), as_json)
-
-
-def _fail(code: str, message: str, as_json: bool = False) -> None:
-    if as_json:
-        click.echo(json.dumps({"error": {"code": code, "message": message}}))
-    else:
-        click.echo(f"error ({code}): {message}", err=True)
-    sys.exit(1)
+        message = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
+        raise LocalFileError(message) from None
 
 
 def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:

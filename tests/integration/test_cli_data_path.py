@@ -123,3 +123,6 @@ def test_invalid_prices_are_usage_errors(market_home):
         result = CliRunner().invoke(main, ["publish", str(source), "--name", "t", "--price", price, "--json"])
         assert result.exit_code == 2, (price, result.output)
         assert "Traceback" not in result.output
+        error = json.loads(result.stdout)["error"]
+        assert (error["code"], error["details"]) == ("usage_error", {"param": "--price"}), price
+        assert error["message"].startswith("Invalid value for '--price': price ")

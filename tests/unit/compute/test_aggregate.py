@@ -308,24 +308,3 @@ def test_blocks_default_and_minimum() -> None:
     assert blocks_of({"aggregate": {"blocks": 4}}) == 4
     assert blocks_of({"aggregate": {"blocks": 1}}) == 2
     parse_output_spec({"format": "json", "shape": [], "lower": 0, "upper": 1})
-
-
-def test_the_cli_builds_the_output_spec(tmp_path: Path) -> None:
-    import click
-
-    from datamarket.compute_cli import parse_output_option
-
-    assert parse_output_option(None, None, "json") is None
-    assert parse_output_option("31", "-5:5", "json") == {
-        "format": "json",
-        "shape": [31],
-        "lower": -5.0,
-        "upper": 5.0,
-    }
-    bounds = tmp_path / "bounds.json"
-    bounds.write_text(json.dumps({"lower": [0, -1], "upper": [1, 1]}))
-    spec = parse_output_option("2", str(bounds), "safetensors")
-    assert spec == {"format": "safetensors", "shape": [2], "lower": [0, -1], "upper": [1, 1]}
-    for shape, given in (("2", "5:-5"), ("x", "0:1"), ("2", "0-1"), ("2", None), ("0", "0:1")):
-        with pytest.raises(click.ClickException):
-            parse_output_option(shape, given, "json")

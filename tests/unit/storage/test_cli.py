@@ -114,4 +114,27 @@ def test_json_output_of_add_export_import_and_errors(tmp_path) -> None:
     missing = runner.invoke(
         store, ["--store", str(tmp_path / "two"), "add", str(tmp_path / "nope"), "--json"]
     )
-    assert missing.exit_code != 0
+    assert missing.exit_code == 1
+    error = json.loads(missing.stdout)["error"]
+    assert (error["code"], error["details"]) == ("io_error", {})
+    assert error["message"] == f"{tmp_path / 'nope'}: No such file or directory"
+
+
+def test_the_store_commands_take_the_clis_error_path(runner, monkeypatch) -> None:
+    import json
+
+    from datamarket.cli.errors import Command, Group
+    from datamarket.storage import cli
+
+    assert isinstance(store, Group) and all(isinstance(c, Command) for c in store.commands.values())
+
+    def broken(location):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(cli, "_open", broken)
+    monkeypatch.delenv("DATAMARKET_DEBUG", raising=False)
+    result = runner.invoke(store, ["add", "-", "--json"], input=b"x")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert json.loads(result.stdout)["error"]["code"] == "internal_error"
+    usage = runner.invoke(store, ["add", "-", "--cid-version", "2", "--json"], input=b"x")
+    assert usage.exit_code == 2 and json.loads(usage.stdout)["error"]["code"] == "usage_error"

@@ -1,4 +1,4 @@
-"""`datamarket compute ...`, `privacy`, `algorithm` and publish's compute flags, with a fake provider."""
+"""`datamarket compute ...`, `privacy` and `algorithm`, with a fake provider."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from datamarket import cli
-from datamarket import compute_cli as ccli
+from datamarket.cli import context
 from datamarket.sdk import compute
 from tests.unit.sdk.test_compute_jobs import DATATOKEN, JOB, ORDER, FakeProvider, fake_market
 from tests.unit.sdk.test_compute_result import output_hash, standard
@@ -17,14 +17,14 @@ from tests.unit.sdk.test_compute_result import output_hash, standard
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    """A client home in tmp_path and a fake market and provider behind `_context`."""
+    """A client home in tmp_path and a fake market and provider behind `context.connect`."""
     monkeypatch.setenv("DATAMARKET_HOME", str(tmp_path / "home"))
     for var in ("DATAMARKET_STORE", "DATAMARKET_PROVIDER_URL", "DATAMARKET_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     provider = FakeProvider([{"state": "succeeded", "progress": 1.0}])
     settings = SimpleNamespace(provider_url=provider.base_url)
-    monkeypatch.setattr(ccli, "_context", lambda dev_index: (settings, fake_market(), None, provider))
-    monkeypatch.setattr(ccli, "_local", lambda: False)
+    monkeypatch.setattr(context, "connect", lambda dev_index: (settings, fake_market(), None, provider))
+    monkeypatch.setattr(context, "on_local_market", lambda: False)
     monkeypatch.setattr(compute, "ProviderClient", lambda url: provider)
     return SimpleNamespace(provider=provider, home=tmp_path / "home")
 
@@ -38,25 +38,6 @@ def last_json(result) -> dict:
 
 
 # ---------------------------------------------------------------------------------------- params
-
-
-def test_params_are_json_when_they_parse() -> None:
-    got = ccli.parse_params(["a=1", "b=0.5", "c=true", "d=[1,2]", 'e={"k":null}', "f=text", "g=", "h=x=y"])
-    assert got == {
-        "a": 1,
-        "b": 0.5,
-        "c": True,
-        "d": [1, 2],
-        "e": {"k": None},
-        "f": "text",
-        "g": "",
-        "h": "x=y",
-    }
-    assert ccli.parse_params(["n=NaN", "i=Infinity", 's="quoted"']) == {
-        "n": "NaN",
-        "i": "Infinity",
-        "s": "quoted",
-    }
 
 
 @pytest.mark.parametrize("bad", [["novalue"], ["=1"], ["a=1", "a=2"]])
@@ -78,6 +59,28 @@ def test_bad_params_are_usage_errors(env, bad) -> None:
 )
 def test_bad_start_arguments_are_usage_errors(env, args) -> None:
     assert run("compute", "start", *args).exit_code == 2
+
+
+def test_a_bad_option_with_json_is_a_json_usage_error(env) -> None:
+    result = run("compute", "start", DATATOKEN, "-a", "x", "--epsilon", "lots", "--json")
+    assert result.exit_code == 2
+    error = last_json(result)["error"]
+    assert error["code"] == "usage_error" and error["details"] == {"param": "--epsilon"}
+
+
+def test_bad_output_options_are_usage_errors(env) -> None:
+    alone = run("compute", "start", DATATOKEN, "-a", "x", "--output-shape", "2", "--order-tx", ORDER)
+    assert alone.exit_code == 2
+    assert "Error: --output-shape and --output-bounds go together" in alone.stderr
+    result = run("compute", "start", DATATOKEN, "-a", "x", "--output-shape", "x", "--output-bounds", "0:1",
+                 "--order-tx", ORDER, "--json")  # fmt: skip
+    assert result.exit_code == 2
+    assert last_json(result)["error"] == {
+        "code": "usage_error",
+        "message": "Invalid value for '--output-shape': 'x' is not a list of integers such as 31 or 2,3",
+        "details": {"param": "--output-shape"},
+    }
+    assert env.provider.started == []
 
 
 def test_commands_are_registered() -> None:
@@ -136,7 +139,11 @@ def test_provider_errors_are_reported_not_raised(env) -> None:
     result = run("compute", "start", DATATOKEN, "-a", "dp_stats", "--order-tx", ORDER, "--json")
     assert result.exit_code == 1
     assert last_json(result) == {
-        "error": {"code": "algorithm_not_trusted", "message": "the dataset does not trust this algorithm"}
+        "error": {
+            "code": "algorithm_not_trusted",
+            "message": "the dataset does not trust this algorithm",
+            "details": {},
+        }
     }
 
 
@@ -172,6 +179,7 @@ def test_status_logs_cancel(env) -> None:
 def test_an_unknown_job(env) -> None:
     result = run("compute", "status", "f" * 32, "--json")
     assert result.exit_code == 1 and last_json(result)["error"]["code"] == "job_not_found"
+    assert last_json(result)["error"]["details"] == {"job_id": "f" * 32}
     assert run("compute", "status", "nope").exit_code == 2
 
 
@@ -214,72 +222,3 @@ def test_algorithm_hash_and_publish(env, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DATAMARKET_STORE", str(tmp_path / "store"))
     published = last_json(run("algorithm", "publish", str(folder), "--json"))
     assert published["sha256"] == digest and published["cid"].startswith("b")
-
-
-# ------------------------------------------------------------------------------------ publish flags
-
-
-@pytest.fixture
-def publish_capture(tmp_path, monkeypatch):
-    captured = {}
-
-    def publish_file(request, **kwargs):
-        captured["request"] = request
-        return SimpleNamespace(dataset="eip155:31337/0x1", publish_tx="0x2", metadata_cid="b3", data_cid="b4")
-
-    settings = SimpleNamespace(payment_token="", provider_url="http://provider.test")
-    provider = SimpleNamespace(info=lambda: {})
-    monkeypatch.setattr(
-        cli, "_context", lambda dev_index: (settings, SimpleNamespace(w3=None), None, provider)
-    )
-    monkeypatch.setattr(cli, "_local", lambda: False)
-    monkeypatch.setattr("datamarket.sdk.publish.publish_file", publish_file)
-    data = tmp_path / "data.csv"
-    data.write_text("a,b\n1,2\n")
-
-    def publish(*flags: str):
-        captured.pop("request", None)
-        result = run("publish", str(data), "--name", "d", "--payment-token", "native", *flags, "--json")
-        return result, captured.get("request")
-
-    return publish
-
-
-def test_publish_compute_flags(publish_capture) -> None:
-    digest = "AB" * 32
-    result, request = publish_capture(
-        "--compute-only",
-        "--epsilon-budget",
-        "10",
-        "--trust-algorithm",
-        digest,
-        "--trust-algorithm",
-        "0x" + "cd" * 32,
-    )
-    assert result.exit_code == 0, result.output
-    assert request.compute and not request.download
-    assert request.max_epsilon_per_job == 1.0 and request.epsilon_budget == 10
-    assert request.trusted_algorithms == ("ab" * 32, "cd" * 32) and not request.allow_any_algorithm
-    _, request = publish_capture("--epsilon-budget", "0.5", "--allow-any-algorithm")
-    assert request.compute and request.download and request.max_epsilon_per_job == 0.5
-    assert request.allow_any_algorithm
-    _, request = publish_capture("--epsilon-budget", "4", "--max-epsilon-per-job", "2")
-    assert request.max_epsilon_per_job == 2
-    _, request = publish_capture()
-    assert request.download and not request.compute
-
-
-@pytest.mark.parametrize(
-    ("flags", "exit_code"),
-    [
-        (["--trust-algorithm", "abc"], 2),
-        (["--epsilon-budget", "-1"], 2),
-        (["--compute-only"], 1),
-        (["--epsilon-budget", "1", "--max-epsilon-per-job", "2"], 1),
-        (["--epsilon-budget", "1", "--max-epsilon-per-job", "0"], 1),
-        (["--epsilon-budget", "inf"], 1),
-    ],
-)
-def test_publish_refuses_bad_compute_flags(publish_capture, flags, exit_code) -> None:
-    result, request = publish_capture(*flags)
-    assert result.exit_code == exit_code and request is None

@@ -1,0 +1,50 @@
+"""``datamarket up``, ``down`` and ``status``: the local market on this machine."""
+
+from __future__ import annotations
+
+import click
+
+from datamarket.cli.errors import Command
+from datamarket.cli.output import emit, json_option
+
+
+@click.command(cls=Command)
+@json_option()
+def up(as_json: bool) -> None:
+    """Start a local market: anvil (state on disk), contracts, content store, provider."""
+    from datamarket import stack
+
+    status = stack.up().status()
+    emit(as_json, status, _status_lines(status))
+
+
+@click.command(cls=Command)
+@json_option()
+def down(as_json: bool) -> None:
+    """Stop the local market; its state stays on disk for the next `up`."""
+    from datamarket import stack
+
+    status = stack.down().status()
+    emit(as_json, status, ["local market stopped"])
+
+
+@click.command(cls=Command)
+@json_option()
+def status(as_json: bool) -> None:
+    """Show the local market's services, chain id and contract addresses."""
+    from datamarket import stack
+
+    status = stack.status().status()
+    emit(as_json, status, _status_lines(status))
+
+
+def _status_lines(status: dict) -> list[str]:
+    lines = [f"home      {status['home']}", f"chain id  {status['chain_id']}"]
+    lines += [f"{name:<9} {addr}" for name, addr in status["contracts"].items()]
+    lines.append(f"store     {status['store']}")
+    for name, s in status["services"].items():
+        lines.append(f"{name:<9} {s['url']}  {'running' if s['running'] else 'stopped'}")
+    return lines
+
+
+__all__ = ["down", "status", "up"]
