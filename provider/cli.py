@@ -72,6 +72,7 @@ def serve(host: str, port: int, workers: int, config: str | None, timeout: int, 
                 "accesslog": "-",
                 "proc_name": "datamarket-provider",
                 "on_starting": gunicorn_conf.on_starting,
+                "control_socket_disable": gunicorn_conf.control_socket_disable,
             }.items():
                 self.cfg.set(name, value)
 
