@@ -344,10 +344,10 @@ def publish(file, name, description, tags, license_, price, payment_token, free,
 @_handle_errors
 def buy(dataset, dev_index, as_json) -> None:
     """Buy one datatoken of DATASET (or take one from a free dataset's dispenser)."""
-    from datamarket.sdk import download as flows
+    from datamarket.sdk import orders
 
     _, market, _, _ = _context(4 if dev_index is None and _local() else dev_index)
-    tx = flows.buy(market, _datatoken(dataset))
+    tx = orders.buy(market, _datatoken(dataset))
     _emit(as_json, {"tx": tx.tx_hash}, [f"bought one datatoken of {dataset}: {tx.tx_hash}"])
 
 

@@ -90,7 +90,7 @@ def _dataset_argument(ctx: click.Context, param: click.Parameter, value: str) ->
 
 
 def _job_argument(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from datamarket.sdk.compute import JOB_ID
+    from datamarket.sdk.job_files import JOB_ID
 
     job_id = value.strip().lower()
     if JOB_ID.fullmatch(job_id) is None:
@@ -213,7 +213,7 @@ def compute() -> None:
 def start(dataset, algorithm, params, epsilon, gpu, output_shape, output_bounds, output_format, order_tx,
           order_id, wait, timeout, dev_index, as_json) -> None:  # fmt: skip
     """Order DATASET's compute service and start a job on it; prints the job id."""
-    from datamarket.sdk import compute as flows
+    from datamarket.sdk import jobs as flows
 
     output = parse_output_option(output_shape, output_bounds, output_format)
     _, market, store, provider = _context(4 if dev_index is None and _local() else dev_index)
@@ -262,9 +262,10 @@ def start(dataset, algorithm, params, epsilon, gpu, output_shape, output_bounds,
 @_handle_errors
 def status(job, as_json) -> None:
     """Show JOB's state, progress, timings, epsilon, error and receipt."""
-    from datamarket.sdk import compute as flows
+    from datamarket.sdk import jobs as flows
+    from datamarket.sdk.job_files import load_job
 
-    handle = flows.load_job(jobs_dir(), job)
+    handle = load_job(jobs_dir(), job)
     payload = _status_payload(handle, flows.status(handle))
     _emit(as_json, payload, _status_lines(payload))
 
@@ -275,9 +276,10 @@ def status(job, as_json) -> None:
 @_handle_errors
 def logs(job, as_json) -> None:
     """Print JOB's logs (released only once its outputs passed the output policy)."""
-    from datamarket.sdk import compute as flows
+    from datamarket.sdk import jobs as flows
+    from datamarket.sdk.job_files import load_job
 
-    handle = flows.load_job(jobs_dir(), job)
+    handle = load_job(jobs_dir(), job)
     answer = flows.logs(handle)
     text = answer.get("logs") or ""
     lines = [text.rstrip("\n")] if text else []
@@ -295,14 +297,15 @@ def logs(job, as_json) -> None:
 @_handle_errors
 def result(job, output, as_json) -> None:
     """Fetch JOB's result, decrypt it, check it and extract its files into OUTPUT."""
-    from datamarket.sdk import compute as flows
+    from datamarket.sdk.job_files import load_job
+    from datamarket.sdk.results import fetch_result
     from datamarket.settings import load_settings
     from datamarket.storage import open_store
 
-    handle = flows.load_job(jobs_dir(), job)
+    handle = load_job(jobs_dir(), job)
     settings = load_settings()
     store = open_store(settings.store) if settings.store else None
-    files = flows.fetch_result(handle, store, output)
+    files = fetch_result(handle, store, output)
     outputs = [_describe(output, f) for f in files]
     lines = [f"{len(files)} file(s) in {output}"] + [f"  {o['path']}  {o['size']} B" for o in outputs]
     payload: dict[str, Any] = {"job_id": handle.job_id, "outputs": outputs, "dir": str(output)}
@@ -341,9 +344,10 @@ def _describe(root: Path, file: Path) -> dict[str, Any]:
 def cancel(job, as_json) -> None:
     """Stop JOB (its sandbox is killed and cleaned up); a job cancelled before it ran is charged no
     epsilon, one cancelled while running is charged its epsilon (it may have read the data)."""
-    from datamarket.sdk import compute as flows
+    from datamarket.sdk import jobs as flows
+    from datamarket.sdk.job_files import load_job
 
-    handle = flows.load_job(jobs_dir(), job)
+    handle = load_job(jobs_dir(), job)
     answer = flows.cancel(handle)
     payload = {**answer, "job_id": handle.job_id, "state": answer.get("state")}
     _emit(as_json, payload, [f"job {handle.job_id} {answer.get('state')}"])
@@ -381,7 +385,7 @@ def algorithm() -> None:
 @_handle_errors
 def hash_(path, as_json) -> None:
     """Print the bundle hash of the algorithm file or folder PATH (what --trust-algorithm takes)."""
-    from datamarket.sdk.compute import pack_bundle
+    from datamarket.sdk.jobs import pack_bundle
 
     data, digest = pack_bundle(path)
     _emit(as_json, {"sha256": digest, "size": len(data), "path": str(path)}, [digest])
@@ -393,7 +397,7 @@ def hash_(path, as_json) -> None:
 @_handle_errors
 def publish(path, as_json) -> None:
     """Add the bundle of the algorithm file or folder PATH to the content store."""
-    from datamarket.sdk.compute import publish_bundle
+    from datamarket.sdk.jobs import publish_bundle
     from datamarket.settings import load_settings
     from datamarket.storage import open_store
 
