@@ -25,6 +25,7 @@ from datamarket.chain.devchain import DevChain, dev_account
 from datamarket.chain.market import Market
 from datamarket.errors import DatamarketError
 from datamarket.sdk import download as flows
+from datamarket.sdk import orders
 from datamarket.sdk.files import sha256_file
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file
@@ -134,7 +135,7 @@ def _story(local: stack.Stack, work: Path, report: DemoReport, say: Callable[[st
     say(f"  metadata {published.metadata_cid}, data {published.data_cid}")
 
     consumer = market.as_account(dev_account(CONSUMER))
-    report.buy_tx = flows.buy(consumer, published.datatoken).tx_hash
+    report.buy_tx = orders.buy(consumer, published.datatoken).tx_hash
     say(f"researcher bought a datatoken: {report.buy_tx}")
     result = flows.download(consumer, store, provider, published.datatoken, work / "downloaded.csv")
     # Hashed again from the file on disk, independently of the check the download made.
@@ -174,7 +175,7 @@ def _compute_story(
     local: stack.Stack, market: Market, store, provider: ProviderClient, source: Path, work: Path,
     report: DemoReport, say: Callable[[str], None],
 ) -> None:  # fmt: skip
-    from datamarket.sdk import compute
+    from datamarket.sdk import jobs, results
 
     published = _publish_compute_only(
         local, market, store, provider, source, name="Breast cancer diagnostics (compute only)",
@@ -186,7 +187,7 @@ def _compute_story(
     report.compute_dataset = published.dataset
     say(f"published {published.dataset} for compute only, privacy budget epsilon 10")
     consumer = market.as_account(dev_account(CONSUMER))
-    handle = compute.start_job(
+    handle = jobs.start_job(
         consumer, provider, store, published.datatoken, algorithm="train_tabular",
         params=DP_PARAMS,
         epsilon=DP_EPSILON, jobs_dir=work / "jobs",
@@ -201,11 +202,11 @@ def _compute_story(
             last.append(line)
             say(line)
 
-    final = compute.wait(handle, on_update=show, poll_s=0.25, timeout=600)
+    final = jobs.wait(handle, on_update=show, poll_s=0.25, timeout=600)
     report.job_state = final["state"]
     if final["state"] != "succeeded":
         raise DemoError(f"the compute job ended {final['state']}: {final.get('error')}")
-    files = compute.fetch_result(handle, store, work / "result")
+    files = results.fetch_result(handle, store, work / "result")
     metrics = json.loads((work / "result" / "metrics.json").read_text())
     report.accuracy, report.epsilon_spent = metrics["accuracy"], metrics["epsilon_spent"]
     report.epsilon_charged = final["epsilon"]["charged"]
@@ -215,7 +216,7 @@ def _compute_story(
     deadline = time.monotonic() + 60
     while not final.get("receipt") and time.monotonic() < deadline:
         time.sleep(0.25)
-        final = compute.status(handle)
+        final = jobs.status(handle)
     if not final.get("receipt"):
         raise DemoError("the job's receipt was not posted on chain")
     report.receipt_tx = final["receipt"]["tx"]
@@ -236,7 +237,7 @@ def _untrusted_story(
     local: stack.Stack, market: Market, store, provider: ProviderClient, source: Path, work: Path,
     report: DemoReport, say: Callable[[str], None],
 ) -> None:  # fmt: skip
-    from datamarket.sdk import compute
+    from datamarket.sdk import jobs, results
 
     published = _publish_compute_only(
         local, market, store, provider, source, name="Breast cancer diagnostics (any algorithm)",
@@ -246,17 +247,17 @@ def _untrusted_story(
     say(f"published {published.dataset}: any algorithm, under sample and aggregate (k = {AGGREGATE_BLOCKS})")
     consumer = market.as_account(dev_account(CONSUMER))
     n = len(breast_cancer_bounds()) + 1
-    handle = compute.start_job(
+    handle = jobs.start_job(
         consumer, provider, store, published.datatoken, algorithm=UNTRUSTED_ALGORITHM,
         params={"target": "target", "bounds": breast_cancer_bounds()}, epsilon=AGGREGATE_EPSILON,
         output={"format": "json", "shape": [n], "lower": -1.0, "upper": 1.0}, jobs_dir=work / "jobs",
     )  # fmt: skip
     say(f"researcher runs its own logistic regression (a bundle nobody vetted), job {handle.job_id}")
-    final = compute.wait(handle, poll_s=0.25, timeout=600)
+    final = jobs.wait(handle, poll_s=0.25, timeout=600)
     report.aggregate_job_state = final["state"]
     if final["state"] != "succeeded":
         raise DemoError(f"the sample-and-aggregate job ended {final['state']}: {final.get('error')}")
-    compute.fetch_result(handle, store, work / "aggregate")
+    results.fetch_result(handle, store, work / "aggregate")
     report.aggregate = json.loads((work / "aggregate" / "aggregate.json").read_text())
     released = report.aggregate
     shown = ", ".join(f"{v:+.2f}" for v in released["values"][:5])

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import requests
 
 from datamarket import environment
+from datamarket.atomic_files import PUBLIC, write_atomically
 from datamarket.chain.devchain import DEV_CHAIN_ID, DevChain, dev_account, free_port
 from datamarket.chain.market import Market, deploy_test_token, mint_test_token
 from datamarket.errors import DatamarketError
@@ -82,10 +83,8 @@ class Stack:
         return Path(self.home)
 
     def save(self) -> None:
-        target = self.path / "stack.json"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
-        tmp.replace(target)
+        text = json.dumps(asdict(self), indent=2, sort_keys=True)
+        write_atomically(self.path / "stack.json", text.encode(), mode=PUBLIC)
 
     @classmethod
     def load(cls, home: Path) -> Stack:

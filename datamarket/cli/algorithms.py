@@ -20,7 +20,7 @@ def algorithm() -> None:
 @json_option()
 def hash_(path, as_json) -> None:
     """Print the bundle hash of the algorithm file or folder PATH (what --trust-algorithm takes)."""
-    from datamarket.sdk.compute import pack_bundle
+    from datamarket.sdk.jobs import pack_bundle
 
     data, digest = pack_bundle(path)
     emit(as_json, {"sha256": digest, "size": len(data), "path": str(path)}, [digest])
@@ -31,7 +31,7 @@ def hash_(path, as_json) -> None:
 @json_option()
 def publish(path, as_json) -> None:
     """Add the bundle of the algorithm file or folder PATH to the content store."""
-    from datamarket.sdk.compute import publish_bundle
+    from datamarket.sdk.jobs import publish_bundle
     from datamarket.settings import load_settings
     from datamarket.storage import open_store
 

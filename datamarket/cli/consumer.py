@@ -18,10 +18,10 @@ from datamarket.cli.params import datatoken
 @json_option()
 def buy(dataset, dev_index, as_json) -> None:
     """Buy one datatoken of DATASET (or take one from a free dataset's dispenser)."""
-    from datamarket.sdk import download as flows
+    from datamarket.sdk import orders
 
     _, market, _, _ = context.connect(context.signer(dev_index, context.CONSUMER))
-    tx = flows.buy(market, datatoken(dataset))
+    tx = orders.buy(market, datatoken(dataset))
     emit(as_json, {"tx": tx.tx_hash}, [f"bought one datatoken of {dataset}: {tx.tx_hash}"])
 
 

@@ -87,7 +87,7 @@ def dataset_argument(ctx: click.Context, param: click.Parameter, value: str) -> 
 
 
 def _job_argument(ctx: click.Context, param: click.Parameter, value: str) -> str:
-    from datamarket.sdk.compute import JOB_ID
+    from datamarket.sdk.job_files import JOB_ID
 
     job_id = value.strip().lower()
     if JOB_ID.fullmatch(job_id) is None:

@@ -69,7 +69,7 @@ def compute() -> None:
 def start(dataset, algorithm, params, epsilon, gpu, output_shape, output_bounds, output_format, order_tx,
           order_id, wait, timeout, dev_index, as_json) -> None:  # fmt: skip
     """Order DATASET's compute service and start a job on it; prints the job id."""
-    from datamarket.sdk import compute as flows
+    from datamarket.sdk import jobs as flows
 
     output = parse_output_option(output_shape, output_bounds, output_format)
     _, market, store, provider = context.connect(context.signer(dev_index, context.CONSUMER))
@@ -117,9 +117,10 @@ def start(dataset, algorithm, params, epsilon, gpu, output_shape, output_bounds,
 @json_option()
 def status(job, as_json) -> None:
     """Show JOB's state, progress, timings, epsilon, error and receipt."""
-    from datamarket.sdk import compute as flows
+    from datamarket.sdk import jobs as flows
+    from datamarket.sdk.job_files import load_job
 
-    handle = flows.load_job(jobs_dir(), job)
+    handle = load_job(jobs_dir(), job)
     payload = status_payload(handle, flows.status(handle))
     emit(as_json, payload, status_lines(payload))
 
@@ -129,9 +130,10 @@ def status(job, as_json) -> None:
 @json_option()
 def logs(job, as_json) -> None:
     """Print JOB's logs (released only once its outputs passed the output policy)."""
-    from datamarket.sdk import compute as flows
+    from datamarket.sdk import jobs as flows
+    from datamarket.sdk.job_files import load_job
 
-    handle = flows.load_job(jobs_dir(), job)
+    handle = load_job(jobs_dir(), job)
     answer = flows.logs(handle)
     text = answer.get("logs") or ""
     lines = [text.rstrip("\n")] if text else []
@@ -148,14 +150,15 @@ def logs(job, as_json) -> None:
 @json_option()
 def result(job, output, as_json) -> None:
     """Fetch JOB's result, decrypt it, check it and extract its files into OUTPUT."""
-    from datamarket.sdk import compute as flows
+    from datamarket.sdk.job_files import load_job
+    from datamarket.sdk.results import fetch_result
     from datamarket.settings import load_settings
     from datamarket.storage import open_store
 
-    handle = flows.load_job(jobs_dir(), job)
+    handle = load_job(jobs_dir(), job)
     settings = load_settings()
     store = open_store(settings.store) if settings.store else None
-    files = flows.fetch_result(handle, store, output)
+    files = fetch_result(handle, store, output)
     outputs = [_describe(output, f) for f in files]
     lines = [f"{len(files)} file(s) in {output}"] + [f"  {o['path']}  {o['size']} B" for o in outputs]
     payload: dict[str, Any] = {"job_id": handle.job_id, "outputs": outputs, "dir": str(output)}
@@ -193,9 +196,10 @@ def _describe(root: Path, file: Path) -> dict[str, Any]:
 def cancel(job, as_json) -> None:
     """Stop JOB (its sandbox is killed and cleaned up); a job cancelled before it ran is charged no
     epsilon, one cancelled while running is charged its epsilon (it may have read the data)."""
-    from datamarket.sdk import compute as flows
+    from datamarket.sdk import jobs as flows
+    from datamarket.sdk.job_files import load_job
 
-    handle = flows.load_job(jobs_dir(), job)
+    handle = load_job(jobs_dir(), job)
     answer = flows.cancel(handle)
     payload = {**answer, "job_id": handle.job_id, "state": answer.get("state")}
     emit(as_json, payload, [f"job {handle.job_id} {answer.get('state')}"])

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from datamarket.atomic_files import write_atomically
 from datamarket.errors import ConfigError, DatamarketError
 
 SCHEME = "X25519-HKDF-SHA256-A256GCM"
@@ -240,18 +241,7 @@ class KeyStore:
         )
         info = PublicKeyInfo(key_id(private), public_bytes(private))
         self._ensure_directory()
-        final = self.directory / (info.key_id + self.SUFFIX)
-        tmp = self.directory / f".{info.key_id}.{secrets.token_hex(8)}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(raw)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, final)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_atomically(self.directory / (info.key_id + self.SUFFIX), raw)
         return info
 
     def generate(self) -> PublicKeyInfo:

@@ -24,15 +24,14 @@ import io
 import os
 import secrets
 import struct
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from datamarket.atomic_files import atomic_writer
 from datamarket.errors import DatamarketError
 
 #: The metadata document's name for this format (``files[].encryption.algorithm``).
@@ -210,23 +209,14 @@ def decrypt_to_path(
     as it is written, so the file is not read twice) matches. On any error the temporary file is
     removed and an existing ``path`` is left untouched.
     """
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as tmp:
-            sink = _HashingWriter(tmp)
-            size = decrypt_stream(src, sink, key, progress=progress)
-            tmp.flush()
-            if expected_sha256 is not None and sink.digest.hexdigest() != expected_sha256.lower():
-                raise PlaintextMismatch(
-                    "the decrypted plaintext's sha256 differs from the expected one",
-                    details={"reason": "plaintext_sha256"},
-                )
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as tmp:
+        sink = _HashingWriter(tmp)
+        size = decrypt_stream(src, sink, key, progress=progress)
+        if expected_sha256 is not None and sink.digest.hexdigest() != expected_sha256.lower():
+            raise PlaintextMismatch(
+                "the decrypted plaintext's sha256 differs from the expected one",
+                details={"reason": "plaintext_sha256"},
+            )
     return size
 
 

@@ -12,13 +12,12 @@ metadata document says by then.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from eth_utils import to_checksum_address
 
+from datamarket.atomic_files import write_atomically
 from datamarket.crypto.contexts import COMPUTE, DOWNLOAD
 from datamarket.errors import DatamarketError
 
@@ -54,7 +53,6 @@ def save(folder: Path, entry: ContentKey) -> Path:
     except OSError as exc:
         raise ContentKeyError(f"cannot create the content-key folder {folder}: {exc.strerror}") from None
     final = _path(folder, entry.chain_id, entry.market, entry.datatoken)
-    tmp = folder / f".{final.stem}.{secrets.token_hex(8)}.tmp"
     record = {
         "chain_id": int(entry.chain_id),
         "market": to_checksum_address(entry.market),
@@ -63,14 +61,8 @@ def save(folder: Path, entry: ContentKey) -> Path:
         "content_key": entry.key.hex(),
     }
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
+        write_atomically(final, json.dumps(record, sort_keys=True).encode())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ContentKeyError(f"cannot write the content key of {entry.datatoken}: {exc.strerror}") from None
     return final
 

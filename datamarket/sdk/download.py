@@ -1,4 +1,4 @@
-"""Buying and downloading: order on chain, get the content key from the provider, decrypt locally.
+"""Downloading: order on chain, get the content key from the provider, decrypt locally.
 
 The provider never streams the data: it re-wraps the content key to a one-time X25519 key that the
 consumer makes for this request, and the consumer fetches the ciphertext from the content store.
@@ -16,17 +16,15 @@ from queue import Empty, Queue
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from eth_utils import to_checksum_address
-from web3.exceptions import TransactionNotFound
 
 from datamarket import auth
-from datamarket.chain.events import OrderStarted
-from datamarket.chain.market import Market, TxResult
+from datamarket.chain.market import Market
 from datamarket.chain.quotes import SERVICE_DOWNLOAD
 from datamarket.crypto import keys, stream
 from datamarket.crypto.contexts import access_context
 from datamarket.errors import DatamarketError
 from datamarket.metadata import document
+from datamarket.sdk import orders
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.storage.base import ChunkReader, ContentStore, cat_bytes
 
@@ -67,27 +65,6 @@ def resolve(market: Market, store: ContentStore, datatoken: str) -> Dataset:
     return Dataset(datatoken=datatoken, metadata_cid=cid, metadata=document.load(raw, expected_sha256=sha256))
 
 
-def buy(market: Market, datatoken: str) -> TxResult:
-    """Buy one datatoken at the fixed price (the client approves exactly its cost), or take one from
-    a free dataset's dispenser."""
-    if market.dataset(datatoken).free:
-        return market.dispense(datatoken, 1)
-    return market.buy(datatoken, 1)
-
-
-def order(market: Market, provider: ProviderClient, datatoken: str, service_id: int) -> TxResult:
-    """Order ``service_id``: spend a held datatoken, or buy and order in one transaction.
-
-    The payment token and price are the dataset's as read now, so a switch in between reverts; the
-    market is approved for exactly what this order takes of each ERC-20 token."""
-    consumer = market.account.address
-    quote, signature = provider.fee_quote(datatoken, consumer, service_id)
-    if market.balance_of(datatoken, consumer) > 0:
-        market.ensure_allowance(quote.fee_token, quote.amount)
-        return market.start_order(quote, signature)
-    return market.buy_and_order(quote, signature)
-
-
 def download(
     market: Market,
     store: ContentStore,
@@ -103,9 +80,9 @@ def download(
     dataset = resolve(market, store, datatoken)
     dataset.service(SERVICE_DOWNLOAD)
     if order_tx is None:
-        order_tx, order_id = order_of(order(market, provider, datatoken, SERVICE_DOWNLOAD))
+        order_tx, order_id = orders.order_of(orders.order(market, provider, datatoken, SERVICE_DOWNLOAD))
     else:
-        order_id = find_order(market, order_tx, datatoken, SERVICE_DOWNLOAD, order_id)
+        order_id = orders.find_order(market, order_tx, datatoken, SERVICE_DOWNLOAD, order_id)
     content_key = request_key(market, provider, datatoken, order_tx, order_id)
     file = dataset.metadata["files"][0]
     out = Path(out)
@@ -115,39 +92,6 @@ def download(
         raise DownloadError("the decrypted file's sha256 differs from the metadata document's") from None
     digest = file["plaintext_sha256"]
     return DownloadResult(path=str(out), sha256=digest, order_tx=order_tx, order_id=order_id)
-
-
-def order_of(tx: TxResult) -> tuple[str, int]:
-    """(transaction hash, order id) of the one order a transaction of this client started."""
-    return tx.tx_hash, tx.event(OrderStarted).order_id
-
-
-def find_order(market: Market, order_tx: str, datatoken: str, service_id: int, order_id: int | None) -> int:
-    """The id of this account's order of ``service_id`` on ``datatoken`` in ``order_tx``: ``order_id``
-    if the transaction holds it, else the only one there is (several: the caller must name one)."""
-    try:
-        events = market.tx_events(order_tx)
-    except TransactionNotFound:
-        raise DownloadError(f"no mined transaction {order_tx}") from None
-    ids = [
-        e.order_id
-        for e in events
-        if isinstance(e, OrderStarted)
-        and e.datatoken == to_checksum_address(datatoken)
-        and e.consumer == market.account.address
-        and e.service_id == service_id
-    ]
-    if order_id is not None:
-        if order_id not in ids:
-            raise DownloadError(f"the transaction {order_tx} holds no order {order_id} of this account")
-        return order_id
-    if len(ids) != 1:
-        raise DownloadError(
-            f"the transaction {order_tx} holds {len(ids)} orders of this account for this service;"
-            " name one with its order id",
-            details={"order_ids": ids},
-        )
-    return ids[0]
 
 
 @dataclass(frozen=True)
@@ -238,4 +182,4 @@ def _prefetch(chunks: Iterator[bytes], depth: int = 16) -> Iterator[bytes]:
                 worker.join(0.01)
 
 
-__all__ = ["Dataset", "DownloadError", "DownloadResult", "buy", "download", "order", "resolve"]
+__all__ = ["Dataset", "DownloadError", "DownloadResult", "download", "resolve"]

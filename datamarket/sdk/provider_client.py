@@ -1,4 +1,11 @@
-"""HTTP client of a provider service's JSON API (``/api/v1``), as docs/data-path.md defines it."""
+"""HTTP client of a provider service's JSON API (``/api/v1``), as docs/data-path.md defines it.
+
+Errors::
+
+    DatamarketError
+    └── ProviderRefused: the provider answered with its JSON error (``code``, ``status``, ``details``)
+        └── ProviderUnavailable (ConnectionError): no answer at all
+"""
 
 from __future__ import annotations
 
@@ -12,8 +19,9 @@ from datamarket.chain.quotes import ProviderFee
 from datamarket.errors import DatamarketError
 
 
-class ProviderError(DatamarketError):
-    """The provider refused a request; ``code`` is the provider's stable error code."""
+class ProviderRefused(DatamarketError):
+    """The provider refused a request; ``code`` is the provider's stable error code, ``status`` the
+    HTTP status it answered with and ``details`` its error's details."""
 
     code = "provider_error"
 
@@ -23,8 +31,9 @@ class ProviderError(DatamarketError):
         self.status = status
 
 
-class ProviderUnavailable(ProviderError, ConnectionError):
-    pass
+class ProviderUnavailable(ProviderRefused, ConnectionError):
+    """No answer: the provider cannot be reached, or broke off (``code`` ``provider_unavailable``,
+    ``status`` 0). A ProviderRefused too, so that one ``except`` covers every failed request."""
 
 
 class ProviderClient:
@@ -133,7 +142,7 @@ class ProviderClient:
         error = (payload or {}).get("error", {}) if isinstance(payload, dict) else {}
         if not isinstance(error, dict):
             error = {}
-        raise ProviderError(
+        raise ProviderRefused(
             error.get("code", "provider_error"),
             error.get("message", f"the provider answered {response.status_code}"),
             status=response.status_code,

@@ -9,14 +9,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 
+from datamarket.atomic_files import PUBLIC, atomic_writer
 from datamarket.cli.errors import Group
 from datamarket.cli.output import json_option
 from datamarket.errors import DatamarketError
@@ -83,7 +83,9 @@ def export_car(location: str, cid: str, car_file: Path, as_json: bool) -> None:
     """Write the DAG of CID to FILE.car (CAR v1)."""
     with _local_files():
         store = _open(location)
-        _write_atomically(car_file, lambda out: store.export_car(cid, out))
+        car_file.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_writer(car_file, mode=PUBLIC) as out:
+            store.export_car(cid, out)
         if as_json:
             click.echo(json.dumps({"cid": cid, "car": str(car_file), "size": car_file.stat().st_size}))
 
@@ -127,18 +129,3 @@ def _local_files() -> Iterator[None]:
     except OSError as exc:
         message = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
         raise LocalFileError(message) from None
-
-
-def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """No half-written file at ``path``: write next to it, rename when complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as for any new file
-    try:
-        with os.fdopen(fd, "wb") as out:
-            write(out)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise

@@ -26,6 +26,7 @@ from datamarket import stack
 from datamarket.chain.devchain import DevChain, dev_account
 from datamarket.chain.market import Market, mint_test_token
 from datamarket.sdk import download as flows
+from datamarket.sdk import orders
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file
 from datamarket.storage import open_store
@@ -56,7 +57,7 @@ def new_consumer(market: Market, token: str) -> Market:
 
 def access_latencies(consumer: Market, provider: ProviderClient, datatoken: str, n: int) -> list[tuple]:
     """(request round trip, whole key fetch incl. the consumer's signing and unwrapping) per request."""
-    order_tx, order_id = flows.order_of(flows.order(consumer, provider, datatoken, 0))
+    order_tx, order_id = orders.order_of(orders.order(consumer, provider, datatoken, 0))
     times = []
     for _ in range(n):
         start = time.perf_counter()
@@ -125,7 +126,7 @@ def main() -> int:
             size = sum(len(chunk) for chunk in store.cat(cid))
             plain = time.perf_counter() - start
             consumer = new_consumer(market, token)
-            order_tx = flows.order(consumer, provider, published.datatoken, 0).tx_hash
+            order_tx = orders.order(consumer, provider, published.datatoken, 0).tx_hash
             start = time.perf_counter()
             flows.download(
                 consumer, store, provider, published.datatoken, work / "out.bin", order_tx=order_tx

@@ -24,9 +24,10 @@ from datamarket.chain.devchain import DevChain, dev_account
 from datamarket.chain.market import Market
 from datamarket.demo import write_breast_cancer_csv
 from datamarket.jobs.store import JobStore
-from datamarket.sdk import compute
+from datamarket.sdk.jobs import pack_bundle, start_job, wait
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file
+from datamarket.sdk.results import fetch_result
 from datamarket.storage import open_store
 
 ONE = 10**18
@@ -61,7 +62,7 @@ def run(broker: str | None, work: Path) -> dict:
         write_breast_cancer_csv(csv)
         algorithm = work / "first_line.py"
         algorithm.write_text(FIRST_LINE)
-        _, digest = compute.pack_bundle(algorithm)
+        _, digest = pack_bundle(algorithm)
         published = publish_file(
             PublishRequest(path=csv, name="bench", price=ONE, payment_token=local.contracts["payment_token"],
                            download=False, compute=True, epsilon_budget=1.0, max_epsilon_per_job=1.0,
@@ -73,12 +74,12 @@ def run(broker: str | None, work: Path) -> dict:
         first, whole, queued, staging = [], [], [], []
         for i in range(JOBS + 2):  # the first two warm the worker's caches and are not counted
             began = time.perf_counter()
-            handle = compute.start_job(
+            handle = start_job(
                 consumer, provider, store, published.datatoken, algorithm=algorithm, params={},
                 epsilon=None, jobs_dir=work / "jobs",
             )  # fmt: skip
-            final = compute.wait(handle, poll_s=0.02, timeout=60)
-            compute.fetch_result(handle, store, work / "result" / handle.job_id)
+            final = wait(handle, poll_s=0.02, timeout=60)
+            fetch_result(handle, store, work / "result" / handle.job_id)
             if final["state"] != "succeeded":
                 raise SystemExit(f"job {handle.job_id} ended {final['state']}: {final['error']}")
             if i >= 2:

@@ -23,8 +23,9 @@ from safetensors import safe_open
 
 from datamarket.chain.devchain import dev_account
 from datamarket.chain.events import ComputeReceiptPosted, JobStatus
-from datamarket.sdk import compute
-from datamarket.sdk.provider_client import ProviderError
+from datamarket.sdk import jobs, results
+from datamarket.sdk.job_files import JobHandle
+from datamarket.sdk.provider_client import ProviderRefused
 from datamarket.sdk.publish import PublishRequest, publish_file
 from tests.integration.compute.conftest import ONE, PUBLISHER, ComputeMarket
 
@@ -65,25 +66,25 @@ def publish(m: ComputeMarket, tmp_path: Path, frame: pd.DataFrame, **declared: A
     return replace(m, datatoken=published.datatoken, csv=csv)
 
 
-def start(m: ComputeMarket, tmp_path: Path, params: dict, epsilon: float | None = None) -> compute.JobHandle:
-    return compute.start_job(
+def start(m: ComputeMarket, tmp_path: Path, params: dict, epsilon: float | None = None) -> JobHandle:
+    return jobs.start_job(
         m.consumer, m.provider, m.store, m.datatoken, algorithm="train_tabular", params=params,
         epsilon=epsilon, jobs_dir=tmp_path / "jobs",
     )  # fmt: skip
 
 
-def refusal(m: ComputeMarket, tmp_path: Path, params: dict, epsilon: float | None = None) -> ProviderError:
-    with pytest.raises(ProviderError) as info:
+def refusal(m: ComputeMarket, tmp_path: Path, params: dict, epsilon: float | None = None) -> ProviderRefused:
+    with pytest.raises(ProviderRefused) as info:
         start(m, tmp_path, params, epsilon)
     return info.value
 
 
-def finished(handle: compute.JobHandle) -> dict[str, Any]:
-    return compute.wait(handle, poll_s=0.2, timeout=120)
+def finished(handle: JobHandle) -> dict[str, Any]:
+    return jobs.wait(handle, poll_s=0.2, timeout=120)
 
 
-def model_metadata(handle: compute.JobHandle, m: ComputeMarket, out: Path) -> dict[str, Any]:
-    compute.fetch_result(handle, m.store, out)
+def model_metadata(handle: JobHandle, m: ComputeMarket, out: Path) -> dict[str, Any]:
+    results.fetch_result(handle, m.store, out)
     with safe_open(str(out / "model.safetensors"), framework="pt") as f:
         return json.loads(f.metadata()["datamarket"])
 
@@ -160,9 +161,9 @@ def test_a_dp_job_releases_no_exact_count(clinic: ComputeMarket, tmp_path: Path)
     handle = start(clinic, tmp_path, {"target": "diagnosis", "epochs": 3}, epsilon=2.0)
     final = finished(handle)
     assert final["state"] == "succeeded", final
-    compute.fetch_result(handle, clinic.store, tmp_path / "result")
+    results.fetch_result(handle, clinic.store, tmp_path / "result")
     metrics = json.loads((tmp_path / "result" / "metrics.json").read_text())
-    logs = compute.logs(handle)["logs"]
+    logs = jobs.logs(handle)["logs"]
     assert logs and not {"n_train", "n_test"} & set(metrics)
     frame = patients(340, wards=17)
     n_test = round(340 * 0.2)
@@ -191,10 +192,10 @@ def test_a_failing_job_is_charged_like_one_that_succeeds(clinic: ComputeMarket, 
     done, failed = finished(ok), finished(bad)
     assert done["state"] == "succeeded" and failed["state"] == "failed", (done["error"], failed["error"])
     assert done["epsilon"] == failed["epsilon"] == {"requested": 1.0, "charged": 1.0}
-    assert compute.logs(bad)["logs"] == ""
+    assert jobs.logs(bad)["logs"] == ""
     # On chain too: the failed job's receipt carries its epsilon, which the market counts as spent.
     deadline = time.monotonic() + 60
-    while not (status := compute.status(bad))["receipt"] and time.monotonic() < deadline:
+    while not (status := jobs.status(bad))["receipt"] and time.monotonic() < deadline:
         time.sleep(0.3)
     assert status["receipt"], "the failed job's receipt was not posted"
     mined = clinic.market.w3.eth.get_transaction_receipt(status["receipt"]["tx"])

@@ -36,8 +36,8 @@ from datamarket.chain.devchain import dev_account
 from datamarket.chain.market import Market, PublishParams, epsilon_units
 from datamarket.chain.quotes import SERVICE_COMPUTE, SERVICE_DOWNLOAD
 from datamarket.metadata import document
-from datamarket.sdk import compute, download
-from datamarket.sdk.provider_client import ProviderError
+from datamarket.sdk import download, jobs, orders, results
+from datamarket.sdk.provider_client import ProviderRefused
 from datamarket.sdk.publish import PublishRequest, publish_file
 from datamarket.storage.base import add_bytes
 from tests.integration.compute.conftest import JOBS, ONE, PUBLISHER, ComputeMarket
@@ -95,21 +95,21 @@ def publisher_dataset(m: ComputeMarket, tmp_path: Path, *, download: bool = True
 
 def assert_no_key_and_no_rows(m: ComputeMarket, attacker: Market, datatoken: str, tmp_path: Path) -> None:
     """The attacker orders both services of ``datatoken`` and gets neither the key nor a run."""
-    order = download.order_of(download.order(attacker, m.provider, datatoken, SERVICE_DOWNLOAD))
-    with pytest.raises(ProviderError) as refused:
+    order = orders.order_of(orders.order(attacker, m.provider, datatoken, SERVICE_DOWNLOAD))
+    with pytest.raises(ProviderRefused) as refused:
         download.request_key(attacker, m.provider, datatoken, *order)
     assert (refused.value.status, refused.value.code) == (422, "key_unwrap_failed"), refused.value
 
-    handle = compute.start_job(
+    handle = jobs.start_job(
         attacker, m.provider, m.store, datatoken, algorithm=JOBS / "slow.py", params={"seconds": 0.1},
         epsilon=None, jobs_dir=tmp_path / "jobs",
     )  # fmt: skip
-    final = compute.wait(handle, poll_s=0.2, timeout=120)
+    final = jobs.wait(handle, poll_s=0.2, timeout=120)
     assert final["state"] == "failed", final
     assert final["error"]["code"] == "key_unavailable", final
     assert "running" not in final["timings"], "the algorithm started"
-    with pytest.raises(ProviderError):
-        compute.fetch_result(handle, m.store, tmp_path / "result")
+    with pytest.raises(ProviderRefused):
+        results.fetch_result(handle, m.store, tmp_path / "result")
 
 
 def test_a_copied_wrap_in_the_attackers_own_dataset_does_not_open(
@@ -166,11 +166,11 @@ def test_the_victims_own_wrap_still_opens_for_its_own_dataset(
     download.download(buyer, m.store, m.provider, datatoken, tmp_path / "got.csv")
     assert (tmp_path / "got.csv").read_bytes() == (tmp_path / "sample.csv").read_bytes()
 
-    handle = compute.start_job(
+    handle = jobs.start_job(
         buyer, m.provider, m.store, datatoken, algorithm=JOBS / "slow.py", params={"seconds": 0.1},
         epsilon=None, jobs_dir=tmp_path / "jobs",
     )  # fmt: skip
-    final = compute.wait(handle, poll_s=0.2, timeout=120)
+    final = jobs.wait(handle, poll_s=0.2, timeout=120)
     assert final["state"] == "succeeded", final
 
 
@@ -202,11 +202,11 @@ def assert_compute_only_key_not_released(m: ComputeMarket, attacker: Market, dat
     """The attacker orders the compute service id (now typed download) and asks ``/access`` for the key."""
     services = download.resolve(m.market, m.store, datatoken).metadata["services"]
     assert [(s["id"], s["type"]) for s in services] == [(SERVICE_COMPUTE, "download")], "the update took"
-    order = download.order_of(download.order(attacker, m.provider, datatoken, SERVICE_COMPUTE))
+    order = orders.order_of(orders.order(attacker, m.provider, datatoken, SERVICE_COMPUTE))
     ask = download.sign_access(attacker, datatoken, *order)
     request = replace(ask.request, service_id=SERVICE_COMPUTE)
     signature = auth.sign_access_request(request, attacker.account.key, attacker.chain_id, attacker.address)
-    with pytest.raises(ProviderError) as refused:
+    with pytest.raises(ProviderRefused) as refused:
         m.provider.access(request.to_json(), signature)
     assert (refused.value.status, refused.value.code) == (422, "key_unwrap_failed"), refused.value
 

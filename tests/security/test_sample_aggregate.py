@@ -17,8 +17,9 @@ from compute_to_data import aggregate
 from datamarket.chain.devchain import dev_account
 from datamarket.chain.quotes import SERVICE_COMPUTE
 from datamarket.output_spec import InvalidOutputSpec, OutputSpec
-from datamarket.sdk import compute, download
-from datamarket.sdk.provider_client import ProviderError
+from datamarket.sdk import jobs, orders, results
+from datamarket.sdk.job_files import JobHandle
+from datamarket.sdk.provider_client import ProviderRefused
 from datamarket.sdk.publish import PublishRequest, publish_file
 from tests.integration.compute.conftest import JOBS, LIMITS, ONE, PUBLISHER, ComputeMarket
 
@@ -44,10 +45,10 @@ def open_dataset(compute_market: ComputeMarket) -> str:
     return published.datatoken
 
 
-def _start(m: ComputeMarket, datatoken: str, tmp_path: Path, algorithm: Path, **kw) -> compute.JobHandle:
+def _start(m: ComputeMarket, datatoken: str, tmp_path: Path, algorithm: Path, **kw) -> JobHandle:
     kw.setdefault("params", {})
     kw.setdefault("epsilon", None)
-    return compute.start_job(
+    return jobs.start_job(
         m.consumer, m.provider, m.store, datatoken, algorithm=algorithm, jobs_dir=tmp_path / "jobs", **kw
     )
 
@@ -56,17 +57,17 @@ def _run(m: ComputeMarket, datatoken: str, tmp_path: Path, algorithm: Path, **kw
     """Run a job to its end; (its final status, the released aggregate)."""
     handle = _start(m, datatoken, tmp_path, algorithm, **kw)
     progress: set[float] = set()
-    final = compute.wait(handle, on_update=lambda s: progress.add(s["progress"]), poll_s=0.1, timeout=120)
+    final = jobs.wait(handle, on_update=lambda s: progress.add(s["progress"]), poll_s=0.1, timeout=120)
     assert final["state"] == "succeeded", final
     # Nothing between 0 and 1, no error, no logs, whatever the blocks printed or how they ended.
     assert progress <= {0.0, 1.0}
     assert final["error"] is None
-    assert compute.logs(handle)["logs"] == ""
+    assert jobs.logs(handle)["logs"] == ""
     assert final["epsilon"]["charged"] == final["epsilon"]["requested"] == kw["epsilon"]
     # The running phase lasts its k slots whatever the blocks did.
     assert final["timings"]["running"] >= K * SLOT_S - 0.5
     out = tmp_path / "result"
-    files = compute.fetch_result(handle, m.store, out)
+    files = results.fetch_result(handle, m.store, out)
     assert [p.name for p in files] == ["aggregate.json"]
     released = json.loads((out / "aggregate.json").read_text())
     assert set(released) == {
@@ -150,12 +151,12 @@ def test_a_job_without_output_spec_or_epsilon_is_refused(
     compute_market: ComputeMarket, open_dataset: str, tmp_path: Path
 ) -> None:
     m = compute_market
-    order = download.order(m.consumer, m.provider, open_dataset, SERVICE_COMPUTE).tx_hash
+    order = orders.order(m.consumer, m.provider, open_dataset, SERVICE_COMPUTE).tx_hash
     bundle = HERE / "pack_bytes.py"
-    with pytest.raises(ProviderError) as no_spec:
+    with pytest.raises(ProviderRefused) as no_spec:
         _start(m, open_dataset, tmp_path, bundle, epsilon=1.0, order_tx=order)
     assert (no_spec.value.status, no_spec.value.code) == (422, "output_spec_required")
-    with pytest.raises(ProviderError) as no_epsilon:
+    with pytest.raises(ProviderRefused) as no_epsilon:
         _start(m, open_dataset, tmp_path, bundle, output=_spec([2], 0, 1), order_tx=order)
     assert (no_epsilon.value.status, no_epsilon.value.code) == (422, "epsilon_required")
     # The SDK parses the spec as the provider does: a malformed one is refused before it is sent.
@@ -169,16 +170,16 @@ def test_a_trusted_bundle_still_runs_the_ordinary_path(
     compute_market: ComputeMarket, open_dataset: str, tmp_path: Path
 ) -> None:
     m = compute_market
-    order = download.order(m.consumer, m.provider, open_dataset, SERVICE_COMPUTE).tx_hash
-    with pytest.raises(ProviderError) as unexpected:
+    order = orders.order(m.consumer, m.provider, open_dataset, SERVICE_COMPUTE).tx_hash
+    with pytest.raises(ProviderRefused) as unexpected:
         _start(m, open_dataset, tmp_path, JOBS / "slow.py", params={"seconds": 0.2}, epsilon=1.0,
                output=_spec([1], 0, 1), order_tx=order)  # fmt: skip
     assert (unexpected.value.status, unexpected.value.code) == (422, "output_spec_unexpected")
     handle = _start(m, open_dataset, tmp_path, JOBS / "slow.py", params={"seconds": 0.2}, order_tx=order)
-    final = compute.wait(handle, poll_s=0.1, timeout=60)
+    final = jobs.wait(handle, poll_s=0.1, timeout=60)
     assert final["state"] == "succeeded", final
-    assert [p.name for p in compute.fetch_result(handle, m.store, tmp_path / "out")] == ["metrics.json"]
-    assert "done" in compute.logs(handle)["logs"]
+    assert [p.name for p in results.fetch_result(handle, m.store, tmp_path / "out")] == ["metrics.json"]
+    assert "done" in jobs.logs(handle)["logs"]
 
 
 # ------------------------------------------------------------------------ membership inference

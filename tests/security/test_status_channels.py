@@ -21,7 +21,7 @@ from compute_to_data import failures
 from compute_to_data.policy import output_hash as policy_output_hash
 from datamarket.auth import canonical_json
 from datamarket.chain.events import ComputeReceiptPosted
-from datamarket.sdk import compute
+from datamarket.sdk import jobs, results
 from tests.integration.compute.conftest import ComputeMarket, publish_compute_dataset
 from tests.integration.compute.test_compute_jobs import wait_for
 
@@ -45,7 +45,7 @@ def market(compute_market: ComputeMarket) -> Iterator[tuple[ComputeMarket, str, 
     """(the market, a dataset trusting the channels algorithm and the invalid bundles, its first row)."""
     m = compute_market
     invalid = tuple(hashlib.sha256(b).hexdigest() for b in (NOT_A_TAR, tar_without_main()))
-    trusted = (compute.pack_bundle(CHANNELS)[1], *invalid)
+    trusted = (jobs.pack_bundle(CHANNELS)[1], *invalid)
     published = publish_compute_dataset(m.local, m.market, m.store, m.provider, m.csv, trusted, per_job=2.0)
     yield m, published.datatoken, m.csv.read_text().splitlines()[1]
 
@@ -54,11 +54,11 @@ def run(
     market: tuple[ComputeMarket, str, str], tmp_path: Path, channel: str, *, epsilon=None, seen=None
 ) -> dict:
     m, datatoken, _ = market
-    handle = compute.start_job(
+    handle = jobs.start_job(
         m.consumer, m.provider, m.store, datatoken, algorithm=CHANNELS, params={"channel": channel},
         epsilon=epsilon, jobs_dir=tmp_path / "jobs",
     )  # fmt: skip
-    return compute.wait(handle, on_update=seen.append if seen is not None else None, poll_s=0.05, timeout=120)
+    return jobs.wait(handle, on_update=seen.append if seen is not None else None, poll_s=0.05, timeout=120)
 
 
 def numbers_of(row: str) -> list[str]:
@@ -115,13 +115,13 @@ def test_bytes_named_onnx_are_refused(market, tmp_path: Path) -> None:
 
 def test_a_real_onnx_model_is_released_with_coarse_timings(market, tmp_path: Path) -> None:
     m, datatoken, _ = market
-    handle = compute.start_job(
+    handle = jobs.start_job(
         m.consumer, m.provider, m.store, datatoken, algorithm=CHANNELS, params={"channel": "onnx_model"},
         epsilon=None, jobs_dir=tmp_path / "jobs",
     )  # fmt: skip
-    final = compute.wait(handle, poll_s=0.1, timeout=120)
+    final = jobs.wait(handle, poll_s=0.1, timeout=120)
     assert final["state"] == "succeeded", final
-    files = compute.fetch_result(handle, m.store, tmp_path / "result")
+    files = results.fetch_result(handle, m.store, tmp_path / "result")
     assert [p.name for p in files] == ["model.onnx"]
     # How long the algorithm took to print or to run is its choice: whole seconds, no first line.
     assert "first_output_s" not in final
@@ -138,12 +138,12 @@ def test_an_invalid_bundle_fails_as_invalid_bundle(
 ) -> None:
     """The buyer's client is theirs: it sends any bytes as a bundle, with their true hash."""
     m, datatoken, _ = market
-    monkeypatch.setattr(compute, "_bundle", lambda algorithm: (content, hashlib.sha256(content).hexdigest()))
-    handle = compute.start_job(
+    monkeypatch.setattr(jobs, "_bundle", lambda algorithm: (content, hashlib.sha256(content).hexdigest()))
+    handle = jobs.start_job(
         m.consumer, m.provider, m.store, datatoken, algorithm="hostile", params={}, epsilon=None,
         jobs_dir=tmp_path / "jobs",
     )  # fmt: skip
-    final = compute.wait(handle, poll_s=0.1, timeout=120)
+    final = jobs.wait(handle, poll_s=0.1, timeout=120)
     assert final["state"] == "failed", final
     assert final["error"]["code"] == "invalid_bundle" and reason in final["error"]["message"], final
 
@@ -152,13 +152,13 @@ def test_the_receipts_output_hash_confirms_no_guess(market, tmp_path: Path) -> N
     """The output hash is public on chain. A guess at a small result (here the row count) hashed as
     the manifest would be must not match it; the buyer, who has the salt, can check it."""
     m, datatoken, _ = market
-    handle = compute.start_job(
+    handle = jobs.start_job(
         m.consumer, m.provider, m.store, datatoken, algorithm=CHANNELS, params={"channel": "small_result"},
         epsilon=None, jobs_dir=tmp_path / "jobs",
     )  # fmt: skip
-    final = compute.wait(handle, poll_s=0.1, timeout=120)
+    final = jobs.wait(handle, poll_s=0.1, timeout=120)
     assert final["state"] == "succeeded", final
-    status = wait_for(lambda: (s := compute.status(handle))["receipt"] and s, what="receipt")
+    status = wait_for(lambda: (s := jobs.status(handle))["receipt"] and s, what="receipt")
     receipt = m.market.w3.eth.get_transaction_receipt(status["receipt"]["tx"])
     posted = [e for e in m.market._own_events(receipt["logs"]) if isinstance(e, ComputeReceiptPosted)]
     (mine,) = [e for e in posted if e.job_id.endswith(handle.job_id)]

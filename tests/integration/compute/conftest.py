@@ -18,7 +18,7 @@ from datamarket import stack
 from datamarket.chain.devchain import DevChain, dev_account
 from datamarket.chain.market import Market
 from datamarket.demo import breast_cancer_bounds, write_breast_cancer_csv
-from datamarket.sdk.compute import pack_bundle
+from datamarket.sdk.jobs import pack_bundle
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file
 from datamarket.storage import open_store

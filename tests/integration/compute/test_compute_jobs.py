@@ -14,15 +14,16 @@ import pytest
 from safetensors.numpy import load_file
 
 from datamarket.chain.events import ComputeReceiptPosted
-from datamarket.sdk import compute
-from datamarket.sdk.provider_client import ProviderError
+from datamarket.sdk import job_files, jobs, results
+from datamarket.sdk.job_files import JobHandle
+from datamarket.sdk.provider_client import ProviderRefused
 from tests.integration.compute.conftest import JOBS, ComputeMarket
 
 pytestmark = pytest.mark.integration
 
 
-def start(m: ComputeMarket, tmp_path: Path, algorithm, params=None, epsilon=None, **kw) -> compute.JobHandle:
-    return compute.start_job(
+def start(m: ComputeMarket, tmp_path: Path, algorithm, params=None, epsilon=None, **kw) -> JobHandle:
+    return jobs.start_job(
         m.consumer, m.provider, m.store, m.datatoken, algorithm=algorithm, params=params or {},
         epsilon=epsilon, jobs_dir=tmp_path / "jobs", **kw,
     )  # fmt: skip
@@ -47,23 +48,23 @@ def test_dp_training_job_from_order_to_model_and_receipt(
     params = {"target": "target", "epochs": 10, "model": "logreg"}
     handle = start(m, tmp_path, "train_tabular", params, epsilon=2.0)
     seen: list[str] = []
-    final = compute.wait(handle, on_update=lambda s: seen.append(s["state"]), poll_s=0.1, timeout=120)
+    final = jobs.wait(handle, on_update=lambda s: seen.append(s["state"]), poll_s=0.1, timeout=120)
     assert final["state"] == "succeeded", final
     assert seen[0] in ("queued", "staging", "running") and seen[-1] == "succeeded"
     assert set(final["timings"]) >= {"queued", "staging", "running", "checking", "publishing"}
     assert final["epsilon"] == {"requested": 2.0, "charged": 2.0}
     # Reserved while the receipt is not mined.
-    files = compute.fetch_result(handle, m.store, tmp_path / "result")
+    files = results.fetch_result(handle, m.store, tmp_path / "result")
     names = sorted(p.name for p in files)
     assert names == ["metrics.json", "model.safetensors"]
     metrics = json.loads((tmp_path / "result" / "metrics.json").read_text())
     assert metrics["dp"] is True and 0 < metrics["epsilon_spent"] <= 2.0
     assert 0.6 < metrics["accuracy"] <= 1.0  # about 0.9 (DP-noised, as released)
     assert load_file(str(tmp_path / "result" / "model.safetensors"))
-    logs = compute.logs(handle)
+    logs = jobs.logs(handle)
     assert logs["logs"] and "progress" in logs["logs"]
     # The receipt is posted on chain in a batch; the chain then counts the epsilon.
-    status = wait_for(lambda: (s := compute.status(handle))["receipt"] and s, what="receipt")
+    status = wait_for(lambda: (s := jobs.status(handle))["receipt"] and s, what="receipt")
     receipt = m.market.w3.eth.get_transaction_receipt(status["receipt"]["tx"])
     posted = [e for e in m.market._own_events(receipt["logs"]) if isinstance(e, ComputeReceiptPosted)]
     mine = [e for e in posted if e.job_id.endswith(handle.job_id)]
@@ -80,17 +81,17 @@ def test_epsilon_over_the_remaining_budget_is_refused_before_running(
     m = compute_market
     # Over the per-job maximum (5): refused by the provider, with an order already paid for.
     from datamarket.chain.quotes import SERVICE_COMPUTE
-    from datamarket.sdk import download
+    from datamarket.sdk import orders
 
-    order = download.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE).tx_hash
-    with pytest.raises(ProviderError) as info:
+    order = orders.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE).tx_hash
+    with pytest.raises(ProviderRefused) as info:
         start(m, tmp_path, "train_tabular", {"target": "target"}, epsilon=6.0, order_tx=order)
     assert info.value.code == "epsilon_exceeds_per_job" and info.value.status == 422
     # The same order still starts a job that asks for less (nothing was used up).
     handle = start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.2}, order_tx=order)
-    assert compute.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"
+    assert jobs.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"
     # One order, one job.
-    with pytest.raises(ProviderError) as again:
+    with pytest.raises(ProviderRefused) as again:
         start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.2}, order_tx=order)
     assert again.value.code == "order_already_used" and again.value.status == 409
 
@@ -99,7 +100,7 @@ def test_an_untrusted_algorithm_is_refused(compute_market: ComputeMarket, tmp_pa
     m = compute_market
     other = tmp_path / "other.py"
     other.write_text("print('not trusted')\n")
-    with pytest.raises(ProviderError) as info:
+    with pytest.raises(ProviderRefused) as info:
         start(m, tmp_path, other)
     assert info.value.code == "algorithm_not_trusted" and info.value.status == 403
 
@@ -107,12 +108,12 @@ def test_an_untrusted_algorithm_is_refused(compute_market: ComputeMarket, tmp_pa
 def test_cancel_kills_the_sandbox(compute_market: ComputeMarket, tmp_path: Path) -> None:
     m = compute_market
     handle = start(m, tmp_path, JOBS / "slow.py", {"seconds": 20})
-    wait_for(lambda: compute.status(handle)["state"] == "running", what="running")
-    compute.cancel(handle)
-    final = compute.wait(handle, poll_s=0.1, timeout=30)
+    wait_for(lambda: jobs.status(handle)["state"] == "running", what="running")
+    jobs.cancel(handle)
+    final = jobs.wait(handle, poll_s=0.1, timeout=30)
     assert final["state"] == "cancelled" and final["epsilon"]["charged"] == 0
-    with pytest.raises(ProviderError) as info:
-        compute.fetch_result(handle, m.store, tmp_path / "result")
+    with pytest.raises(ProviderRefused) as info:
+        results.fetch_result(handle, m.store, tmp_path / "result")
     assert info.value.code == "job_not_finished"
     assert not list((m.home / "provider" / "jobs").glob(handle.job_id + "*"))
 
@@ -122,19 +123,19 @@ def test_a_worker_killed_mid_job_does_not_lose_the_job(compute_market: ComputeMa
     from datamarket import stack
 
     handle = start(m, tmp_path, JOBS / "slow.py", {"seconds": 4})
-    wait_for(lambda: compute.status(handle)["state"] == "running", what="running")
+    wait_for(lambda: jobs.status(handle)["state"] == "running", what="running")
     worker = m.local.services["worker"]
     os.killpg(worker.pid, signal.SIGKILL)
     wait_for(lambda: not worker.alive(), what="worker gone")
-    assert compute.status(handle)["state"] == "running"  # nobody has noticed yet
+    assert jobs.status(handle)["state"] == "running"  # nobody has noticed yet
     restarted = stack.up(m.home)  # starts what is not running: the worker
     m.local.services["worker"] = restarted.services["worker"]
-    final = compute.wait(handle, poll_s=0.2, timeout=90)
+    final = jobs.wait(handle, poll_s=0.2, timeout=90)
     assert final["state"] == "succeeded" and final["attempts"] == 2, final
     # Nothing of the killed attempt is left: no folder, no tmpfs mount.
     assert not list((m.home / "provider" / "jobs").glob(handle.job_id + "*"))
     assert handle.job_id not in Path("/proc/self/mountinfo").read_text()
-    files = compute.fetch_result(handle, m.store, tmp_path / "result")
+    files = results.fetch_result(handle, m.store, tmp_path / "result")
     assert [p.name for p in files] == ["metrics.json"]
 
 
@@ -147,7 +148,7 @@ def test_every_compute_answer_matches_the_openapi_document(
 
     m = compute_market
     handle = start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.1})
-    assert compute.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"
+    assert jobs.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"
     base = m.provider.base_url
     auth = {"Authorization": f"Bearer {handle.token}"}
     job = f"/api/v1/compute/{handle.job_id}"
@@ -171,7 +172,7 @@ def test_every_compute_answer_matches_the_openapi_document(
         assert response.status_code == status, (method, path, response.text)
         check_response(path, method, status, response.headers["Content-Type"], response.content)
     # Cancelling a finished job changes nothing.
-    assert compute.status(handle)["state"] == "succeeded"
+    assert jobs.status(handle)["state"] == "succeeded"
 
 
 def test_a_dataset_that_requires_dp_refuses_jobs_without_epsilon(
@@ -180,15 +181,15 @@ def test_a_dataset_that_requires_dp_refuses_jobs_without_epsilon(
     from dataclasses import replace
 
     from datamarket.chain.quotes import SERVICE_COMPUTE
-    from datamarket.sdk import download
+    from datamarket.sdk import orders
 
     m = replace(compute_market, datatoken=compute_market.publish(budget=5.0, per_job=2.0, require_dp=True))
-    with pytest.raises(compute.ComputeError):  # refused before anything is paid
+    with pytest.raises(job_files.ComputeError):  # refused before anything is paid
         start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.1})
-    order = download.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE).tx_hash
-    with pytest.raises(ProviderError) as info:  # and by the provider, for a client that skips the check
+    order = orders.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE).tx_hash
+    with pytest.raises(ProviderRefused) as info:  # and by the provider, for a client that skips the check
         start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.1}, order_tx=order)
     assert info.value.code == "dp_required" and info.value.status == 403
     params = {"columns": ["mean radius"]}
     handle = start(m, tmp_path, "dp_stats", params, epsilon=1.0, order_tx=order)
-    assert compute.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"
+    assert jobs.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from datamarket.sdk import compute
-from datamarket.sdk.provider_client import ProviderError
+from datamarket.sdk import job_files, jobs, results
+from datamarket.sdk.provider_client import ProviderRefused
 from tests.integration.compute.conftest import JOBS, ComputeMarket
 from tests.integration.compute.test_compute_jobs import start
 
@@ -23,16 +23,16 @@ ATTACK = JOBS / "attack.py"
 
 def run_attack(m: ComputeMarket, tmp_path: Path, attack: str, epsilon=None, **params) -> tuple[dict, dict]:
     handle = start(m, tmp_path, ATTACK, {"attack": attack, **params}, epsilon=epsilon)
-    final = compute.wait(handle, poll_s=0.2, timeout=120)
+    final = jobs.wait(handle, poll_s=0.2, timeout=120)
     assert final["state"] in ("succeeded", "failed", "rejected"), final
     assert not list((m.home / "provider" / "jobs").glob(handle.job_id + "*")), "the job directory was left"
     metrics = {}
     if final["state"] == "succeeded":
-        compute.fetch_result(handle, m.store, tmp_path / "out")
+        results.fetch_result(handle, m.store, tmp_path / "out")
         metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     else:
-        with pytest.raises(ProviderError):
-            compute.fetch_result(handle, m.store, tmp_path / "out")
+        with pytest.raises(ProviderRefused):
+            results.fetch_result(handle, m.store, tmp_path / "out")
     return final, metrics
 
 
@@ -119,8 +119,8 @@ def test_leaks_are_rejected_and_nothing_is_released(
     final, _ = run_attack(compute_market, tmp_path, attack)
     assert final["state"] == "rejected" and final["error"]["code"] == code, final
     assert final["epsilon"]["charged"] == 0 and final["output_hash"] is None
-    handle = compute.load_job(tmp_path / "jobs", final["job_id"])
-    assert compute.logs(handle)["logs"] == ""
+    handle = job_files.load_job(tmp_path / "jobs", final["job_id"])
+    assert jobs.logs(handle)["logs"] == ""
 
 
 def test_a_dp_algorithm_must_not_spend_more_than_it_declared(
@@ -150,21 +150,21 @@ def test_asking_for_more_epsilon_than_is_left_is_refused_before_running(
     from dataclasses import replace
 
     from datamarket.chain.quotes import SERVICE_COMPUTE
-    from datamarket.sdk import download
+    from datamarket.sdk import orders
 
     m = replace(compute_market, datatoken=compute_market.publish(budget=3.0, per_job=2.0))
     first = start(m, tmp_path, JOBS / "slow.py", {"seconds": 120}, epsilon=2.0)
     assert m.provider.privacy(m.datatoken)["remaining"] == pytest.approx(1.0)
-    order = download.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE).tx_hash
-    with pytest.raises(ProviderError) as info:
+    order = orders.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE).tx_hash
+    with pytest.raises(ProviderRefused) as info:
         start(m, tmp_path, ATTACK, {"attack": "network", "host_port": 1}, epsilon=1.5, order_tx=order)
     assert info.value.code == "epsilon_exceeds_budget" and info.value.status == 422
     assert info.value.details == {"requested": 1.5, "remaining": 1.0}
-    assert compute.status(first)["state"] in ("queued", "staging", "running"), "the first job ended early"
+    assert jobs.status(first)["state"] in ("queued", "staging", "running"), "the first job ended early"
     # The refused job never existed; the first one, cancelled, is charged its epsilon if it reached
     # running (its algorithm may have read the data), nothing if it was cancelled before.
-    compute.cancel(first)
-    final = compute.wait(first, poll_s=0.2, timeout=60)
+    jobs.cancel(first)
+    final = jobs.wait(first, poll_s=0.2, timeout=60)
     charged = 2.0 if "running" in final["timings"] else 0.0
     assert final["state"] == "cancelled" and final["epsilon"]["charged"] == charged
     assert m.provider.privacy(m.datatoken)["remaining"] == pytest.approx(3.0 - charged)

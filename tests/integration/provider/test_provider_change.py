@@ -14,7 +14,7 @@ import pytest
 from datamarket.chain.devchain import DevChain
 from datamarket.sdk import content_keys, download, publish
 from datamarket.sdk.provider_change import ProviderChangeError, set_provider
-from datamarket.sdk.provider_client import ProviderClient, ProviderError
+from datamarket.sdk.provider_client import ProviderClient, ProviderRefused
 from datamarket.storage.embedded import EmbeddedStore
 from tests.conftest import World
 from tests.integration.provider.serving import provider_cli, provider_env, serve_provider
@@ -82,7 +82,7 @@ def test_a_dataset_moves_to_another_provider(anvil: DevChain, world: World, tmp_
         assert (tmp_path / "second.csv").read_bytes() == data.read_bytes()
         assert second.sha256 == hashlib.sha256(data.read_bytes()).hexdigest()
         # The old provider releases nothing for the dataset any more, not even for an old order.
-        with pytest.raises(ProviderError) as caught:
+        with pytest.raises(ProviderRefused) as caught:
             download.request_key(consumer, old, dt, first.order_tx, first.order_id)
         assert (caught.value.status, caught.value.code) == (403, "not_this_provider")
         assert change.metadata_cid == world.market.metadata_pointer(dt)[0]

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from datamarket.chain.devchain import DevChain
-from datamarket.sdk.provider_client import ProviderClient, ProviderError
+from datamarket.sdk.provider_client import ProviderClient, ProviderRefused
 from datamarket.storage.embedded import EmbeddedStore
 from tests.conftest import World
 from tests.integration.provider.serving import serve_provider
@@ -50,7 +50,7 @@ def test_served_provider_round_trip_with_the_sdk(served: str, world: World, tmp_
     # The same order again from a second request: a new nonce, another one-time key, same content key.
     again = download.request_key(consumer, client, result.datatoken, done.order_tx, done.order_id)
     assert len(again) == 32
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(ProviderRefused) as caught:
         client.access({"datatoken": result.datatoken}, b"\x00" * 65)
     assert (caught.value.status, caught.value.code) == (400, "invalid_request")
     metrics = requests.Session()

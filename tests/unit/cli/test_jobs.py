@@ -10,9 +10,8 @@ from click.testing import CliRunner
 
 from datamarket import cli
 from datamarket.cli import context
-from datamarket.sdk import compute
-from tests.unit.sdk.test_compute_jobs import DATATOKEN, JOB, ORDER, FakeProvider, fake_market
-from tests.unit.sdk.test_compute_result import output_hash, standard
+from datamarket.sdk import job_files, jobs
+from tests.unit.sdk.fakes import DATATOKEN, JOB, ORDER, FakeProvider, fake_market, output_hash, standard
 
 
 @pytest.fixture
@@ -25,7 +24,7 @@ def env(tmp_path, monkeypatch):
     settings = SimpleNamespace(provider_url=provider.base_url)
     monkeypatch.setattr(context, "connect", lambda dev_index: (settings, fake_market(), None, provider))
     monkeypatch.setattr(context, "on_local_market", lambda: False)
-    monkeypatch.setattr(compute, "ProviderClient", lambda url: provider)
+    monkeypatch.setattr(job_files, "ProviderClient", lambda url: provider)
     return SimpleNamespace(provider=provider, home=tmp_path / "home")
 
 
@@ -130,10 +129,11 @@ def test_a_job_that_fails_exits_1(env) -> None:
 
 
 def test_provider_errors_are_reported_not_raised(env) -> None:
-    from datamarket.sdk.provider_client import ProviderError
+    from datamarket.sdk.provider_client import ProviderRefused
 
     def refuse(*args, **kwargs):
-        raise ProviderError("algorithm_not_trusted", "the dataset does not trust this algorithm", status=403)
+        message = "the dataset does not trust this algorithm"
+        raise ProviderRefused("algorithm_not_trusted", message, status=403)
 
     env.provider.compute_start = refuse
     result = run("compute", "start", DATATOKEN, "-a", "dp_stats", "--order-tx", ORDER, "--json")
@@ -185,7 +185,7 @@ def test_an_unknown_job(env) -> None:
 
 def test_result(env, tmp_path) -> None:
     started(env)
-    handle = compute.load_job(env.home / "jobs", JOB)
+    handle = job_files.load_job(env.home / "jobs", JOB)
     record, ciphertext = standard(handle)
     env.provider.result, env.provider.archive = record, ciphertext
     result = run("compute", "result", JOB, "-o", str(tmp_path / "results"), "--json")
@@ -217,7 +217,7 @@ def test_algorithm_hash_and_publish(env, tmp_path, monkeypatch) -> None:
     folder.mkdir()
     (folder / "main.py").write_text("print('hi')\n")
     digest = last_json(run("algorithm", "hash", str(folder), "--json"))["sha256"]
-    assert digest == compute.pack_bundle(folder)[1]
+    assert digest == jobs.pack_bundle(folder)[1]
     assert run("algorithm", "hash", str(folder)).output.strip() == digest
     monkeypatch.setenv("DATAMARKET_STORE", str(tmp_path / "store"))
     published = last_json(run("algorithm", "publish", str(folder), "--json"))

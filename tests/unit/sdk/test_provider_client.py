@@ -9,7 +9,7 @@ import pytest
 import requests
 from requests.adapters import BaseAdapter
 
-from datamarket.sdk.provider_client import ProviderClient, ProviderError, ProviderUnavailable
+from datamarket.sdk.provider_client import ProviderClient, ProviderRefused, ProviderUnavailable
 
 BASE = "http://provider.test"
 JOB = "0123456789abcdef0123456789abcdef"
@@ -98,7 +98,7 @@ def test_job_endpoints_send_the_bearer_token(call: str, method: str, path: str) 
 
 def test_a_job_id_cannot_escape_its_path() -> None:
     provider, adapter = client((404, {"error": {"code": "job_not_found", "message": "no such job"}}))
-    with pytest.raises(ProviderError):
+    with pytest.raises(ProviderRefused):
         provider.compute_status("../../info", "t")
     assert adapter.sent[0].url == f"{BASE}/api/v1/compute/..%2F..%2Finfo"
 
@@ -106,7 +106,7 @@ def test_a_job_id_cannot_escape_its_path() -> None:
 def test_errors_keep_the_providers_code_and_details() -> None:
     body = {"error": {"code": "job_not_finished", "message": "not yet", "details": {"state": "running"}}}
     provider, _ = client((409, body))
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(ProviderRefused) as caught:
         provider.compute_result(JOB, "t")
     assert (caught.value.code, caught.value.status, caught.value.details) == (
         "job_not_finished",
@@ -129,7 +129,7 @@ def test_the_archive_is_streamed_and_closed() -> None:
 
 def test_an_archive_error_is_raised_before_any_byte() -> None:
     provider, adapter = client((404, {"error": {"code": "job_not_found", "message": "no such job"}}))
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(ProviderRefused) as caught:
         provider.compute_archive(JOB, "wrong")
     assert caught.value.code == "job_not_found"
     assert adapter.closed >= 1

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import tarfile
 from dataclasses import replace
 from pathlib import Path
@@ -14,95 +12,40 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from datamarket.crypto import keys, stream
-from datamarket.sdk import compute
+from datamarket.sdk import job_files, results
 from datamarket.storage.embedded import EmbeddedStore
-from tests.unit.sdk.test_compute_jobs import JOB, FakeProvider
+from tests.unit.sdk.fakes import (
+    FILES,
+    JOB,
+    FakeProvider,
+    file_member,
+    manifest_of,
+    output_hash,
+    sealed,
+    standard,
+    tar_of,
+)
 
 CHAIN_ID = 31337
 MARKET = "0x" + "4d" * 20
 OTHER_MARKET = "0x" + "4e" * 20
 
-FILES = {
-    "metrics.json": b'{"accuracy": 0.93, "epsilon_spent": 0.8}',
-    "model/weights.safetensors": b"\x00" * 5000,
-}
 
-
-def handle_for(job_id: str = JOB) -> compute.JobHandle:
+def handle_for(job_id: str = JOB) -> job_files.JobHandle:
     private = X25519PrivateKey.generate().private_bytes(
         serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
     )
-    return compute.JobHandle(
+    return job_files.JobHandle(
         job_id=job_id, token="tok", provider_url="http://provider.test", datatoken="0x" + "00" * 20,
         order_tx="0x" + "ab" * 32, private_key=private.hex(), created_at="2026-01-01T00:00:00Z",
         chain_id=CHAIN_ID, market=MARKET,
     )  # fmt: skip
 
 
-def tar_of(members: list[tuple[tarfile.TarInfo, bytes | None]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buf.getvalue()
-
-
-def file_member(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode = len(data), 0o644
-    return info, data
-
-
-def manifest_of(files: dict[str, bytes]) -> list[dict]:
-    return [
-        {"path": p, "size": len(d), "sha256": hashlib.sha256(d).hexdigest()} for p, d in sorted(files.items())
-    ]
-
-
-SALT = "5a" * 32
-
-
-def output_hash(manifest: list[dict], salt: str = SALT) -> str:
-    """As the worker makes it (compute_to_data.policy), which the client checks on its own."""
-    try:
-        from compute_to_data.policy import output_hash as policy_hash
-    except ImportError:
-        body = {"outputs": manifest, "salt": salt}
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
-    return policy_hash(manifest, salt)
-
-
-def sealed(handle, archive: bytes, manifest: list[dict], *, context: str | None = None) -> tuple[dict, bytes]:
-    """The provider's result record and ciphertext for ``archive``, wrapped to the handle's key."""
-    content_key = stream.new_content_key()
-    ciphertext = stream.encrypt_bytes(archive, content_key, chunk_size=4096)
-    wrapped = keys.wrap_key(
-        content_key, handle.x25519().public_key(), context=context or handle.result_context()
-    )
-    result = {
-        "job_id": handle.job_id,
-        "cid": None,
-        "size": len(ciphertext),
-        "plaintext_size": len(archive),
-        "plaintext_sha256": hashlib.sha256(archive).hexdigest(),
-        "wrapped_key": wrapped,
-        "outputs": manifest,
-        "output_salt": SALT,
-        "output_hash": output_hash(manifest),
-    }
-    return result, ciphertext
-
-
 def provider_with(result: dict, ciphertext: bytes) -> FakeProvider:
     provider = FakeProvider()
     provider.result, provider.archive = result, ciphertext
     return provider
-
-
-def standard(handle, files=FILES):
-    archive = tar_of([file_member(p, d) for p, d in sorted(files.items())])
-    return sealed(handle, archive, manifest_of(files))
 
 
 def test_the_result_comes_from_the_store_and_is_extracted(tmp_path) -> None:
@@ -112,7 +55,7 @@ def test_the_result_comes_from_the_store_and_is_extracted(tmp_path) -> None:
     result["cid"] = store.add(io.BytesIO(ciphertext))
     provider = provider_with(result, ciphertext)
     out = tmp_path / "out"
-    written = compute.fetch_result(handle, store, out, provider=provider)
+    written = results.fetch_result(handle, store, out, provider=provider)
     assert written == [out / "metrics.json", out / "model" / "weights.safetensors"]
     assert {p.relative_to(out).as_posix(): p.read_bytes() for p in written} == FILES
     assert "archive" not in [c[0] for c in provider.calls]
@@ -124,18 +67,18 @@ def test_the_archive_endpoint_is_the_fallback(tmp_path) -> None:
     result, ciphertext = standard(handle)
     result["cid"] = "bafkreibnoelefnzgwbcacyt4vh52ymxvzbjq7mmqhtcnwarfq4lzegsiqe"  # not in this store
     provider = provider_with(result, ciphertext)
-    written = compute.fetch_result(
+    written = results.fetch_result(
         handle, EmbeddedStore(tmp_path / "store"), tmp_path / "out", provider=provider
     )
     assert len(written) == 2 and ("archive", JOB, "tok") in provider.calls
     provider = provider_with(result, ciphertext)
-    assert len(compute.fetch_result(handle, None, tmp_path / "out2", provider=provider)) == 2
+    assert len(results.fetch_result(handle, None, tmp_path / "out2", provider=provider)) == 2
 
 
-def assert_refused(tmp_path, handle, result, ciphertext, error=compute.ResultError, match=None) -> None:
+def assert_refused(tmp_path, handle, result, ciphertext, error=results.ResultError, match=None) -> None:
     out = tmp_path / "out"
     with pytest.raises(error, match=match):
-        compute.fetch_result(handle, None, out, provider=provider_with(result, ciphertext))
+        results.fetch_result(handle, None, out, provider=provider_with(result, ciphertext))
     assert list(out.iterdir()) == [] if out.exists() else True
 
 
@@ -228,7 +171,7 @@ def test_a_job_file_without_chain_and_market_is_refused_before_any_fetch(tmp_pat
     handle = handle_for()
     result, ciphertext = standard(handle)
     bare = replace(handle, chain_id=0, market="")
-    assert_refused(tmp_path, bare, result, ciphertext, error=compute.ComputeError, match="chain and market")
+    assert_refused(tmp_path, bare, result, ciphertext, error=job_files.ComputeError, match="chain and market")
 
 
 def test_tampered_or_resized_ciphertext_is_refused(tmp_path) -> None:
@@ -250,8 +193,8 @@ def test_an_existing_link_in_the_output_folder_is_not_followed(tmp_path) -> None
     out = tmp_path / "out"
     out.mkdir()
     (out / "model").symlink_to(elsewhere)
-    with pytest.raises(compute.ResultError, match="link"):
-        compute.fetch_result(handle, None, out, provider=provider_with(result, ciphertext))
+    with pytest.raises(results.ResultError, match="link"):
+        results.fetch_result(handle, None, out, provider=provider_with(result, ciphertext))
     assert list(elsewhere.iterdir()) == []
 
 
@@ -264,7 +207,7 @@ def test_a_leading_dot_slash_and_folder_entries_are_fine(tmp_path) -> None:
     members = [(root, None), (folder, None)]
     members += [file_member("./" + p, d) for p, d in sorted(FILES.items())]
     result, ciphertext = sealed(handle, tar_of(members), manifest_of(FILES))
-    written = compute.fetch_result(handle, None, tmp_path / "out", provider=provider_with(result, ciphertext))
+    written = results.fetch_result(handle, None, tmp_path / "out", provider=provider_with(result, ciphertext))
     assert [Path(p).read_bytes() for p in written] == [FILES[k] for k in sorted(FILES)]
 
 
