@@ -161,6 +161,11 @@ def outward_bounds(low: float, high: float) -> tuple[float, float]:
     scale = span if span > magnitude * 1e-9 else magnitude
     step = 10.0 ** (math.floor(math.log10(scale)) - 1)
     lower, upper = math.floor(low / step) * step, math.ceil(high / step) * step
+    # A value far below the step divides to a signed zero (or rounds inwards): one step further out.
+    if lower > low:
+        lower -= step
+    if upper < high:
+        upper += step
     if not lower < upper:
         upper = lower + step
     return _tidy(lower, step), _tidy(upper, step)

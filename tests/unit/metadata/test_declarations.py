@@ -67,6 +67,8 @@ def test_declare_rounds_numeric_bounds_outward_when_none_are_given() -> None:
     assert columns["age"] == {"type": "numeric", "lower": 18, "upper": 82}
     assert outward_bounds(0.1234, 0.9876) == (0.12, 0.99)
     assert outward_bounds(5, 5) == (5, 5.1)
+    # A minimum far below the step (here the smallest subnormal) must not round to 0, above it.
+    assert outward_bounds(-5e-324, 1e9) == (-100000000, 1000000000)
 
 
 @given(st.floats(-1e9, 1e9), st.floats(0, 1e9))
