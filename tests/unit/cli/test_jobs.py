@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from datamarket import cli
 from datamarket.cli import context
 from datamarket.sdk import job_files, jobs
-from tests.unit.sdk.fakes import DATATOKEN, JOB, ORDER, FakeProvider, fake_market, output_hash, standard
+from tests.fakes import DATATOKEN, JOB, ORDER, FakeProvider, fake_market, output_hash, standard
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from datamarket.metadata.declarations import (
     value_key,
 )
 from datamarket.metadata.document import InvalidMetadata, validate
-from tests.unit.metadata.test_document import full_document
+from tests.fakes import full_document
 
 
 def ward(rows: int = 60) -> pd.DataFrame:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 import hashlib
 import json
@@ -24,91 +23,13 @@ from datamarket.metadata.document import (
     MetadataHashMismatch,
     build_document,
     canonical_bytes,
-    compute_service,
     document_sha256,
-    download_service,
     file_entry,
     load,
     schema,
     validate,
 )
-
-PUBLISHER = "0xABaBaBaBABabABabAbAbABAbABabababaBaBABaB"
-PROVIDER = "0x1212121212121212121212121212121212121212"
-CID = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi"
-SHA = hashlib.sha256(b"plaintext").hexdigest()
-ALGORITHM_HASH = hashlib.sha256(b"algorithm bundle").hexdigest()
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode().rstrip("=")
-
-
-WRAPPED_KEY = {
-    "scheme": "X25519-HKDF-SHA256-A256GCM",
-    "key_id": "0123456789abcdef",
-    "epk": b64(b"\x01" * 32),
-    "nonce": b64(b"\x02" * 12),
-    "ct": b64(b"\x03" * 48),
-}
-
-PROFILE = {
-    "rows": 569,
-    "columns": [
-        {
-            "name": "radius",
-            "dtype": "float64",
-            "kind": "numeric",
-            "missing": 0,
-            "stats": {"min": 6.981, "max": 28.11, "mean": 14.1, "std": 3.5, "quantiles": {"0.5": 13.4}},
-        },
-        {
-            "name": "color",
-            "dtype": "str",
-            "kind": "categorical",
-            "missing": 2,
-            "stats": {"distinct": 3, "top": [{"value": "red", "count": 6}]},
-        },
-    ],
-    "synthetic_rows": [{"radius": 12.5, "color": "red"}, {"radius": 20.25, "color": None}],
-}
-
-
-def full_document() -> dict[str, Any]:
-    return build_document(
-        name="Breast cancer (Wisconsin)",
-        description="Diagnostic features — ünïcode welcome.",
-        tags=["medical", "tabular"],
-        license="CC-BY-4.0",
-        publisher=PUBLISHER.lower(),
-        files=[
-            file_entry(
-                cid=CID,
-                plaintext_size=1200,
-                plaintext_sha256=SHA,
-                content_type="text/csv",
-                wrapped_key=WRAPPED_KEY,
-                chunk_size=65536,
-            )
-        ],
-        profile=PROFILE,
-        services=[
-            download_service(
-                id=0, provider_url="http://127.0.0.1:8030", provider_address=PROVIDER, timeout=86400
-            ),
-            compute_service(
-                id=1,
-                provider_url="https://provider.example.org/api",
-                provider_address=PROVIDER,
-                timeout=0,
-                epsilon_budget=10,
-                delta=1e-5,
-                max_epsilon_per_job=1,
-                trusted_algorithms=[ALGORITHM_HASH],
-            ),
-        ],
-        created=datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC),
-    )
+from tests.fakes import ALGORITHM_HASH, CID, PUBLISHER, SHA, WRAPPED_KEY, full_document
 
 
 def invalid(document: Any) -> InvalidMetadata:

@@ -260,7 +260,7 @@ def test_no_synthetic_row_of_breast_cancer_is_real(breast_cancer: pd.DataFrame, 
 
 
 def test_breast_cancer_profile_fits_in_a_valid_document(breast_cancer: pd.DataFrame):
-    from tests.unit.metadata.test_document import full_document
+    from tests.fakes import full_document
 
     document = full_document()
     document["profile"] = profile_frame(breast_cancer, seed=5)

@@ -13,8 +13,8 @@ from datamarket.chain.events import DatasetState
 from datamarket.chain.market import dataset_id
 from datamarket.crypto.contexts import COMPUTE
 from datamarket.crypto.keys import unwrap_key
-from tests.unit.provider.conftest import DATA_CID, DATATOKEN, OTHER_DATATOKEN, Scenario
-from tests.unit.provider.fakes import CHAIN_ID
+from tests.fakes import CHAIN_ID
+from tests.unit.provider.scenario import DATA_CID, DATATOKEN, OTHER_DATATOKEN, Scenario
 
 ACCESS = "/api/v1/access"
 

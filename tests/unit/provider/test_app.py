@@ -9,9 +9,9 @@ import pytest
 
 from datamarket.crypto.keys import b64url_decode
 from provider.app import create_app
+from tests.fakes import CHAIN_ID, MARKET
 from tests.provider_api import SPEC, ValidatingClient, check_response, internal_errors
-from tests.unit.provider.conftest import Scenario, settings_for
-from tests.unit.provider.fakes import CHAIN_ID, MARKET
+from tests.unit.provider.scenario import Scenario, settings_for
 
 
 def test_info(scenario: Scenario) -> None:

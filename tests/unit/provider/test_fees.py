@@ -8,9 +8,9 @@ from datamarket.chain.devchain import dev_account
 from datamarket.chain.events import DatasetState
 from datamarket.chain.quotes import ZERO_ADDRESS, ZERO_HASH, ProviderFee, recover_quote_signer
 from provider.app import create_app
+from tests.fakes import CHAIN_ID, MARKET
 from tests.provider_api import validating
-from tests.unit.provider.conftest import DATATOKEN, OTHER_DATATOKEN, Scenario, settings_for
-from tests.unit.provider.fakes import CHAIN_ID, MARKET
+from tests.unit.provider.scenario import DATATOKEN, OTHER_DATATOKEN, Scenario, settings_for
 
 FEES = "/api/v1/fees"
 

@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from datamarket.sdk import job_files
-from tests.unit.sdk.fakes import JOB, start
+from tests.fakes import JOB, start
 
 
 def test_the_job_file_is_private_and_loads_back(tmp_path) -> None:

@@ -12,7 +12,7 @@ from datamarket.chain.devchain import dev_account
 from datamarket.crypto import keys
 from datamarket.sdk import job_files, jobs, orders
 from datamarket.sdk.provider_client import ProviderRefused, ProviderUnavailable
-from tests.unit.sdk.fakes import (
+from tests.fakes import (
     DATATOKEN,
     JOB,
     MARKET,

@@ -11,7 +11,7 @@ from datamarket.chain.devchain import dev_account
 from datamarket.chain.market import TxResult
 from datamarket.errors import ChainError
 from datamarket.sdk import orders
-from tests.unit.sdk.fakes import DATATOKEN, ORDER, ORDER_ID, fake_market, order_event
+from tests.fakes import DATATOKEN, ORDER, ORDER_ID, fake_market, order_event
 
 FEE_TOKEN = "0x" + "fe" * 20
 QUOTE = SimpleNamespace(fee_token=FEE_TOKEN, amount=3)

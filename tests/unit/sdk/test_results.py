@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from datamarket.crypto import keys, stream
 from datamarket.sdk import job_files, results
 from datamarket.storage.embedded import EmbeddedStore
-from tests.unit.sdk.fakes import (
+from tests.fakes import (
     FILES,
     JOB,
     FakeProvider,
