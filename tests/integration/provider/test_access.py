@@ -17,7 +17,7 @@ from datamarket.chain.market import dataset_id
 from datamarket.crypto import stream
 from datamarket.crypto.keys import unwrap_key
 from datamarket.storage.base import cat_bytes
-from tests.integration.provider.conftest import ACCESS, FEES, PLAINTEXT, ProviderWorld, make_provider_world
+from tests.integration.provider.world import ACCESS, FEES, PLAINTEXT, ProviderWorld, make_provider_world
 
 pytestmark = pytest.mark.integration
 

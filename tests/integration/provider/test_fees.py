@@ -8,7 +8,7 @@ import pytest
 from datamarket.chain.events import OrderStarted
 from datamarket.chain.market import Market
 from tests.conftest import ONE
-from tests.integration.provider.conftest import FEES, make_provider_world
+from tests.integration.provider.world import FEES, make_provider_world
 
 pytestmark = pytest.mark.integration
 

@@ -1,60 +1,20 @@
 """A real IPFS node for the storage integration tests: js-ipfs (kubo's RPC API), installed by
 ``scripts/ipfs/install.sh`` and started once per session by ``scripts/ipfs/start.sh`` with its repo
 in a temporary directory. Without the node installed the tests are skipped, except in CI
-(``CI=true``), where that is a failure.
-"""
+(``CI=true``), where that is a failure."""
 
 from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from datamarket.storage.cid import CHUNK_SIZE
 from datamarket.storage.kubo import KuboStore
-
-ROOT = Path(__file__).resolve().parents[3]
-SCRIPTS = ROOT / "scripts" / "ipfs"
-JSIPFS = ROOT / ".cache" / "ipfs" / "bin" / "jsipfs"
-
-KIB = 1024
-MIB = 1024 * KIB
-#: The file sizes every transfer test covers; the last needs two levels of nodes (> 174 leaves).
-SIZES = {
-    "0B": 0,
-    "1B": 1,
-    "chunk-1": CHUNK_SIZE - 1,
-    "chunk": CHUNK_SIZE,
-    "chunk+1": CHUNK_SIZE + 1,
-    "10MiB": 10 * MIB,
-    "two-levels": 174 * CHUNK_SIZE + 3 * CHUNK_SIZE + 5,
-}
-
-
-@dataclass(frozen=True)
-class IpfsNode:
-    api_url: str
-    repo: Path
-
-    def block_file(self, multihash: bytes) -> Path:
-        """Where the node's flatfs blockstore keeps a block (key: base32 multihash, sharded by
-        the two characters before the last)."""
-        import base64
-
-        key = base64.b32encode(multihash).decode().rstrip("=")
-        return self.repo / "blocks" / key[-3:-1] / f"{key}.data"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.integration.storage.ipfs_node import JSIPFS, SCRIPTS, SIZES, IpfsNode, free_port
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +26,7 @@ def ipfs_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IpfsNode]:
         pytest.skip(reason)
     repo = tmp_path_factory.mktemp("ipfs-repo")
     started = subprocess.run(
-        [str(SCRIPTS / "start.sh"), str(repo), str(_free_port())],
+        [str(SCRIPTS / "start.sh"), str(repo), str(free_port())],
         capture_output=True,
         text=True,
         timeout=180,

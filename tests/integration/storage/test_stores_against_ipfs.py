@@ -19,7 +19,7 @@ from datamarket.storage.cli import store as store_command
 from datamarket.storage.embedded import EmbeddedStore
 from datamarket.storage.kubo import KuboStore
 from datamarket.storage.unixfs import import_file
-from tests.integration.storage.conftest import SIZES, IpfsNode
+from tests.integration.storage.ipfs_node import SIZES, IpfsNode
 
 pytestmark = pytest.mark.integration
 
