@@ -7,7 +7,7 @@ Usage: python3 scripts/bench/gpu_train.py [--rows 2000000] [--features 64] [--ep
 Generates a synthetic classification table (rows x features, integer-quantized values, labels from a
 random two-layer teacher network) as a CSV in a temporary folder, then trains train_tabular on it with
 `"device": "cuda"` twice: bare (the script, _job.py and _training.py in a fresh interpreter, the roots in
-DATAMARKET_*_DIR) and inside the bubblewrap sandbox of compute_to_data/sandbox.py (`/data`, `/job`,
+DATAMARKET_*_DIR) and inside the bubblewrap sandbox of compute_to_data/sandbox/ (`/data`, `/job`,
 `/out`, one GPU bound in), the way a worker runs a job. Both throughputs are train_tabular's own
 `samples_per_second` (the training loop only); the wall times include reading the CSV. --dp trains with
 DP-SGD (Opacus) at --epsilon instead.

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from compute_to_data import cli, sandbox
+from compute_to_data.sandbox import process
 from datamarket.chain.devchain import dev_account
 
 ENV = {
@@ -20,9 +21,9 @@ ENV = {
 
 
 def test_without_bubblewrap_the_worker_refuses_with_the_way_to_install_it(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(sandbox, "_bwrap", None)
-    monkeypatch.setattr(sandbox.shutil, "which", lambda *a, **k: None)
-    monkeypatch.setattr(sandbox.os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(process, "_bwrap", None)
+    monkeypatch.setattr(process.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(process.os, "access", lambda *a, **k: False)
     env = {**ENV, "DATAMARKET_PROVIDER_DATA_DIR": str(tmp_path)}
     result = CliRunner().invoke(cli.worker, [], env=env)
     assert result.exit_code == 1
@@ -46,9 +47,9 @@ def test_a_bad_setting_is_named_not_echoed(tmp_path) -> None:
 def test_with_json_a_start_up_error_is_a_json_error(monkeypatch, tmp_path) -> None:
     import json
 
-    monkeypatch.setattr(sandbox, "_bwrap", None)
-    monkeypatch.setattr(sandbox.shutil, "which", lambda *a, **k: None)
-    monkeypatch.setattr(sandbox.os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(process, "_bwrap", None)
+    monkeypatch.setattr(process.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(process.os, "access", lambda *a, **k: False)
     env = {**ENV, "DATAMARKET_PROVIDER_DATA_DIR": str(tmp_path)}
     result = CliRunner().invoke(cli.worker, ["--json"], env=env)
     assert result.exit_code == 1 and result.stderr == ""
