@@ -50,6 +50,7 @@ class Worker:
         from datamarket.storage import open_store
 
         sandbox.check_available()
+        sandbox.configure(settings.sandbox_cgroup)
         self.settings, self.app, self.queues, self._runner = settings, app, queues, runner
         self._sandbox = sandbox
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}"

@@ -129,7 +129,7 @@ class Workspace:
             "LANG": "C.UTF-8",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": str(sandbox.process._cpu_count()),
+            "OMP_NUM_THREADS": str(sandbox.environment._cpu_count()),
             "DATAMARKET_DATA_DIR": str(self.data),
             "DATAMARKET_JOB_DIR": str(self.job),
             "DATAMARKET_OUT_DIR": str(self.out),
@@ -250,7 +250,7 @@ def main() -> None:
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
-            "cpus": sandbox.process._cpu_count(),
+            "cpus": sandbox.environment._cpu_count(),
             "python": platform.python_version(),
             "kernel": platform.release(),
         },

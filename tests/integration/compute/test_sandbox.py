@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 
 from compute_to_data import sandbox
-from compute_to_data.sandbox import Limits, SandboxResult, SandboxSpec, process
+from compute_to_data.sandbox import (
+    Limits,
+    SandboxResult,
+    SandboxSpec,
+    availability,
+    cgroups,
+    command,
+    process,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -117,14 +125,14 @@ def job(tmp_path: Path) -> Iterator[Job]:
 
 def _cgroups_named(name: str) -> list[Path]:
     try:
-        bases = process._cgroup_bases()
+        bases = cgroups._cgroup_bases()
     except OSError:
         return []
     return [base / name for _, _, base in bases if (base / name).exists()]
 
 
 def _has_memory_cgroup() -> bool:
-    made, _ = process._Cgroups.create(f"probe-{secrets.token_hex(4)}", Limits())
+    made, _ = cgroups._Cgroups.create(f"probe-{secrets.token_hex(4)}", Limits())
     if made is None:
         return False
     try:
@@ -182,8 +190,8 @@ def test_a_normal_job_reads_data_and_writes_out(job: Job) -> None:
 @needs_root
 def test_without_setpriv_python_drops_to_nobody(job: Job, monkeypatch: pytest.MonkeyPatch) -> None:
     access = os.access
-    monkeypatch.setattr(process.os, "access", lambda p, m: p != "/usr/bin/setpriv" and access(p, m))
-    assert process._drop_to_nobody("/x/bin")[0] == "/x/bin/python3"
+    monkeypatch.setattr(command.os, "access", lambda p, m: p != "/usr/bin/setpriv" and access(p, m))
+    assert command._drop_to_nobody("/x/bin")[0] == "/x/bin/python3"
     result = run(job.spec("normal"))
     assert (result.exit_code, result.reason) == (0, "exited"), job.logs()
     assert json.loads((job.out / "result.json").read_text())["uid"] == sandbox.NOBODY
@@ -369,7 +377,7 @@ def test_a_fork_bomb_is_contained_without_cgroups(
     job: Job, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The fallback: RLIMIT_NPROC holds for uid 65534 (not for root, where a fork bomb gets through)."""
-    monkeypatch.setattr(process._Cgroups, "create", classmethod(lambda cls, *a: (None, ["cgroups disabled"])))
+    monkeypatch.setattr(cgroups._Cgroups, "create", classmethod(lambda cls, *a: (None, ["cgroups disabled"])))
     job.params(seconds=1.5)
     with caplog.at_level(logging.WARNING, logger=sandbox.__name__):
         result = run(job.spec("fork_bomb"))
@@ -496,7 +504,7 @@ def test_concurrent_jobs(tmp_path: Path) -> None:
 
 @needs_root
 def test_sweep_removes_leftover_cgroups() -> None:
-    bases = [base for _, _, base in process._cgroup_bases()]
+    bases = [base for _, _, base in cgroups._cgroup_bases()]
     if not bases:
         pytest.skip("no cgroups")
     prefix = f"sweep-{secrets.token_hex(4)}-"
@@ -536,8 +544,8 @@ def test_cgroup_v2_groups_are_made_with_their_limits(tmp_path: Path, monkeypatch
     base.mkdir(parents=True)
     (base / "cgroup.controllers").write_text("cpu io memory pids\n")
     (base / "cgroup.subtree_control").write_text("\n")
-    monkeypatch.setattr(process, "_cgroup_bases", lambda: [(2, "", base)])
-    made, problems = process._Cgroups.create("job-1", Limits(processes=7, memory_bytes=12345))
+    monkeypatch.setattr(cgroups, "_cgroup_bases", lambda: [(2, "", base)])
+    made, problems = cgroups._Cgroups.create("job-1", Limits(processes=7, memory_bytes=12345))
     assert made is not None and problems == []
     assert made.version == 2 and made.pids == made.memory == base / "job-1"
     assert (base / "cgroup.subtree_control").read_text() == "+memory +pids"
@@ -547,9 +555,9 @@ def test_cgroup_v2_groups_are_made_with_their_limits(tmp_path: Path, monkeypatch
 
 
 def test_unavailable_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(process, "_bwrap", None)
-    monkeypatch.setattr(process.shutil, "which", lambda *a, **k: None)
-    monkeypatch.setattr(process.os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(availability, "_bwrap", None)
+    monkeypatch.setattr(availability.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(availability.os, "access", lambda *a, **k: False)
     with pytest.raises(sandbox.SandboxUnavailable) as caught:
         sandbox.check_available()
     assert caught.value.code == "sandbox_unavailable"

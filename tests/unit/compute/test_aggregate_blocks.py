@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from compute_to_data import sample_aggregate, sandbox
-from compute_to_data.sandbox import process
+from compute_to_data.sandbox import filesystem
 from datamarket.output_spec import OutputSpec
 
 
@@ -39,7 +39,7 @@ def setup(tmp_path: Path, blocks: int) -> tuple[Any, Any, Path, list[Path]]:
 def test_a_block_never_sees_what_the_block_before_it_left(tmp_path: Path, monkeypatch) -> None:
     """A worker that is not root cannot mount a fresh tmpfs on /out: each block gets a folder of its
     own all the same, removed when the block ends."""
-    monkeypatch.setattr(process, "_privileged", lambda: False)
+    monkeypatch.setattr(filesystem, "_privileged", lambda: False)
     ctx, job, workdir, block_dirs = setup(tmp_path, 3)
     seen: list[list[str]] = []
     used: list[Path] = []
@@ -61,7 +61,7 @@ def test_a_block_never_sees_what_the_block_before_it_left(tmp_path: Path, monkey
 
 
 def test_a_block_whose_clean_up_fails_is_the_midpoint(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(process, "_privileged", lambda: False)
+    monkeypatch.setattr(filesystem, "_privileged", lambda: False)
     ctx, job, workdir, block_dirs = setup(tmp_path, 2)
     calls = []
 
@@ -79,7 +79,7 @@ def test_a_block_whose_clean_up_fails_is_the_midpoint(tmp_path: Path, monkeypatc
 
 def test_a_sandbox_that_cannot_start_fails_the_job(tmp_path: Path, monkeypatch) -> None:
     """That is the provider's failure (the block never ran), not a block's."""
-    monkeypatch.setattr(process, "_privileged", lambda: False)
+    monkeypatch.setattr(filesystem, "_privileged", lambda: False)
     ctx, job, workdir, block_dirs = setup(tmp_path, 2)
 
     def fake_run(spec_: sandbox.SandboxSpec, **kwargs: Any) -> sandbox.SandboxResult:

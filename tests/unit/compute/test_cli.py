@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from compute_to_data import cli, sandbox
-from compute_to_data.sandbox import process
+from compute_to_data.sandbox import availability
 from datamarket.chain.devchain import dev_account
 
 ENV = {
@@ -21,9 +21,9 @@ ENV = {
 
 
 def test_without_bubblewrap_the_worker_refuses_with_the_way_to_install_it(monkeypatch, tmp_path) -> None:
-    monkeypatch.setattr(process, "_bwrap", None)
-    monkeypatch.setattr(process.shutil, "which", lambda *a, **k: None)
-    monkeypatch.setattr(process.os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(availability, "_bwrap", None)
+    monkeypatch.setattr(availability.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(availability.os, "access", lambda *a, **k: False)
     env = {**ENV, "DATAMARKET_PROVIDER_DATA_DIR": str(tmp_path)}
     result = CliRunner().invoke(cli.worker, [], env=env)
     assert result.exit_code == 1
@@ -47,9 +47,9 @@ def test_a_bad_setting_is_named_not_echoed(tmp_path) -> None:
 def test_with_json_a_start_up_error_is_a_json_error(monkeypatch, tmp_path) -> None:
     import json
 
-    monkeypatch.setattr(process, "_bwrap", None)
-    monkeypatch.setattr(process.shutil, "which", lambda *a, **k: None)
-    monkeypatch.setattr(process.os, "access", lambda *a, **k: False)
+    monkeypatch.setattr(availability, "_bwrap", None)
+    monkeypatch.setattr(availability.shutil, "which", lambda *a, **k: None)
+    monkeypatch.setattr(availability.os, "access", lambda *a, **k: False)
     env = {**ENV, "DATAMARKET_PROVIDER_DATA_DIR": str(tmp_path)}
     result = CliRunner().invoke(cli.worker, ["--json"], env=env)
     assert result.exit_code == 1 and result.stderr == ""
