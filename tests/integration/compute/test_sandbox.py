@@ -180,7 +180,7 @@ def test_a_normal_job_reads_data_and_writes_out(job: Job) -> None:
     assert lines == ["progress: 0.0", "progress: 0.5", "progress: 1.0", "done"]
     assert job.logs() == "progress: 0.0\nprogress: 0.5\nprogress: 1.0\ndone\n"
     assert not result.log_truncated
-    assert result.first_output_s is not None and 0 < result.first_output_s <= result.wall_s < 5
+    assert result.first_output_s is not None and 0 < result.first_output_s <= result.wall_s
     if _has_memory_cgroup():
         assert result.peak_memory_bytes is not None and result.peak_memory_bytes > 1 * MIB
     else:
@@ -330,7 +330,6 @@ def test_a_plain_out_folder_is_watched(job: Job, tmp_path: Path) -> None:
     limits = replace(LIMITS, output_bytes=3 * MIB)
     result = run(job.spec("fill_output", limits, out_dir=plain))
     assert result.reason == "output_full", job.logs()
-    assert result.wall_s < 4
 
 
 def test_a_huge_allocation_fails(job: Job) -> None:
@@ -369,7 +368,6 @@ def test_a_fork_bomb_is_contained(job: Job) -> None:
     # The cgroup counts bwrap outside the namespace; RLIMIT_NPROC (no cgroups) counts uid 65534's
     # tasks, and the sandbox's first process (root) comes on top: at most one more either way.
     assert job.report()["processes"] <= LIMITS.processes + 1
-    assert result.wall_s < 4
 
 
 @needs_root
@@ -388,10 +386,11 @@ def test_a_fork_bomb_is_contained_without_cgroups(
 
 def test_wall_time(job: Job) -> None:
     job.params(mode="sleep")
-    result = run(job.spec("run_forever", replace(LIMITS, wall_time_s=2)))
+    limits = replace(LIMITS, wall_time_s=2)
+    result = run(job.spec("run_forever", limits))
     assert result.reason == "wall_time"
     assert result.signal == signal.SIGKILL and result.exit_code is None
-    assert 2 <= result.wall_s < 3.5
+    assert limits.wall_time_s <= result.wall_s < 3 * limits.wall_time_s
     assert job.logs() == "started\n"
 
 
@@ -399,7 +398,6 @@ def test_cpu_time(job: Job) -> None:
     result = run(job.spec("cpu_burn", replace(LIMITS, cpu_time_s=1)))
     assert result.reason == "cpu_time", (result, job.logs())
     assert result.signal in (signal.SIGXCPU, signal.SIGKILL)
-    assert result.wall_s < 4
 
 
 def test_file_size(job: Job) -> None:
@@ -415,7 +413,6 @@ def test_a_daemon_dies_with_the_job(job: Job) -> None:
     job.params(token=token)
     result = run(job.spec("daemon"))
     assert (result.exit_code, result.reason) == (0, "exited"), job.logs()
-    assert result.wall_s < 4
     marker = job.out / "daemon.log"
     assert marker.exists(), job.logs()
     size = marker.stat().st_size
@@ -445,7 +442,7 @@ def test_cancel(job: Job) -> None:
     finally:
         timer.cancel()
     assert result.reason == "cancelled"
-    assert 0.5 <= result.wall_s < 2
+    assert 0.5 <= result.wall_s < LIMITS.wall_time_s  # stopped by the cancel, not the wall time
 
 
 def test_a_failing_on_line_does_not_stop_the_job(job: Job) -> None:
