@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from compute_to_data import builtins, sandbox  # noqa: E402
+from compute_to_data import sandbox  # noqa: E402
+from datamarket import builtins  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "sandbox_overhead.json"
 TRAIN_TABULAR = ROOT / "compute_to_data" / "algorithms" / "train_tabular.py"
