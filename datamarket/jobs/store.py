@@ -35,8 +35,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from datamarket.auth import canonical_json
 from datamarket.errors import DatamarketError
+from datamarket.jobs.spec import canonical_json
 
 QUEUED, STAGING, RUNNING, CHECKING, PUBLISHING = "queued", "staging", "running", "checking", "publishing"
 SUCCEEDED, FAILED, REJECTED, CANCELLED = "succeeded", "failed", "rejected", "cancelled"

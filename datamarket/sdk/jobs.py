@@ -22,6 +22,7 @@ from datamarket import auth
 from datamarket.chain.market import Market, dataset_id
 from datamarket.chain.quotes import SERVICE_COMPUTE
 from datamarket.crypto import keys
+from datamarket.jobs.spec import ALGORITHM_NAME, job_hash, parse_job_spec
 from datamarket.sdk import download, orders
 from datamarket.sdk.job_files import JOB_ID, ComputeError, JobHandle, ensure_jobs_dir, save_job
 from datamarket.sdk.provider_client import ProviderClient, ProviderRefused, ProviderUnavailable
@@ -72,14 +73,14 @@ def start_job(
     }
     bundle = _bundle(algorithm)
     if bundle is None:
-        job = auth.parse_job_spec({"algorithm": str(algorithm), **spec})
+        job = parse_job_spec({"algorithm": str(algorithm), **spec})
     else:
         if store is None:
             raise ComputeError("publishing an algorithm bundle needs a content store")
         # The rest of the job is checked (with a stand-in name) before the bundle is stored.
-        auth.parse_job_spec({"algorithm": "bundle", **spec})
+        parse_job_spec({"algorithm": "bundle", **spec})
         data, digest = bundle
-        job = auth.parse_job_spec({"algorithm": {"bundle": add_bytes(store, data), "sha256": digest}, **spec})
+        job = parse_job_spec({"algorithm": {"bundle": add_bytes(store, data), "sha256": digest}, **spec})
 
     ordered_now = order_tx is None
     if ordered_now:
@@ -96,7 +97,7 @@ def start_job(
         order_tx=order_tx,
         order_id=order_id,
         consumer_key="0x" + keys.public_bytes(one_time).hex(),
-        job_hash=auth.job_hash(job),
+        job_hash=job_hash(job),
         nonce=time.time_ns() // 1_000_000,
     )
     signature = auth.sign_compute_request(request, market.account.key, market.chain_id, market.address)
@@ -154,7 +155,7 @@ def _bundle(algorithm: str | Path) -> tuple[bytes, str] | None:
     """``(tar bytes, sha256)`` when ``algorithm`` names a file or folder; None for a built-in name."""
     path = Path(algorithm)
     if isinstance(algorithm, str) and not path.exists():
-        if auth.ALGORITHM_NAME.fullmatch(algorithm) is None:
+        if ALGORITHM_NAME.fullmatch(algorithm) is None:
             raise ComputeError(
                 f"algorithm {algorithm!r} is neither a built-in name nor an existing file or folder"
             )

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from datamarket import auth
 from datamarket.crypto import keys, stream
+from datamarket.jobs import spec as job_spec
 from datamarket.sdk.job_files import ComputeError, JobHandle
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.storage.base import ChunkReader, ContentNotFound, ContentStore, StoreUnavailable
@@ -129,7 +129,7 @@ def _check_output_hash(result: dict[str, Any]) -> None:
         raise ResultError("the result has no output_salt (64 lower-case hex digits)")
     try:
         expected = hashlib.sha256(
-            auth.canonical_json({"outputs": result["outputs"], "salt": salt})
+            job_spec.canonical_json({"outputs": result["outputs"], "salt": salt})
         ).hexdigest()
     except (TypeError, ValueError, UnicodeEncodeError):
         raise ResultError("the result's outputs are not JSON") from None

@@ -15,7 +15,8 @@ import pytest
 from safetensors.numpy import save
 
 from compute_to_data import aggregate
-from datamarket.auth import InvalidRequest, job_hash, parse_job_spec
+from datamarket.auth import InvalidRequest
+from datamarket.jobs.spec import job_hash, parse_job_spec
 from datamarket.output_spec import (
     MAX_COORDINATES,
     InvalidOutputSpec,

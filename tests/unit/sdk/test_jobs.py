@@ -10,6 +10,7 @@ import pytest
 from datamarket import auth
 from datamarket.chain.devchain import dev_account
 from datamarket.crypto import keys
+from datamarket.jobs import spec as job_spec
 from datamarket.sdk import job_files, jobs, orders
 from datamarket.sdk.provider_client import ProviderRefused, ProviderUnavailable
 from tests.fakes import (
@@ -30,8 +31,8 @@ def test_start_signs_a_compute_request_for_the_job(tmp_path) -> None:
     sent = provider.started[0]
     request = auth.ComputeRequest.from_json(sent["request"])
     auth.verify_compute_signature(request, sent["signature"], 31337, MARKET)
-    assert auth.parse_job_spec(sent["job"]) == sent["job"]
-    auth.verify_job_hash(request, sent["job"])
+    assert job_spec.parse_job_spec(sent["job"]) == sent["job"]
+    job_spec.verify_job_hash(request, sent["job"])
     assert sent["job"] == {
         "algorithm": "train_tabular",
         "params": {"target": "label"},
