@@ -40,9 +40,7 @@ from datamarket import builtins
 from datamarket.auth import (
     ComputeRequest,
     InvalidRequest,
-    job_hash,
     parse_address,
-    parse_job_spec,
     parse_signature,
     require_fields,
     verify_compute_signature,
@@ -50,6 +48,7 @@ from datamarket.auth import (
 from datamarket.chain.market import epsilon_units
 from datamarket.crypto.keys import InvalidPublicKey, wrap_key
 from datamarket.jobs.queue import enqueue, make_celery
+from datamarket.jobs.spec import job_hash, parse_job_spec
 from datamarket.jobs.store import (
     FAILED,
     SUCCEEDED,

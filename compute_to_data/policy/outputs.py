@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from datamarket.auth import canonical_json
+from datamarket.jobs.spec import canonical_json
 
 from . import onnx_model
 from .limits import (
