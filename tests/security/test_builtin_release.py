@@ -27,7 +27,7 @@ from datamarket.sdk import jobs, results
 from datamarket.sdk.job_files import JobHandle
 from datamarket.sdk.provider_client import ProviderRefused
 from datamarket.sdk.publish import PublishRequest, publish_file
-from tests.integration.compute.conftest import ONE, PUBLISHER, ComputeMarket
+from tests.integration.compute.market import ONE, PUBLISHER, ComputeMarket
 
 pytestmark = pytest.mark.integration
 

@@ -40,7 +40,7 @@ from datamarket.sdk import download, jobs, orders, results
 from datamarket.sdk.provider_client import ProviderRefused
 from datamarket.sdk.publish import PublishRequest, publish_file
 from datamarket.storage.base import add_bytes
-from tests.integration.compute.conftest import JOBS, ONE, PUBLISHER, ComputeMarket
+from tests.integration.compute.market import JOBS, ONE, PUBLISHER, ComputeMarket
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from datamarket.sdk import jobs, orders, results
 from datamarket.sdk.job_files import JobHandle
 from datamarket.sdk.provider_client import ProviderRefused
 from datamarket.sdk.publish import PublishRequest, publish_file
-from tests.integration.compute.conftest import JOBS, LIMITS, ONE, PUBLISHER, ComputeMarket
+from tests.integration.compute.market import JOBS, LIMITS, ONE, PUBLISHER, ComputeMarket
 
 HERE = Path(__file__).parent / "aggregate_jobs"
 K = 2

@@ -22,8 +22,7 @@ from compute_to_data.policy import output_hash as policy_output_hash
 from datamarket.chain.events import ComputeReceiptPosted
 from datamarket.jobs.spec import canonical_json
 from datamarket.sdk import jobs, results
-from tests.integration.compute.conftest import ComputeMarket, publish_compute_dataset
-from tests.integration.compute.test_compute_jobs import wait_for
+from tests.integration.compute.market import ComputeMarket, publish_compute_dataset, wait_for
 
 pytestmark = pytest.mark.integration
 

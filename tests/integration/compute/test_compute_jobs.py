@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -15,28 +14,10 @@ from safetensors.numpy import load_file
 
 from datamarket.chain.events import ComputeReceiptPosted
 from datamarket.sdk import job_files, jobs, results
-from datamarket.sdk.job_files import JobHandle
 from datamarket.sdk.provider_client import ProviderRefused
-from tests.integration.compute.conftest import JOBS, ComputeMarket
+from tests.integration.compute.market import JOBS, ComputeMarket, start, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def start(m: ComputeMarket, tmp_path: Path, algorithm, params=None, epsilon=None, **kw) -> JobHandle:
-    return jobs.start_job(
-        m.consumer, m.provider, m.store, m.datatoken, algorithm=algorithm, params=params or {},
-        epsilon=epsilon, jobs_dir=tmp_path / "jobs", **kw,
-    )  # fmt: skip
-
-
-def wait_for(check, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached within {timeout} s")
 
 
 def test_dp_training_job_from_order_to_model_and_receipt(

@@ -13,8 +13,7 @@ import pytest
 
 from datamarket.sdk import job_files, jobs, results
 from datamarket.sdk.provider_client import ProviderRefused
-from tests.integration.compute.conftest import JOBS, ComputeMarket
-from tests.integration.compute.test_compute_jobs import start
+from tests.integration.compute.market import JOBS, ComputeMarket, start
 
 pytestmark = pytest.mark.integration
 

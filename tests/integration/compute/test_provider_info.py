@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.integration.compute.conftest import ComputeMarket
+from tests.integration.compute.market import ComputeMarket
 
 pytestmark = pytest.mark.integration
 
