@@ -8,11 +8,12 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 NPX := npx --no-install
 
-.PHONY: help install sandbox compile abi lint format test test-contracts test-python coverage demo bench clean
+.PHONY: help install sandbox compile abi lint format test test-unit test-contracts test-python coverage demo bench clean
 
 help:
 	@echo "make demo      run the contracts demo on a local anvil (installs what is missing)"
 	@echo "make test      lint, Hardhat tests with coverage, pytest (installs what is missing)"
+	@echo "make test-unit the fast suite for the edit-test loop: no network, no chain (about a minute)"
 	@echo "make bench     benchmarks; figures in bench/results/"
 	@echo "make abi       recompile and export ABIs into the Python package"
 
@@ -56,6 +57,10 @@ test-contracts coverage: node_modules/.installed $(VENV)/.installed
 test-python: install compile
 	scripts/ipfs/install.sh
 	$(VENV)/bin/pytest -q
+
+# The fast suite: tests/unit, kept off the network by tests/unit/conftest.py.
+test-unit: $(VENV)/.installed
+	$(VENV)/bin/pytest -q tests/unit
 
 test: lint test-contracts test-python
 
