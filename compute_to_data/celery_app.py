@@ -1,14 +1,8 @@
-"""The worker's Celery application: the two tasks and what a worker process builds to run them.
+"""The worker's Celery application: the two tasks (``run_job`` and ``post_receipts``, described with
+the queue in :mod:`datamarket.jobs.queue`) and what a worker process builds once to run them.
 
-- ``datamarket.compute.run_job(job_id)``: one job, on the queue of its resource class (``cpu`` or
-  ``gpu``). ``acks_late`` with ``reject_on_worker_lost``: the message is acknowledged only when the
-  task returns, so a worker killed mid-job leaves it to be delivered again; the job database's
-  lease decides whether the redelivered task runs it (the lease lapsed) or drops it (it is final,
-  or another worker holds it).
-- ``datamarket.compute.post_receipts()``: posts the pending receipts in one transaction.
-
-The broker, the task names and the sending side are the kernel's (:mod:`datamarket.jobs.queue`): the
-provider sends tasks by name and never imports the worker's code.
+The broker, the task names and the sending side are the kernel's: the provider sends tasks by name and
+never imports the worker's code.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ from datamarket.chain.quotes import ZERO_ADDRESS, ZERO_HASH
 from datamarket.chain.reader import BlockInfo, MetadataPointer, OrderTx
 from datamarket.crypto import keys, stream
 from datamarket.errors import ChainUnavailable
+from datamarket.jobs.spec import job_hash
 from datamarket.metadata.document import build_document, compute_service, download_service, file_entry
 from datamarket.sdk import jobs
 from datamarket.storage.base import ContentNotFound
@@ -411,3 +412,34 @@ def full_document() -> dict[str, Any]:
         ],
         created=datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC),
     )
+
+
+# ------------------------------------------------------------------ a compute job and its request
+
+
+def job_spec(**overrides: Any) -> dict:
+    """A built-in job's spec (``POST /compute``'s ``job``), with ``overrides``."""
+    values = {
+        "algorithm": "train_tabular",
+        "params": {"target": "label", "epochs": 3, "layers": [16, 8], "opts": {"lr": 0.01, "x": None}},
+        "epsilon": 1.0,
+        "environment": "cpu",
+    }
+    values.update(overrides)
+    return values
+
+
+def compute_request_json(**overrides: Any) -> dict:
+    """A ComputeRequest's JSON form naming :func:`job_spec`'s hash, with ``overrides``."""
+    values = {
+        "datatoken": MARKET,
+        "consumer": dev_account(4).address,
+        "serviceId": 1,
+        "orderTx": "0x" + "11" * 32,
+        "orderId": 3,
+        "consumerKey": "0x" + "22" * 32,
+        "jobHash": job_hash(job_spec()),
+        "nonce": 1,
+    }
+    values.update(overrides)
+    return values

@@ -28,6 +28,8 @@ from datamarket.auth import (
 )
 from datamarket.chain.devchain import dev_account
 from datamarket.jobs.spec import job_hash
+from tests.fakes import compute_request_json as sample
+from tests.fakes import job_spec as job
 from tests.strategies import addresses, bytes32_hex, private_keys, uints
 
 MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
@@ -44,32 +46,6 @@ compute_requests = st.builds(
     job_hash=bytes32_hex,
     nonce=uints(256),
 )
-
-
-def job(**overrides) -> dict:
-    values = {
-        "algorithm": "train_tabular",
-        "params": {"target": "label", "epochs": 3, "layers": [16, 8], "opts": {"lr": 0.01, "x": None}},
-        "epsilon": 1.0,
-        "environment": "cpu",
-    }
-    values.update(overrides)
-    return values
-
-
-def sample(**overrides) -> dict:
-    values = {
-        "datatoken": MARKET,
-        "consumer": dev_account(4).address,
-        "serviceId": 1,
-        "orderTx": "0x" + "11" * 32,
-        "orderId": 3,
-        "consumerKey": "0x" + "22" * 32,
-        "jobHash": job_hash(job()),
-        "nonce": 1,
-    }
-    values.update(overrides)
-    return values
 
 
 # ------------------------------------------------------------------------------------- request

@@ -13,37 +13,12 @@ from datamarket.auth import (
     ComputeRequest,
     InvalidRequest,
 )
-from datamarket.chain.devchain import dev_account
 from datamarket.jobs.spec import MAX_PARAMS_BYTES, job_hash, parse_job_spec, verify_job_hash
+from tests.fakes import compute_request_json as sample
+from tests.fakes import job_spec as job
 
 MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 BUNDLE_CID = "bafkreibnoelefnzgwbcacyt4vh52ymxvzbjq7mmqhtcnwarfq4lzegsiqe"
-
-
-def job(**overrides) -> dict:
-    values = {
-        "algorithm": "train_tabular",
-        "params": {"target": "label", "epochs": 3, "layers": [16, 8], "opts": {"lr": 0.01, "x": None}},
-        "epsilon": 1.0,
-        "environment": "cpu",
-    }
-    values.update(overrides)
-    return values
-
-
-def sample(**overrides) -> dict:
-    values = {
-        "datatoken": MARKET,
-        "consumer": dev_account(4).address,
-        "serviceId": 1,
-        "orderTx": "0x" + "11" * 32,
-        "orderId": 3,
-        "consumerKey": "0x" + "22" * 32,
-        "jobHash": job_hash(job()),
-        "nonce": 1,
-    }
-    values.update(overrides)
-    return values
 
 
 def test_job_hash_is_sha256_of_canonical_json() -> None:
