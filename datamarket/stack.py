@@ -53,6 +53,11 @@ class Service:
     program: str = ""
 
     def alive(self) -> bool:
+        """Whether the recorded process runs, and runs this service's program. A process that has
+        exited (a zombie), one not yet exec'd into the program (it shows its parent's command line)
+        and one in the middle of the exec (no command line yet: waited for) is not taken for it."""
+        from datamarket import processes
+
         if self.pid is None:
             return False
         with contextlib.suppress(ChildProcessError):
@@ -62,12 +67,9 @@ class Service:
             os.kill(self.pid, 0)
         except (ProcessLookupError, PermissionError):
             return False
-        try:
-            cmdline = Path(f"/proc/{self.pid}/cmdline").read_bytes()
-        except OSError:  # no /proc here, or the process just went
+        if not processes.inspectable():  # no /proc here: a live pid is all there is to know
             return True
-        # Empty while a just-spawned process is still being exec'd: it cannot be told apart yet.
-        return not (self.program and cmdline) or self.program.encode() in cmdline
+        return processes.runs(self.pid, self.program)
 
 
 @dataclass

@@ -3,6 +3,8 @@
 import hashlib
 import json
 import os
+import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -103,6 +105,7 @@ def test_a_recorded_pid_of_another_program_is_not_taken_for_a_service(market_hom
     # A stale record whose pid now belongs to some other program (as after a reboot).
     other = subprocess.Popen(["sleep", "30"])
     try:
+        _wait_for_exec(other.pid, "sleep")
         data = json.loads(stack_file.read_text())
         data["services"]["chain"]["pid"] = other.pid
         stack_file.write_text(json.dumps(data))
@@ -113,6 +116,16 @@ def test_a_recorded_pid_of_another_program_is_not_taken_for_a_service(market_hom
     finally:
         other.kill()
         other.wait()
+
+
+def _wait_for_exec(pid: int, program: str, timeout: float = 10.0) -> None:
+    """Until process ``pid`` runs ``program``: a process just started shows no command line, or its
+    parent's, until its exec is done."""
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    deadline = time.monotonic() + timeout
+    while Path(cmdline.read_bytes().split(b"\0")[0].decode()).name != program:
+        assert time.monotonic() < deadline, f"{program} did not start within {timeout} s"
+        time.sleep(0.01)
 
 
 def test_invalid_prices_are_usage_errors(market_home):
