@@ -20,11 +20,17 @@ MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 control_socket_disable = True
 
 
+def multiprocess_dir() -> str:
+    """The folder of the workers' metrics files (``PROMETHEUS_MULTIPROC_DIR``), or ``""`` outside
+    multiprocess mode: the one place the provider reads it."""
+    return os.environ.get(MULTIPROCESS_ENV) or ""
+
+
 def on_starting(server: Any) -> None:
     """In the master, before any worker starts: a folder for the workers' metrics (``metrics/``
     under the provider's data folder unless ``PROMETHEUS_MULTIPROC_DIR`` names one), emptied of an
     earlier run's files."""
-    folder = os.environ.get(MULTIPROCESS_ENV)
+    folder = multiprocess_dir()
     if not folder:
         from provider.settings import ProviderSettings
 

@@ -6,13 +6,11 @@ Under gunicorn (``provider.gunicorn_conf``) every worker process writes its coun
 
 from __future__ import annotations
 
-import os
-
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from provider.gunicorn_conf import MULTIPROCESS_ENV
+from provider.gunicorn_conf import multiprocess_dir
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -65,7 +63,7 @@ class Metrics:
 
     def _view(self) -> CollectorRegistry:
         """This process's registry, or, in multiprocess mode, the sum over every worker's files."""
-        folder = os.environ.get(MULTIPROCESS_ENV)
+        folder = multiprocess_dir()
         if not folder:
             return self.registry
         merged = CollectorRegistry()
