@@ -149,3 +149,17 @@ def test_parse_address_accepts_only_checksums() -> None:
     with pytest.raises(InvalidRequest) as caught:
         parse_address(MARKET.lower(), "market")
     assert caught.value.details == {"field": "market"}
+
+
+def test_a_fixed_request_keeps_its_digest_and_signature() -> None:
+    """Known answers: a change to the domain, the type or the field encoding changes these bytes, and
+    every signature a wallet has made would stop verifying."""
+    req = AccessRequest.from_json(sample(consumer=dev_account(4).address))
+    digest = req.digest(31337, MARKET)
+    assert digest.hex() == "477b2280d3eb5db388ba6513ad527c5ce914deba8cd557b537d81584da8814d5"
+    signature = sign_access_request(req, dev_account(4).key, 31337, MARKET)
+    assert signature.hex() == (
+        "cdd91686f17ade7e728cbc31103f1f629580f8d57b69973aa17e7e0fa8c5aadb"
+        "258b992e8c38e68092a8a376006fc82a8a5dfdf03618a3e3b0e3deeb27c668dc1b"
+    )
+    verify_access_signature(req, signature, 31337, MARKET)

@@ -126,7 +126,7 @@ def test_an_access_signature_is_no_compute_signature() -> None:
         verify_compute_signature(compute, signature, 31337, MARKET)
 
 
-def test_access_signing_is_unchanged_by_the_refactor() -> None:
+def test_access_signing_agrees_with_eth_account_under_the_compute_sample() -> None:
     fields = sample()
     del fields["jobHash"]
     req = AccessRequest.from_json(fields)
@@ -167,4 +167,27 @@ def test_missing_job_hash_and_lower_casing() -> None:
     assert req.message()["jobHash"] == bytes.fromhex("ab" * 32)
 
 
-# ----------------------------------------------------------------------------------------- job
+def test_a_fixed_request_keeps_its_digest_and_signature() -> None:
+    """Known answers: a change to the domain, the type or the field encoding changes these bytes, and
+    every signature a wallet has made would stop verifying."""
+    spec = {"algorithm": "mean", "params": {"column": "age"}, "epsilon": 1.0, "environment": "cpu"}
+    assert job_hash(spec) == "0x23a584de3167cbbe1399c01be1cc8626c34a65baf7c052a54ca69da6e836f66f"
+    req = ComputeRequest.from_json(
+        {
+            "datatoken": MARKET,
+            "consumer": dev_account(4).address,
+            "serviceId": 1,
+            "orderTx": "0x" + "11" * 32,
+            "orderId": 3,
+            "consumerKey": "0x" + "22" * 32,
+            "jobHash": job_hash(spec),
+            "nonce": 1,
+        }
+    )
+    digest = req.digest(31337, MARKET)
+    assert digest.hex() == "37a7ce114571701b7f6d94171c079dff9a66ce240016819a41cc9ee21bd4fda5"
+    signature = sign_compute_request(req, dev_account(4).key, 31337, MARKET)
+    assert signature.hex() == (
+        "e1ecb49031d4d58e57f62c5ac0b40d82e599b578427c7c871b25e5058494af06"
+        "4acfa227d826d30cefd929cd86340917d38a3bf9956cd9b6c4514a3733ef8fa11b"
+    )
