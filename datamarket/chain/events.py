@@ -8,6 +8,7 @@ follow the Solidity event's arguments in order (snake_case; ``from``/``to`` beco
 from __future__ import annotations
 
 import enum
+import typing
 from dataclasses import dataclass, fields
 from functools import cache
 from typing import Any
@@ -366,6 +367,28 @@ def decode_log(log: Any) -> MarketEvent | None:
     if len(values) != len(fields(cls)) - 1:
         raise EventDecodeError(f"{abi['name']} has {len(values)} arguments; the dataclass differs")
     return cls(meta, *values)
+
+
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def event_args(event: MarketEvent) -> dict[str, Any]:
+    """An event's arguments by field name, as JSON can hold them (enums by name; ints stay ints)."""
+    values = {f.name: getattr(event, f.name) for f in fields(event) if f.name != "meta"}
+    return {key: value.name if isinstance(value, enum.Enum) else value for key, value in values.items()}
+
+
+def event_from_args(name: str, meta: LogMeta, args: dict[str, Any]) -> MarketEvent:
+    """The event that :func:`event_args` wrote (``name`` is its class name)."""
+    cls = MARKET_EVENTS.get(name) or DATATOKEN_EVENTS[name]
+    hints = _hints(cls)
+    values = {}
+    for key, value in args.items():
+        kind = hints[key]
+        values[key] = kind[value] if isinstance(kind, type) and issubclass(kind, enum.Enum) else value
+    return cls(meta=meta, **values)
 
 
 def decode_logs(logs: list[Any]) -> list[MarketEvent]:

@@ -1,0 +1,1 @@
+"""The catalog database: models, engine, migrations and the writer's lock."""

@@ -1,0 +1,63 @@
+"""The backend's settings (indexer and API): ``DATAMARKET_BACKEND_*`` or the TOML file named by
+``DATAMARKET_BACKEND_CONFIG``, validated at start-up like every service's (``datamarket.config``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+from datamarket.config import (
+    Settings,
+    checksum_address,
+    integer,
+    number,
+    one_of,
+    path,
+    positive_up_to,
+    setting,
+    text,
+    upper,
+    url_schemes,
+    within,
+)
+
+_DATABASE = url_schemes("sqlite", "postgresql", "postgres", what="a sqlite:/// or postgresql:// URL")
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)
+class BackendSettings(Settings):
+    ENV_PREFIX: ClassVar[str] = "DATAMARKET_BACKEND_"
+    CONFIG_ENV: ClassVar[str] = "DATAMARKET_BACKEND_CONFIG"
+    TITLE: ClassVar[str] = "backend settings"
+
+    rpc_url: str = setting(parse=text, check=url_schemes("http", "https", what="an http(s) URL"), url=True)
+    #: The market contract's address (checksummed).
+    market: str = setting(parse=text, check=checksum_address)
+    #: The block the market was deployed in: indexing starts there.
+    market_deploy_block: int = setting(0, parse=integer, check=within(0, 2**63))
+    data_dir: Path = setting(Path.home() / ".datamarket" / "backend", parse=path)
+    #: ``sqlite:///path`` (default ``<data_dir>/catalog.db``) or ``postgresql://...``.
+    database_url: str | None = setting(None, parse=text, check=_DATABASE, url=True)
+    #: The content store the metadata documents are fetched from: a directory (the embedded store) or
+    #: the http(s) API URL of a kubo-compatible IPFS node.
+    store: str = setting(parse=text)
+    #: Blocks a block must have on top before it is indexed (0: index the head at once).
+    confirmations: int = setting(0, parse=integer, check=within(0, 1001))
+    #: How often the indexer asks the node for new blocks (seconds).
+    poll_interval_s: float = setting(0.25, parse=number, check=positive_up_to(60))
+    #: The largest block range of one ``eth_getLogs`` (the indexer halves it when the node refuses).
+    max_log_range: int = setting(10_000, parse=integer, check=within(1, 1_000_001))
+    rpc_timeout_s: float = setting(10.0, parse=number, check=positive_up_to(600))
+    max_metadata_bytes: int = setting(1024 * 1024, parse=integer, check=within(1024, 64 * 1024 * 1024 + 1))
+    #: Longest wait between two tries of an unreachable metadata document (seconds).
+    document_retry_max_s: float = setting(300.0, parse=number, check=positive_up_to(86400))
+    log_level: str = setting("INFO", parse=upper, check=one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+
+    def complete(self) -> None:
+        self._set("data_dir", Path(self.data_dir))
+        if self.database_url is None:
+            self._set("database_url", f"sqlite:///{self.data_dir / 'catalog.db'}")
+
+
+__all__ = ["BackendSettings"]
