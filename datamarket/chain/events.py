@@ -325,6 +325,11 @@ def _raw(value: Any) -> bytes:
     return bytes.fromhex(str(value).removeprefix("0x"))
 
 
+def _quantity(value: Any) -> int:
+    """A JSON-RPC quantity: an int from web3, or the node's raw 0x-hex."""
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
 def decode_log(log: Any) -> MarketEvent | None:
     """Decode one log into its dataclass; None when it is not one of our events."""
     topics = log["topics"]
@@ -351,10 +356,10 @@ def decode_log(log: Any) -> MarketEvent | None:
     args = [next(from_topics) if a["indexed"] else next(from_data) for a in inputs]
     meta = LogMeta(
         address=to_checksum_address(log["address"]),
-        block_number=int(log["blockNumber"]),
+        block_number=_quantity(log["blockNumber"]),
         block_hash=_plain(log["blockHash"]),
         tx_hash=_plain(log["transactionHash"]),
-        log_index=int(log["logIndex"]),
+        log_index=_quantity(log["logIndex"]),
     )
     values = []
     for i, (arg, raw_value) in enumerate(zip(inputs, args, strict=True)):

@@ -81,6 +81,12 @@ class Rpc:
             return None
         return BlockRef(int(found["number"], 16), found["hash"], int(found["timestamp"], 16))
 
+    def chain_id(self) -> int:
+        try:
+            return int(self.call("eth_chainId", []), 16)
+        except RangeRefused as exc:
+            raise ChainUnavailable("the chain node refused eth_chainId") from exc
+
     def head(self) -> int:
         try:
             return int(self.call("eth_blockNumber", []), 16)

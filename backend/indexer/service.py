@@ -1,0 +1,64 @@
+"""Running the indexer: migrate the catalog, take the writer's lock, follow the chain and fetch documents.
+
+``run(settings, stop)`` is what ``datamarket indexer run`` calls; tests and ``datamarket up`` run the
+same code in a process of its own. A second indexer on the same database waits for the lock and
+takes over when the first stops or dies.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import requests
+from web3 import HTTPProvider, Web3
+
+from backend.db.engine import open_engine
+from backend.db.lock import writer_lock
+from backend.db.migrate import upgrade
+from backend.indexer.documents import DocumentFetcher
+from backend.indexer.follower import Indexer
+from backend.settings import BackendSettings
+from datamarket.chain.logs import Rpc
+from datamarket.storage import open_store
+
+log = logging.getLogger("datamarket.indexer")
+
+
+def rpc_for(settings: BackendSettings) -> Rpc:
+    session = requests.Session()
+    session.trust_env = False  # the node is named explicitly: no proxy from the environment
+    provider = HTTPProvider(
+        settings.rpc_url, request_kwargs={"timeout": settings.rpc_timeout_s}, session=session
+    )
+    return Rpc(Web3(provider))
+
+
+def run(settings: BackendSettings, stop: threading.Event, *, on_lock: threading.Event | None = None) -> None:
+    """Index until ``stop`` is set. ``on_lock`` is set once this process holds the writer's lock."""
+    engine = open_engine(settings.database_url or "")
+    upgrade(engine)
+    log.info("waiting for the catalog's writer lock")
+    with writer_lock(engine, stop) as held:
+        if not held:
+            return
+        log.info("holding the catalog's writer lock; indexing market %s", settings.market)
+        if on_lock is not None:
+            on_lock.set()
+        indexer = Indexer(
+            engine, rpc_for(settings), settings.market, deploy_block=settings.market_deploy_block,
+            confirmations=settings.confirmations, max_span=settings.max_log_range,
+        )  # fmt: skip
+        indexer.open()
+        fetcher = DocumentFetcher(engine, open_store(settings.store), max_bytes=settings.max_metadata_bytes,
+                                  retry_max_s=settings.document_retry_max_s)  # fmt: skip
+        documents = threading.Thread(target=fetcher.run, args=(stop,), name="documents", daemon=True)
+        documents.start()
+        try:
+            indexer.run(stop, poll_s=settings.poll_interval_s)
+        finally:
+            stop.set()
+            documents.join(timeout=10)
+
+
+__all__ = ["rpc_for", "run"]
