@@ -8,9 +8,10 @@ follow the Solidity event's arguments in order (snake_case; ``from``/``to`` beco
 from __future__ import annotations
 
 import enum
+import re
 import typing
 from dataclasses import dataclass, fields
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from eth_abi import decode
@@ -325,6 +326,51 @@ def _raw(value: Any) -> bytes:
     return bytes.fromhex(str(value).removeprefix("0x"))
 
 
+@lru_cache(maxsize=1 << 16)
+def _checksum(address: Any) -> str:
+    """Checksummed, with a cache: the same few addresses (the market, its datatokens, the accounts)
+    come back in nearly every log, and checksumming is a keccak each time."""
+    return to_checksum_address(address)
+
+
+_STATIC = re.compile(r"address|bool|bytes(\d+)|uint(\d+)")
+
+
+def _word(abi_type: str, word: bytes) -> Any:
+    """One 32-byte ABI word of a static type, checked as strictly as eth_abi checks it."""
+    if len(word) != 32:
+        raise ValueError(f"a {abi_type} word of {len(word)} bytes")
+    if abi_type == "address":
+        if any(word[:12]):
+            raise ValueError("an address with non-zero padding")
+        return _checksum("0x" + word[12:].hex())
+    if abi_type == "bool":
+        if word[:31] != bytes(31) or word[31] > 1:
+            raise ValueError("a bool that is neither 0 nor 1")
+        return bool(word[31])
+    match = _STATIC.fullmatch(abi_type)
+    if match is None:  # a dynamic type indexed is its hash: kept as bytes32
+        return "0x" + word.hex()
+    if match.group(1):
+        size = int(match.group(1))
+        if any(word[size:]):
+            raise ValueError(f"a {abi_type} with non-zero padding")
+        return "0x" + word[:size].hex()
+    value = int.from_bytes(word, "big")
+    if value >> int(match.group(2)):
+        raise ValueError(f"a {abi_type} out of range")
+    return value
+
+
+def _data(types: list[str], data: bytes) -> list[Any]:
+    """The non-indexed arguments: sliced word by word when all are static, else by eth_abi."""
+    if all(_STATIC.fullmatch(t) for t in types):
+        if len(data) != 32 * len(types):
+            raise ValueError(f"{len(data)} bytes of data for {len(types)} words")
+        return [_word(t, data[32 * i : 32 * i + 32]) for i, t in enumerate(types)]
+    return [_plain(value, t) for t, value in zip(types, decode(types, data), strict=True)]
+
+
 def _quantity(value: Any) -> int:
     """A JSON-RPC quantity: an int from web3, or the node's raw 0x-hex."""
     return int(value, 16) if isinstance(value, str) else int(value)
@@ -346,24 +392,22 @@ def decode_log(log: Any) -> MarketEvent | None:
         raise EventDecodeError(
             f"{abi['name']} log has {len(topics) - 1} indexed topics, expected {len(indexed)}"
         )
+    data_types = [a["type"] for a in inputs if not a["indexed"]]
     try:
-        from_topics = iter(
-            [decode([t], _raw(topic))[0] for t, topic in zip(indexed, topics[1:], strict=True)]
-        )
-        from_data = iter(decode([a["type"] for a in inputs if not a["indexed"]], _raw(log["data"])))
+        from_topics = iter([_word(t, _raw(topic)) for t, topic in zip(indexed, topics[1:], strict=True)])
+        from_data = iter(_data(data_types, _raw(log["data"])))
     except Exception as exc:  # eth_abi raises several unrelated types for malformed data
         raise EventDecodeError(f"cannot decode {abi['name']} log: {exc}") from exc
-    args = [next(from_topics) if a["indexed"] else next(from_data) for a in inputs]
     meta = LogMeta(
-        address=to_checksum_address(log["address"]),
+        address=_checksum(log["address"]),
         block_number=_quantity(log["blockNumber"]),
         block_hash=_plain(log["blockHash"]),
         tx_hash=_plain(log["transactionHash"]),
         log_index=_quantity(log["logIndex"]),
     )
     values = []
-    for i, (arg, raw_value) in enumerate(zip(inputs, args, strict=True)):
-        value = _plain(raw_value, arg["type"])
+    for i, arg in enumerate(inputs):
+        value = next(from_topics) if arg["indexed"] else next(from_data)
         enum_type = _ENUMS.get((abi["name"], i))
         try:
             values.append(enum_type(value) if enum_type else value)
