@@ -188,7 +188,7 @@ def compare(
     the backend's block (a backend on another chain or branch differs there first)."""
     if answer is None:
         block = BlockAnswer(report.scope.to_block, "", 0)
-        missing = Disagreement("dataset", "presence", "published", "unknown to the backend")
+        missing = Disagreement("dataset", "presence", "published", "unknown")
         return Comparison(url, block, head - report.scope.to_block, [missing])
     found = Comparison(url, answer.block, max(0, head - answer.block.number))
     if block_hash and not _same(block_hash, answer.block.hash):
