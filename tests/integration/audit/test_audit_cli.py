@@ -3,72 +3,22 @@ embedded content store; what it flags; `--format csv` and `--from-block`; a resu
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from eth_utils import keccak
 
 from datamarket.audit import provenance
-from datamarket.chain.events import OrderStarted
-from datamarket.chain.market import ComputeReceipt, epsilon_units
 from datamarket.cli import main
-from datamarket.metadata.document import canonical_bytes
-from datamarket.storage import open_store
 from datamarket.storage.base import add_bytes
 from tests.conftest import ONE, World
-from tests.fakes import full_document
+from tests.integration.audit.market_actions import b32, document, order, post_receipt, publish, sha256
 
 pytestmark = pytest.mark.integration
 
 SALT = "c3" * 32
-
-
-def sha256(data: bytes) -> str:
-    return "0x" + hashlib.sha256(data).hexdigest()
-
-
-def b32(text: str) -> str:
-    return "0x" + keccak(text=text).hex()
-
-
-@pytest.fixture
-def store(world: World, tmp_path, monkeypatch):
-    """The embedded store the CLI reads, and the CLI's settings: the world's node and market."""
-    monkeypatch.setenv("DATAMARKET_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("DATAMARKET_RPC_URL", world.w3.provider.endpoint_uri)
-    monkeypatch.setenv("DATAMARKET_MARKET", world.market.address)
-    monkeypatch.setenv("DATAMARKET_STORE", str(tmp_path / "store"))
-    monkeypatch.delenv("DATAMARKET_CONFIG", raising=False)
-    return open_store(tmp_path / "store")
-
-
-def document(description: str) -> bytes:
-    return canonical_bytes({**full_document(), "description": description})
-
-
-def publish(world: World, store, raw: bytes, *, claimed: bytes | None = None) -> str:
-    """A dataset whose metadata is ``raw`` in the store, with the hash of ``claimed`` (default: raw)."""
-    cid = add_bytes(store, raw)
-    return world.publish(metadata_cid=cid, metadata_hash=sha256(claimed or raw), price=5 * ONE).datatoken
-
-
-def order(world: World, datatoken: str) -> OrderStarted:
-    consumer = world.as_(world.accounts.consumer)
-    consumer.buy(datatoken)
-    quote, signature = world.quote(datatoken, fee_token=world.usd, amount=ONE)
-    return consumer.start_order(quote, signature).event(OrderStarted)
-
-
-def post_receipt(world: World, datatoken: str, order_id: int, job: str = "job", output: str = "") -> None:
-    receipt = ComputeReceipt(
-        job_id=b32(job), datatoken=datatoken, order_id=order_id, algorithm_hash=b32("train_tabular"),
-        output_hash=output or b32("outputs"), epsilon=epsilon_units("0.5"),
-    )  # fmt: skip
-    world.as_(world.accounts.provider).post_compute_receipts([receipt])
 
 
 def audit(*args: str):
