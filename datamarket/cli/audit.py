@@ -101,7 +101,7 @@ def _connect(settings: Any) -> Any:
     type=click.IntRange(min=0),
     default=0,
     show_default=True,
-    help="Read the chain from this block (the market's deployment block or earlier: see docs/audit.md).",
+    help="Read the chain from this block: the market's deployment, or any block up to the dataset's publish.",
 )
 @click.option(
     "--backend",
