@@ -60,11 +60,12 @@ def postgres_engine() -> Iterator[Engine]:
         admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """The same test on each database the catalog runs on."""
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def any_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The same module of tests on each database the catalog runs on (one catalog per module: the
+    tests that take it only read)."""
     if request.param == "sqlite":
-        engine = sqlite_engine(tmp_path)
+        engine = sqlite_engine(tmp_path_factory.mktemp("catalog"))
         yield engine
         engine.dispose()
     else:
