@@ -61,9 +61,16 @@ def test_nothing_indexed_yet_the_block_is_null(app: Flask) -> None:
 def test_every_answer_carries_the_indexed_block(app: Flask, story: dict[str, Any]) -> None:
     dt = story["dt"]
     catalog = story["catalog"]
-    paths = ["/api/v1/datasets", f"/api/v1/datasets/{dt}", f"/api/v1/datasets/{dt}/history",
-             f"/api/v1/datasets/{dt}/orders", f"/api/v1/datasets/{dt}/receipts", f"/api/v1/datasets/{dt}/metadata",
-             f"/api/v1/accounts/{consumer()}", "/api/v1/stats"]  # fmt: skip
+    paths = [
+        "/api/v1/datasets",
+        f"/api/v1/datasets/{dt}",
+        f"/api/v1/datasets/{dt}/history",
+        f"/api/v1/datasets/{dt}/orders",
+        f"/api/v1/datasets/{dt}/receipts",
+        f"/api/v1/datasets/{dt}/metadata",
+        f"/api/v1/accounts/{consumer()}",
+        "/api/v1/stats",
+    ]
     for path in paths:
         response = get(app, path)
         assert response.status_code == 200, path
@@ -108,8 +115,11 @@ def test_a_dataset_whose_document_is_not_fetched_yet(app: Flask, catalog: Catalo
 def test_unknown_and_malformed_datasets(app: Flask) -> None:
     unknown = get(app, "/api/v1/datasets/0x" + "ab" * 20)
     assert unknown.status_code == 404 and unknown.json["error"]["code"] == "unknown_dataset"
-    for path in ("/api/v1/datasets/0x123", "/api/v1/datasets/0x" + "zz" * 20 + "/history",
-                 "/api/v1/accounts/not-an-address"):  # fmt: skip
+    for path in (
+        "/api/v1/datasets/0x123",
+        "/api/v1/datasets/0x" + "zz" * 20 + "/history",
+        "/api/v1/accounts/not-an-address",
+    ):
         response = get(app, path)
         assert response.status_code == 400, path
         assert response.json["error"]["code"] == "invalid_parameter"
@@ -119,8 +129,15 @@ def test_unknown_and_malformed_datasets(app: Flask) -> None:
 def test_history_in_chain_order(app: Flask, story: dict[str, Any]) -> None:
     items = get(app, f"/api/v1/datasets/{story['dt']}/history").json["items"]
     names = [item["event"] for item in items]
-    assert names == ["DatasetPublished", "PriceSet", *(["Bought", "Transfer", "OrderStarted", "Transfer"] * 2),
-                     "ComputeReceiptPosted", "MetadataUpdated", "MetadataUpdated", "DatasetStateChanged"]  # fmt: skip
+    assert names == [
+        "DatasetPublished",
+        "PriceSet",
+        *(["Bought", "Transfer", "OrderStarted", "Transfer"] * 2),
+        "ComputeReceiptPosted",
+        "MetadataUpdated",
+        "MetadataUpdated",
+        "DatasetStateChanged",
+    ]
     positions = [(item["block_number"], item["log_index"]) for item in items]
     assert positions == sorted(positions)
     assert [item["metadata_version"] for item in items] == [1] * 11 + [2, 3, 3]
@@ -161,8 +178,10 @@ def test_orders_and_receipts(app: Flask, story: dict[str, Any]) -> None:
 def test_metadata_versions_with_their_checks(app: Flask, story: dict[str, Any]) -> None:
     items = get(app, f"/api/v1/datasets/{story['dt']}/metadata").json["items"]
     assert [(v["version"], v["status"], v["reason"]) for v in items] == [
-        (1, "valid", None), (2, "invalid", "sha256 does not match the chain"), (3, "valid", None)
-    ]  # fmt: skip
+        (1, "valid", None),
+        (2, "invalid", "sha256 does not match the chain"),
+        (3, "valid", None),
+    ]
     assert all(v["updated_by"] == publisher() for v in items)
     current = get(app, f"/api/v1/datasets/{story['dt']}").json["dataset"]
     assert (items[-1]["cid"], items[-1]["sha256"]) == (current["metadata_cid"], current["metadata_hash"])

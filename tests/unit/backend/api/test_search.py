@@ -11,15 +11,42 @@ from sqlalchemy import Engine
 
 from backend.api.app import create_app
 from backend.api.search import fts5_query, tsquery, words
-from tests.unit.backend.api.catalog_rows import ONE, USD, Catalog, account, address_of, profile_columns
+from tests.unit.backend.api.catalog_rows import ONE, Catalog, account, address_of
 from tests.unit.backend.api.openapi_check import validating
 
 EUR = address_of("eur")
 HOSTILE = [
-    '"', '""', "'", "heart\"", "NEAR(heart", "NEAR(heart cholesterol, 2)", "*", "heart*", "-heart", "heart -cancer",
-    "name:heart", "heart OR cancer", "heart AND", "^heart", "(", ")", "{", "}", "heart'; DROP TABLE datasets; --",
-    "\\", "%", "_", "heart & !cancer", "heart:*", "<script>", "€", "心脏", "😀", "café", "a" * 500,
-]  # fmt: skip
+    '"',
+    '""',
+    "'",
+    'heart"',
+    "NEAR(heart",
+    "NEAR(heart cholesterol, 2)",
+    "*",
+    "heart*",
+    "-heart",
+    "heart -cancer",
+    "name:heart",
+    "heart OR cancer",
+    "heart AND",
+    "^heart",
+    "(",
+    ")",
+    "{",
+    "}",
+    "heart'; DROP TABLE datasets; --",
+    "\\",
+    "%",
+    "_",
+    "heart & !cancer",
+    "heart:*",
+    "<script>",
+    "€",
+    "心脏",
+    "😀",
+    "café",
+    "a" * 500,
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,18 +55,32 @@ def world(any_engine: Engine) -> dict[str, Any]:
     catalog = Catalog(any_engine)
     heart = catalog.publish("Heart disease (Cleveland)", tags=["health", "Cardiology"], price=5 * ONE)
     cancer = catalog.publish(
-        "Breast cancer Wisconsin", description="Cell nuclei measurements of biopsies.", tags=["health", "oncology"],
-        columns=[{"name": "radius_mean", "dtype": "float64", "missing": 0, "stats": {}}], price=5 * ONE,
-        services=2, payment_token=EUR,
-    )  # fmt: skip
+        "Breast cancer Wisconsin",
+        description="Cell nuclei measurements of biopsies.",
+        tags=["health", "oncology"],
+        columns=[{"name": "radius_mean", "dtype": "float64", "missing": 0, "stats": {}}],
+        price=5 * ONE,
+        services=2,
+        payment_token=EUR,
+    )
     taxi = catalog.publish(
-        "Taxi trips 2023", description="Pickup and dropoff times of city taxi trips.", tags=["transport"],
-        columns=[], price=0, services=1, publisher_address=account(6), epsilon_budget=0,
-    )  # fmt: skip
+        "Taxi trips 2023",
+        description="Pickup and dropoff times of city taxi trips.",
+        tags=["transport"],
+        columns=[],
+        price=0,
+        services=1,
+        publisher_address=account(6),
+        epsilon_budget=0,
+    )
     weather = catalog.publish(
-        "Weather stations", description="Hourly temperature readings.", tags=["climate"], columns=[],
-        price=2 * ONE, state="PAUSED",
-    )  # fmt: skip
+        "Weather stations",
+        description="Hourly temperature readings.",
+        tags=["climate"],
+        columns=[],
+        price=2 * ONE,
+        state="PAUSED",
+    )
     broken = catalog.publish(
         "Heart rate (broken)", document_status="invalid", reason="hash mismatch", price=ONE
     )
@@ -49,8 +90,14 @@ def world(any_engine: Engine) -> dict[str, Any]:
     order = catalog.buy_and_order(weather.datatoken)
     catalog.receipt(weather.datatoken, order, epsilon=10.0)  # spends all of weather's budget
     client = validating(create_app(any_engine, chain_id=catalog.chain_id)).test_client()
-    return {"client": client, "heart": heart.datatoken, "cancer": cancer.datatoken, "taxi": taxi.datatoken,
-            "weather": weather.datatoken, "broken": broken.datatoken}  # fmt: skip
+    return {
+        "client": client,
+        "heart": heart.datatoken,
+        "cancer": cancer.datatoken,
+        "taxi": taxi.datatoken,
+        "weather": weather.datatoken,
+        "broken": broken.datatoken,
+    }
 
 
 def found(client: FlaskClient, **query: Any) -> list[str]:
