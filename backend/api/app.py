@@ -1,0 +1,108 @@
+"""The backend's application factory: the catalog and audit API (``/api/v1``), ``/healthz`` and the
+web pages, all reading the catalog the indexer writes. Importing this module does nothing."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from backend.api import queries, records
+from backend.api.context import ApiContext, catalog, current, install
+from backend.api.errors import HTTP_CODES, ApiError, error_response
+from backend.api.views import bp as api_bp
+
+log = logging.getLogger("backend.api")
+
+#: Pages may load only their own stylesheet; no script, no frame, forms post only here.
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+def create_app(engine: Engine, *, chain_id: int, public_url: str | None = None) -> Flask:
+    """The app over the catalog in ``engine`` for the chain ``chain_id``; ``public_url`` is where it
+    is reachable from outside (the OpenAPI document's server), when known."""
+    from backend.web import views as web
+
+    app = Flask("backend", static_folder=None, template_folder=None)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    install(app, ApiContext(engine=engine, chain_id=chain_id, public_url=public_url))
+    app.register_blueprint(api_bp)
+    app.register_blueprint(web.bp)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    _register_errors(app, web.render_error)
+    _headers(app)
+    return app
+
+
+def healthz() -> ResponseReturnValue:
+    """200 when the catalog answers and was indexed from this chain (or not yet at all); 503 otherwise,
+    naming the failed check (never its error text)."""
+    try:
+        checkpoint = queries.checkpoint(catalog())
+    except DBAPIError:
+        return _health("unavailable", {"database": "unavailable"}, None, 503)
+    if checkpoint is not None and checkpoint.chain_id != current().chain_id:
+        return _health("unavailable", {"database": "ok", "chain": "wrong_chain"}, None, 503)
+    return _health("ok", {"database": "ok", "chain": "ok"}, records.block(checkpoint), 200)
+
+
+def _health(status: str, checks: dict[str, str], block: dict | None, code: int) -> Response:
+    response = jsonify({"status": status, "checks": checks, "block": block})
+    response.status_code = code
+    return response
+
+
+def _is_api(path: str) -> bool:
+    return path == "/healthz" or path == "/api" or path.startswith("/api/")
+
+
+def _register_errors(app: Flask, render_page_error) -> None:
+    """API paths answer errors in the JSON shape; page paths with an HTML page in the same words."""
+
+    def respond(status: int, code: str, message: str, details: dict | None = None) -> ResponseReturnValue:
+        if _is_api(request.path):
+            return error_response(status, code, message, details)
+        return render_page_error(status, code, message)
+
+    @app.errorhandler(ApiError)
+    def _known(exc: ApiError) -> ResponseReturnValue:
+        return respond(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> ResponseReturnValue:
+        status = exc.code or 500
+        return respond(status, HTTP_CODES.get(status, "http_error"), exc.name)
+
+    @app.errorhandler(OperationalError)
+    def _database(exc: OperationalError) -> ResponseReturnValue:
+        log.warning("catalog unavailable: %s", type(exc.orig).__name__)
+        return respond(503, "catalog_unavailable", "the catalog database is not answering")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
+        log.error("internal error", exc_info=exc)
+        return respond(500, "internal_error", "internal error")
+
+
+def _headers(app: Flask) -> None:
+    @app.after_request
+    def _secure(response: Response) -> Response:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        if _is_api(request.path):
+            response.headers.setdefault("Cache-Control", "no-cache")
+            response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        return response
+
+
+__all__ = ["PAGE_POLICY", "create_app"]

@@ -1,0 +1,1 @@
+"""The web pages the backend serves beside its API (``backend.web.views``)."""

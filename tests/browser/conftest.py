@@ -1,0 +1,67 @@
+"""A real headless Chromium (the system's ``chromium`` and ``chromedriver``: nothing is downloaded)
+browsing the backend's pages, served on a free local port over the demo catalog. Skipped when
+Chromium is missing, except in CI (``scripts/browser/install.sh`` installs it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from backend.api.app import create_app
+from backend.db.engine import open_engine
+from backend.db.migrate import upgrade
+from tests.browser.demo_catalog import Demo, seed
+
+CHROMIUM = os.environ.get("DATAMARKET_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("DATAMARKET_CHROMEDRIVER", "/usr/bin/chromedriver")
+CHROME_FLAGS = (
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-background-networking", "--disable-component-update", "--no-first-run",
+    "--window-size=1280,1600",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    folder = Path(os.environ.get("DATAMARKET_SCREENSHOTS") or Path(__file__).parent / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Demo]]:
+    """(the base URL, the demo catalog) of the app served in a thread."""
+    engine = open_engine(f"sqlite:///{tmp_path_factory.mktemp('catalog') / 'catalog.db'}")
+    upgrade(engine)
+    demo = seed(engine)
+    server = make_server("127.0.0.1", 0, create_app(engine, chain_id=demo.chain_id), threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", demo
+    server.shutdown()
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Chromium is required in CI: {CHROMIUM} or {CHROMEDRIVER} is missing")
+        pytest.skip("Chromium and chromedriver are not installed (scripts/browser/install.sh)")
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()

@@ -1,0 +1,82 @@
+"""A migrated catalog per test: SQLite in a temporary file, and for the tests that take
+``any_engine`` also PostgreSQL (127.0.0.1:5432, database ``test``, each test in its own schema;
+skipped when the server is unreachable, except in CI). The PostgreSQL variants are marked
+``integration``: ``-m "not integration"`` keeps this folder off the network."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from sqlalchemy import Engine
+
+from backend.api.app import create_app
+from backend.db.engine import open_engine
+from backend.db.migrate import upgrade
+from tests.unit.backend.api.catalog_rows import CHAIN_ID, Catalog
+from tests.unit.backend.api.openapi_check import validating
+
+POSTGRES_URL = os.environ.get("DATAMARKET_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+
+
+def sqlite_engine(tmp_path: Path) -> Engine:
+    engine = open_engine(f"sqlite:///{tmp_path / 'catalog.db'}")
+    upgrade(engine)
+    return engine
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = sqlite_engine(tmp_path)
+    yield engine
+    engine.dispose()
+
+
+def postgres_engine() -> Iterator[Engine]:
+    schema = f"api_test_{secrets.token_hex(6)}"
+    admin = open_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI but unreachable: {type(exc.orig).__name__}")
+        pytest.skip("PostgreSQL not reachable")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    engine = open_engine(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}")
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def any_engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The same module of tests on each database the catalog runs on (one catalog per module: the
+    tests that take it only read)."""
+    if request.param == "sqlite":
+        engine = sqlite_engine(tmp_path_factory.mktemp("catalog"))
+        yield engine
+        engine.dispose()
+    else:
+        yield from postgres_engine()
+
+
+@pytest.fixture
+def catalog(engine: Engine) -> Catalog:
+    return Catalog(engine)
+
+
+@pytest.fixture
+def app(engine: Engine) -> Flask:
+    return validating(create_app(engine, chain_id=CHAIN_ID))
