@@ -32,11 +32,16 @@ def indexer() -> None:
 
 @indexer.command()
 @config_option
-def run(config: str | None) -> None:
+@json_option("Print the start line, or the error that stops the start, as one JSON object.")
+def run(config: str | None, as_json: bool) -> None:
     """Follow the chain until stopped (SIGTERM or Ctrl-C); a second indexer waits and takes over."""
     from backend.indexer import service
+    from datamarket.config import mask_url
 
     settings = _settings(config)
+    started = {"market": settings.market, "database": mask_url(settings.database_url or ""),
+               "confirmations": settings.confirmations}  # fmt: skip
+    emit(as_json, started, [f"indexing market {settings.market} into {started['database']}"])
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -22,6 +22,17 @@ from datamarket.config import (
     within,
 )
 
+
+def _chain_id(value: object) -> str | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        return "must be a positive integer"
+    return None
+
+
+def _optional_http(value: object) -> str | None:
+    return None if value is None else url_schemes("http", "https", what="an http(s) URL")(value)
+
+
 _DATABASE = url_schemes("sqlite", "postgresql", "postgres", what="a sqlite:/// or postgresql:// URL")
 
 
@@ -52,6 +63,10 @@ class BackendSettings(Settings):
     max_metadata_bytes: int = setting(1024 * 1024, parse=integer, check=within(1024, 64 * 1024 * 1024 + 1))
     #: Longest wait between two tries of an unreachable metadata document (seconds).
     document_retry_max_s: float = setting(300.0, parse=number, check=positive_up_to(86400))
+    #: The chain id the node must report; None: take the node's.
+    chain_id: int | None = setting(None, parse=integer, check=_chain_id)
+    #: Where users reach the pages (links in answers and pages); None: relative links only.
+    public_url: str | None = setting(None, parse=text, check=_optional_http)
     log_level: str = setting("INFO", parse=upper, check=one_of("DEBUG", "INFO", "WARNING", "ERROR"))
 
     def complete(self) -> None:

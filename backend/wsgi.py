@@ -20,18 +20,21 @@ def build() -> Flask:
     from backend.settings import BackendSettings
 
     settings = BackendSettings.load()
-    chain_id = getattr(settings, "chain_id", None) or _node_chain_id(settings.rpc_url, settings.rpc_timeout_s)
+    chain_id = settings.chain_id or _node_chain_id(settings.rpc_url, settings.rpc_timeout_s)
     return create_app(
-        open_engine(str(settings.database_url)),
-        chain_id=chain_id,
-        public_url=getattr(settings, "public_url", None),
+        open_engine(str(settings.database_url)), chain_id=chain_id, public_url=settings.public_url
     )
 
 
 def _node_chain_id(rpc_url: str, timeout: float) -> int:
+    import requests
     from web3 import Web3
 
-    return int(Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout})).eth.chain_id)
+    session = requests.Session()
+    session.trust_env = False  # the node is named explicitly: no proxy from the environment
+    return int(
+        Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}, session=session)).eth.chain_id
+    )
 
 
 def __getattr__(name: str) -> Any:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from datamarket import stack
 from datamarket.chain.devchain import DevChain, dev_account
 from datamarket.chain.market import Market
@@ -61,6 +63,11 @@ class DemoReport:
     #: The untrusted algorithm's job, under sample and aggregate.
     aggregate_job_state: str = ""
     aggregate: dict | None = None
+    #: The compute dataset's page in the catalog, and its audit from the chain alone.
+    page_url: str = ""
+    audit_url: str = ""
+    audit_summary: str = ""
+    audit_ok: bool = False
 
 
 def write_breast_cancer_csv(path: Path) -> int:
@@ -145,6 +152,43 @@ def _story(local: stack.Stack, work: Path, report: DemoReport, say: Callable[[st
     say(f"sha256 published  {published.plaintext_sha256}")
     say(f"       downloaded {report.downloaded_sha256}: {same}")
     _compute_story(local, market, store, provider, source, work, report, say)
+    _catalog_and_audit(local, market, store, report, say)
+
+
+def _catalog_and_audit(
+    local: stack.Stack, market: Market, store, report: DemoReport, say: Callable[[str], None]
+) -> None:
+    """The researcher finds the dataset in the catalog; the auditor rebuilds its history from the chain
+    alone and checks it against what the catalog says."""
+    from datamarket.audit import comparison, history
+    from datamarket.audit.audits import audit_dataset
+    from datamarket.audit.formats import summary_line
+
+    backend = local.services["backend"].url
+    head = market.w3.eth.block_number
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        block = requests.get(f"{backend}/healthz", timeout=5).json().get("block") or {}
+        if (block.get("number") or -1) >= head:
+            break
+        time.sleep(0.2)
+    else:
+        raise DemoError("the indexer did not catch up with the chain within 60 s")
+    found = requests.get(f"{backend}/api/v1/datasets", params={"q": "breast cancer"}, timeout=10).json()
+    say(f"catalog: a search for 'breast cancer' finds {len(found['items'])} datasets")
+    dataset = report.compute_dataset.split("/")[-1]
+    report.page_url = f"{backend}/datasets/{dataset}"
+    report.audit_url = f"{backend}/datasets/{dataset}/audit"
+    audit = audit_dataset(
+        history.Chain(market.w3, market.address), dataset, store=store, from_block=local.deploy_block,
+        chain_id=local.chain_id, backend=comparison.http_fetch(backend), backend_url=backend,
+    )  # fmt: skip
+    report.audit_summary, report.audit_ok = summary_line(audit), audit.ok
+    say(f"audit of {report.compute_dataset} from the chain alone: {report.audit_summary}")
+    say(f"dataset page: {report.page_url}")
+    say(f"audit page:   {report.audit_url}")
+    if not audit.ok:
+        raise DemoError("the audit found problems: " + report.audit_summary)
 
 
 def _publish_compute_only(

@@ -2,7 +2,8 @@
 
 ``up`` starts anvil with its state on disk (contracts are deployed once and survive restarts), uses
 the content store (a kubo-compatible node when ``DATAMARKET_IPFS_API`` is set, otherwise the embedded
-store under the stack's home) and starts the provider under gunicorn. Everything lives in one home
+store under the stack's home) and starts the provider under gunicorn, a compute worker, the indexer
+and the backend (catalog API and pages) under gunicorn. Everything lives in one home
 folder (default ``.datamarket`` in the current directory, or ``DATAMARKET_HOME``): state, logs, the
 provider's encryption keys, and ``stack.json``, which records the processes and contract addresses.
 
@@ -79,6 +80,8 @@ class Stack:
     contracts: dict[str, str] = field(default_factory=dict)
     services: dict[str, Service] = field(default_factory=dict)
     store: str = ""
+    #: The block the market was deployed in: where the indexer and audits start.
+    deploy_block: int = 0
 
     @property
     def path(self) -> Path:
@@ -113,10 +116,12 @@ def home_dir(home: str | Path | None = None) -> Path:
     return Path(home).resolve() if home else client_home()
 
 
-def up(home: str | Path | None = None, *, chain_port: int = 0, provider_port: int = 0) -> Stack:
+def up(
+    home: str | Path | None = None, *, chain_port: int = 0, provider_port: int = 0, backend_port: int = 0
+) -> Stack:
     """Start (or keep) every service of the local market and return the stack."""
     root = home_dir(home)
-    for sub in ("chain", "logs", "provider", "store"):
+    for sub in ("chain", "logs", "provider", "store", "backend"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     stack = Stack.load(root)
     stack.home = str(root)
@@ -125,6 +130,8 @@ def up(home: str | Path | None = None, *, chain_port: int = 0, provider_port: in
     stack.store = environment.get("DATAMARKET_IPFS_API") or str(root / "store")
     _start_provider(stack, provider_port)
     _start_worker(stack)
+    _start_indexer(stack)
+    _start_backend(stack, backend_port)
     stack.save()
     return stack
 
@@ -201,6 +208,7 @@ def _deploy_once(stack: Stack) -> None:
         return
     owner = dev_account(0)
     deployed = Market.deploy(w3, owner, fee_collector=dev_account(1).address, fee_bps=MARKET_FEE_BPS)
+    stack.deploy_block = w3.eth.block_number
     token = deploy_test_token(w3, owner, "Local USD", "lUSD")
     for index in range(2, 10):
         mint_test_token(w3, owner, token, dev_account(index).address, TEST_TOKEN_GRANT)
@@ -239,6 +247,50 @@ def _start_worker(stack: Stack) -> None:
     stack.save()
     info_url = f"{stack.services['provider'].url}/api/v1/info"
     _wait(lambda: _serving(requests.get(info_url, timeout=2).json()), "worker", service, timeout=60.0)
+
+
+def _start_indexer(stack: Stack) -> None:
+    """The indexer: the market's events into the catalog (SQLite under ``<home>/backend``)."""
+    current = stack.services.get("indexer")
+    if current is not None and current.alive():
+        return
+    log = stack.path / "logs" / "indexer.log"
+    pid = _spawn([sys.executable, "-m", "backend"], log, backend_env(stack))
+    service = Service("indexer", backend_env(stack)["DATAMARKET_BACKEND_DATABASE_URL"], pid, str(log),
+                      program="backend")  # fmt: skip
+    stack.services["indexer"] = service
+    stack.save()
+
+
+def _start_backend(stack: Stack, port: int) -> None:
+    """The catalog API and the pages, under gunicorn, reading the catalog the indexer writes."""
+    current = stack.services.get("backend")
+    if current is not None and current.alive():
+        return
+    port = port or (urlsplit(current.url).port if current is not None else None) or free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = stack.path / "logs" / "backend.log"
+    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+           "--access-logfile", "-", "backend.wsgi:app"]  # fmt: skip
+    pid = _spawn(cmd, log, {**backend_env(stack), "DATAMARKET_BACKEND_PUBLIC_URL": url})
+    service = Service("backend", url, pid, str(log), program="gunicorn")
+    stack.services["backend"] = service
+    stack.save()
+    _wait(lambda: requests.get(f"{url}/healthz", timeout=1).ok, "backend", service)
+
+
+def backend_env(stack: Stack) -> dict[str, str]:
+    """The backend's settings for the local market: indexed at once (0 confirmations), polled often."""
+    data_dir = stack.path / "backend"
+    return {
+        "DATAMARKET_BACKEND_RPC_URL": stack.services["chain"].url,
+        "DATAMARKET_BACKEND_MARKET": stack.contracts["market"],
+        "DATAMARKET_BACKEND_MARKET_DEPLOY_BLOCK": str(stack.deploy_block),
+        "DATAMARKET_BACKEND_CHAIN_ID": str(stack.chain_id),
+        "DATAMARKET_BACKEND_DATA_DIR": str(data_dir),
+        "DATAMARKET_BACKEND_DATABASE_URL": f"sqlite:///{data_dir / 'catalog.db'}",
+        "DATAMARKET_BACKEND_STORE": stack.store,
+    }
 
 
 def _serving(info: dict) -> bool:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -97,7 +97,7 @@ def write_datasets(session: Session, catalog: p.Catalog, datatokens: Iterable[st
     ]
     _insert(session, m.Dataset, rows)
     session.execute(delete(m.Market))
-    session.execute(insert(m.Market), [p.market_row(catalog)])
+    _insert(session, m.Market, [p.market_row(catalog)])
 
 
 def rollback_to(session: Session, fork: BlockRef, market: str, *, chain_id: int, head: int) -> p.Catalog:
@@ -142,8 +142,8 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 
 def _insert(session: Session, model: type, rows: list[dict]) -> None:
-    if rows:
-        session.execute(insert(model), rows)
+    if rows:  # Core, not the ORM's bulk path: a third of a batch's time went to the ORM
+        session.connection().execute(model.__table__.insert(), rows)
 
 
 def _dialect_insert(session: Session, model: type):
