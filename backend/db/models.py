@@ -206,6 +206,19 @@ class Document(Base):
     __table_args__ = (Index("ux_documents_cid_sha256", "cid", "sha256", unique=True),)
 
 
+class Token(Base):
+    """An ERC-20 that datasets are priced or fees are paid in, as its own getters describe it (read
+    once, when the indexer first meets it). The token's contract wrote these, not the market: a
+    symbol can imitate another token's, so pages show the address beside it. None where the
+    contract does not answer (the amounts are then shown in base units)."""
+
+    __tablename__ = "tokens"
+    address: Mapped[str] = mapped_column(ADDRESS, primary_key=True)
+    symbol: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    decimals: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
 class DocumentTag(Base):
     __tablename__ = "document_tags"
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
@@ -214,5 +227,5 @@ class DocumentTag(Base):
 
 __all__ = [
     "Base", "Block", "Checkpoint", "Dataset", "Document", "DocumentTag", "Event", "EventAccount", "Market",
-    "MetadataVersion", "Order", "Receipt",
+    "MetadataVersion", "Order", "Receipt", "Token",
 ]  # fmt: skip

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from backend.db.engine import session_factory
 from backend.indexer import writer
 from backend.indexer.projection import Catalog
+from backend.indexer.tokens import describe, tokens_named
 from datamarket.chain.logs import BlockRef, LogFetcher, Rpc, market_batch
 from datamarket.errors import ChainUnavailable, ConfigError
 
@@ -59,6 +60,7 @@ class Indexer:
         self.catalog: Catalog | None = None
         self.position = BlockRef(deploy_block - 1, "", 0)
         self.datatokens: set[str] = set()
+        self.tokens: set[str] = set()  # payment tokens already described in the catalog
 
     def open(self) -> None:
         """Read the checkpoint and rebuild the fold from the stored events."""
@@ -79,6 +81,7 @@ class Indexer:
     def _reload(self, session: Session) -> None:
         self.catalog = writer.load_catalog(session, self.market)
         self.datatokens = set(self.catalog.state.datasets)
+        self.tokens = writer.known_tokens(session)
 
     def step(self) -> StepResult:
         """Index what is new; returns what was done. Raises ChainUnavailable when the node is away."""
@@ -113,16 +116,19 @@ class Indexer:
                 f"blocks {start}-{end} changed while their logs were read (a reorganisation)"
             )
         assert self.catalog is not None
+        new_tokens = tokens_named([e for e in batch.events if e.meta.address == self.market]) - self.tokens
+        described = [describe(self.rpc, token) for token in sorted(new_tokens)]
         with self.sessions.begin() as session:
             try:
                 folded = writer.write_batch(
-                    session, self.catalog, batch, before, chain_id=self.chain_id, head=head
+                    session, self.catalog, batch, before, chain_id=self.chain_id, head=head, tokens=described
                 )
             except BaseException:
                 session.rollback()
                 self._reload(session)  # the fold moved on; the database did not
                 raise
         self.datatokens = datatokens
+        self.tokens |= new_tokens
         self.position = before
         if self.on_batch is not None:
             self.on_batch(folded)

@@ -40,9 +40,17 @@ def load_catalog(session: Session, market: str) -> p.Catalog:
 
 
 def write_batch(
-    session: Session, catalog: p.Catalog, batch: Batch, end: BlockRef, *, chain_id: int, head: int
+    session: Session,
+    catalog: p.Catalog,
+    batch: Batch,
+    end: BlockRef,
+    *,
+    chain_id: int,
+    head: int,
+    tokens: Sequence[dict] = (),
 ) -> list[Any]:
-    """Fold and write ``batch`` (blocks up to ``end``); returns the events the catalog folded."""
+    """Fold and write ``batch`` (blocks up to ``end``) and the payment tokens that ``tokens``
+    describes; returns the events the catalog folded."""
     folded = []
     derived: dict[str, list[dict]] = {table: [] for table in _DERIVED}
     documents = []
@@ -69,6 +77,7 @@ def write_batch(
     for table, rows in derived.items():
         _insert(session, _DERIVED[table], rows)
     _insert_ignore(session, m.Document, documents, ["cid", "sha256"])
+    _insert_ignore(session, m.Token, list(tokens), ["address"])
     touched = {d for e in folded if (d := p.subject(e)) in catalog.state.datasets}
     write_datasets(session, catalog, touched)
     _write_checkpoint(session, catalog, end, chain_id=chain_id, head=head)
@@ -114,6 +123,10 @@ def rollback_to(session: Session, fork: BlockRef, market: str, *, chain_id: int,
     write_datasets(session, catalog, {d for d in touched if d is not None})
     _write_checkpoint(session, catalog, fork, chain_id=chain_id, head=head)
     return catalog
+
+
+def known_tokens(session: Session) -> set[str]:
+    return set(session.execute(select(m.Token.address)).scalars())
 
 
 def recent_blocks(session: Session, below: int, limit: int = 256) -> list[m.Block]:

@@ -4,7 +4,8 @@ The backend answers at the block its indexer reached (``block`` in every answer)
 rebuilt up to that block, so a backend that lags is not a false alarm (the report says how far
 behind it is). Lists are read to their end (``next_cursor``) and their items past that block are left
 out (the indexer may move on between two requests). Values compare as the API writes them: amounts
-and epsilon (micro-epsilon units) as decimal strings or numbers, addresses and hashes in any case.
+as decimal strings or numbers, epsilon in epsilon (the chain counts micro-epsilon), enum names and
+addresses and hashes in any case.
 
 The backend's API, ``/api/v1``: ``GET /datasets/{datatoken}`` -> ``{"block": {...}, "dataset": {...}}``,
 and ``GET /datasets/{datatoken}/{orders,receipts,metadata}?cursor=`` -> ``{"block", "items",
@@ -23,6 +24,7 @@ import requests
 from datamarket.audit.documents import DocumentStatus
 from datamarket.audit.errors import BackendUnavailable
 from datamarket.audit.report import AuditReport
+from datamarket.chain.market import epsilon_units
 
 #: ``fetch(path, params)``: the JSON the backend answers to ``GET /api/v1/<path>``, None for a 404.
 Fetch = Callable[[str, Mapping[str, Any]], Any]
@@ -236,11 +238,30 @@ def _upto(items: Iterable[dict[str, Any]], block: int) -> list[dict[str, Any]]:
     return kept
 
 
+#: Fields the API writes in epsilon (a decimal number) where the chain counts micro-epsilon.
+_EPSILON_FIELDS = frozenset({"epsilon_budget", "epsilon_spent", "epsilon", "spent_after"})
+#: Fields that name an enum member: the API writes them in lower case.
+_ENUM_FIELDS = frozenset({"state", "funding", "status"})
+
+
+def _as_chain_writes(name: str, value: Any) -> Any:
+    """A backend value in the chain's units: epsilon as micro-epsilon, enum names in upper case.
+    A value that does not convert is compared as it is (and so differs)."""
+    if name in _EPSILON_FIELDS and isinstance(value, int | float | str) and not isinstance(value, bool):
+        try:
+            return epsilon_units(str(value))
+        except ValueError:
+            return value
+    if name in _ENUM_FIELDS and isinstance(value, str):
+        return value.upper()
+    return value
+
+
 def _fields(subject: str, chain: Mapping[str, Any], backend: Mapping[str, Any], names: Iterable[str]):
     return [
         Disagreement(subject, name, shown(chain.get(name)), shown(backend.get(name)))
         for name in names
-        if not _same(chain.get(name), backend.get(name))
+        if not _same(chain.get(name), _as_chain_writes(name, backend.get(name)))
     ]
 
 

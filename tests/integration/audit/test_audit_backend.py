@@ -1,5 +1,5 @@
-"""`datamarket audit --backend URL` on anvil, against a stand-in backend that serves what the chain says
-(a real backend's end-to-end test belongs with the backend's API)."""
+"""`datamarket audit --backend URL` on anvil, against the real backend (the indexer and the API over a
+catalog of the test's own), and against a stand-in for a backend that answers nonsense."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
+from werkzeug.serving import make_server
 
+from backend.api.app import create_app
+from backend.db.engine import open_engine
+from backend.db.migrate import upgrade
+from backend.indexer.documents import DocumentFetcher
+from backend.indexer.follower import Indexer
+from datamarket.chain.logs import Rpc
 from datamarket.cli import main
 from tests.conftest import ONE, World
 from tests.integration.audit.market_actions import document, order, publish
@@ -59,58 +67,69 @@ def backend() -> Iterator[StandIn]:
         stand_in.server.server_close()
 
 
-def serve_the_chain(world: World, backend: StandIn, dt: str, report: dict[str, Any], block: int) -> None:
-    """What a correct backend serves at ``block``, from the chain's own report."""
-    header = world.w3.eth.get_block(block)
-    at = {
-        "number": block,
-        "hash": "0x" + header["hash"].hex().removeprefix("0x"),
-        "timestamp": header["timestamp"],
-    }
-    state, summary = report["state"], report["summary"]
-    dataset = {
-        "datatoken": dt, "publisher": state["publisher"], "provider": state["provider"],
-        "state": state["state"], "free": state["free"], "payment_token": state["payment_token"],
-        "price": state["price"], "epsilon_budget": str(state["epsilon_budget"]["units"]),
-        "epsilon_spent": str(state["epsilon_spent"]["units"]),
-        "order_count": summary["orders"], "receipt_count": summary["receipts"],
-        "metadata_cid": report["metadata"][-1]["cid"], "metadata_hash": state["metadata_hash"],
-        "metadata_versions": summary["metadata_versions"],
-    }  # fmt: skip
-    backend.routes[f"datasets/{dt}"] = {"block": at, "dataset": dataset}
-    orders = [{k: v for k, v in o.items() if k not in ("payment", "paid", "time")} for o in report["orders"]]
-    metadata = [{**m, "status": "valid"} for m in report["metadata"]]
-    for kind, items in (("orders", orders), ("receipts", []), ("metadata", metadata)):
-        backend.routes[f"datasets/{dt}/{kind}"] = {"block": at, "items": items, "next_cursor": None}
+class RealBackend:
+    """The backend itself: the indexer fills a catalog from the test's chain and store, and the API
+    serves it on a local port."""
+
+    def __init__(self, world: World, store, folder) -> None:
+        self.engine = open_engine(f"sqlite:///{folder / 'catalog.db'}")
+        upgrade(self.engine)
+        self.indexer = Indexer(
+            self.engine, Rpc(world.w3), world.market.address, deploy_block=world.deploy_block
+        )
+        self.indexer.open()
+        self.documents = DocumentFetcher(self.engine, store)
+        app = create_app(self.engine, chain_id=world.market.chain_id)
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def index(self) -> None:
+        self.indexer.step()
+        self.documents.fetch_due()
+
+    def tamper(self, statement: str) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(text(statement))
 
 
-def test_a_backend_that_agrees_and_lags_is_not_a_false_alarm(world: World, store, backend) -> None:
+@pytest.fixture
+def real_backend(world: World, store, tmp_path) -> Iterator[RealBackend]:
+    backend = RealBackend(world, store, tmp_path)
+    try:
+        yield backend
+    finally:
+        backend.server.shutdown()
+        backend.engine.dispose()
+
+
+def test_the_real_backend_agrees_and_lagging_is_not_a_false_alarm(world: World, real_backend) -> None:
+    store = real_backend.documents.store
     dt = publish(world, store, document("v1"))
     order(world, dt)
+    real_backend.index()
     indexed = world.block_number()
-    chain_side = json.loads(CliRunner().invoke(main, ["audit", dt, "--json"]).output)
-    serve_the_chain(world, backend, dt, chain_side, indexed)
     world.as_(world.accounts.publisher).set_price(dt, world.usd, 9 * ONE)  # after the backend's block
 
-    result = CliRunner().invoke(main, ["audit", dt, "--backend", backend.url, "--json"])
+    result = CliRunner().invoke(main, ["audit", dt, "--backend", real_backend.url, "--json"])
 
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["backend"]["disagreements"] == []
     assert (report["backend"]["block"]["number"], report["backend"]["behind"]) == (indexed, 1)
     assert report["blocks"]["to"] == indexed and report["state"]["price"] == str(5 * ONE)
-    assert ("/api/v1/datasets/" + dt + "/orders", {"limit": ["100"]}) in backend.queries
 
 
-def test_every_disagreement_is_listed_and_fails_the_audit(world: World, store, backend) -> None:
-    dt = publish(world, store, document("v1"))
+def test_every_disagreement_with_the_real_backend_is_listed_and_fails_the_audit(
+    world: World, real_backend
+) -> None:
+    dt = publish(world, real_backend.documents.store, document("v1"))
     order(world, dt)
-    chain_side = json.loads(CliRunner().invoke(main, ["audit", dt, "--json"]).output)
-    serve_the_chain(world, backend, dt, chain_side, world.block_number())
-    backend.routes[f"datasets/{dt}"]["dataset"]["price"] = str(4 * ONE)
-    backend.routes[f"datasets/{dt}/orders"]["items"] = []
+    real_backend.index()
+    real_backend.tamper(f"UPDATE datasets SET price = '{4 * ONE}' WHERE datatoken = '{dt}'")
+    real_backend.tamper("DELETE FROM orders")
 
-    result = CliRunner().invoke(main, ["audit", dt, "--backend", backend.url])
+    result = CliRunner().invoke(main, ["audit", dt, "--backend", real_backend.url])
 
     assert result.exit_code == 1
     assert f"dataset price: the chain has {5 * ONE}, the backend {4 * ONE}" in result.output

@@ -119,3 +119,17 @@ def test_confirmations_hold_back_the_newest_blocks(world: World, tmp_path) -> No
         world.w3.provider.make_request("evm_mine", [])
     indexer.step()
     assert published.datatoken in dataset_rows(engine)
+
+
+def test_payment_tokens_are_described_once(world: World, tmp_path) -> None:
+    engine = new_catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    indexer = indexer_for(world, engine)
+    world.publish()
+    world.publish(payment_token=world.eur)
+    indexer.step()
+    with session_factory(engine)() as session:
+        tokens = {t.address: (t.symbol, t.name, t.decimals) for t in session.execute(select(m.Token)).scalars()}
+    assert tokens == {world.usd: ("mUSD", "Mock USD", 18), world.eur: ("mEUR", "Mock EUR", 18)}
+    world.publish()
+    indexer.step()
+    assert indexer.tokens == set(tokens)

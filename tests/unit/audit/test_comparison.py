@@ -18,15 +18,19 @@ def backend_of(report, *, block: int | None = None, page: int = 1) -> dict[str, 
     at = {"number": number, "hash": f"0x{number:064x}", "timestamp": 1}
     dataset = {
         "datatoken": ds.datatoken, "publisher": ds.publisher.lower(), "provider": ds.provider,
-        "state": ds.state.name, "free": ds.free, "payment_token": ds.payment_token, "price": str(ds.price),
-        "epsilon_budget": str(ds.epsilon_budget), "epsilon_spent": ds.epsilon_spent,
+        "state": ds.state.name.lower(), "free": ds.free, "payment_token": ds.payment_token,
+        "price": str(ds.price), "epsilon_budget": ds.epsilon_budget / 1e6,
+        "epsilon_spent": ds.epsilon_spent / 1e6,
         "order_count": len(ds.orders), "receipt_count": ds.receipt_count,
         "metadata_cid": ds.metadata_versions[-1].cid, "metadata_hash": "0x" + ds.metadata_hash[2:].upper(),
         "metadata_versions": len(ds.metadata_versions),
     }  # fmt: skip
-    orders = [{**{k: v for k, v in vars(o).items() if k != "payment"}, "fee_amount": str(o.fee_amount)}
-              for o in report.orders]  # fmt: skip
-    receipts = [{k: str(v) if isinstance(v, int) else v for k, v in vars(r).items()} for r in report.receipts]
+    orders = [{**{k: v for k, v in vars(o).items() if k != "payment"}, "fee_amount": str(o.fee_amount),
+               "funding": o.funding.lower()} for o in report.orders]  # fmt: skip
+    # As the API writes them: epsilon in epsilon, enum names in lower case, other integers as strings.
+    receipts = [{k: str(v) if isinstance(v, int) else v for k, v in vars(r).items()} | {
+        "epsilon": r.epsilon / 1e6, "spent_after": r.spent_after / 1e6, "status": r.status.lower()}
+        for r in report.receipts]  # fmt: skip
     metadata = [{**vars(m), "sha256": m.sha256, "status": "valid"} for m in report.metadata]
     return {
         f"datasets/{DT}": {"block": at, "dataset": dataset},
