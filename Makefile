@@ -54,8 +54,10 @@ test-contracts coverage: node_modules/.installed $(VENV)/.installed
 	$(PY) scripts/check_coverage.py coverage.json --min 95
 
 # The IPFS node (js-ipfs under Node 22) that the storage tests compare CIDs with; cached in .cache/ipfs.
+# Chromium and its chromedriver, which the browser tests drive headless (Debian's packages).
 test-python: install compile
 	scripts/ipfs/install.sh
+	scripts/browser/install.sh
 	$(VENV)/bin/pytest -q
 
 # The fast suite: tests/unit, kept off the network by tests/unit/conftest.py.
@@ -77,6 +79,9 @@ bench: install compile
 	$(PY) scripts/bench/dp_utility.py
 	$(PY) scripts/bench/sample_aggregate_utility.py
 	$(PY) scripts/bench/gpu_train.py
+	$(PY) scripts/bench/indexer_catchup.py
+	$(PY) scripts/bench/indexer_freshness.py
+	$(PY) scripts/bench/catalog_search.py
 
 clean:
 	rm -rf artifacts cache coverage coverage.json .pytest_cache .hypothesis

@@ -16,7 +16,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,8 @@ class DemoReport:
     audit_url: str = ""
     audit_summary: str = ""
     audit_ok: bool = False
+    #: The job ids whose receipts commit to the model the researcher received (one: the DP job's).
+    result_receipts: list[str] = field(default_factory=list)
 
 
 def write_breast_cancer_csv(path: Path) -> int:
@@ -152,17 +154,18 @@ def _story(local: stack.Stack, work: Path, report: DemoReport, say: Callable[[st
     say(f"sha256 published  {published.plaintext_sha256}")
     say(f"       downloaded {report.downloaded_sha256}: {same}")
     _compute_story(local, market, store, provider, source, work, report, say)
-    _catalog_and_audit(local, market, store, report, say)
+    _catalog_and_audit(local, market, store, work, report, say)
 
 
 def _catalog_and_audit(
-    local: stack.Stack, market: Market, store, report: DemoReport, say: Callable[[str], None]
+    local: stack.Stack, market: Market, store, work: Path, report: DemoReport, say: Callable[[str], None]
 ) -> None:
     """The researcher finds the dataset in the catalog; the auditor rebuilds its history from the chain
-    alone and checks it against what the catalog says."""
+    alone, checks it against what the catalog says, and finds the receipt behind the model."""
     from datamarket.audit import comparison, history
-    from datamarket.audit.audits import audit_dataset
+    from datamarket.audit.audits import audit_dataset, trace_result
     from datamarket.audit.formats import summary_line
+    from datamarket.audit.provenance import saved_salt
 
     backend = local.services["backend"].url
     head = market.w3.eth.block_number
@@ -185,6 +188,18 @@ def _catalog_and_audit(
     )  # fmt: skip
     report.audit_summary, report.audit_ok = summary_line(audit), audit.ok
     say(f"audit of {report.compute_dataset} from the chain alone: {report.audit_summary}")
+    chain = history.Chain(market.w3, market.address)
+    salt = saved_salt(work / "result")
+    traced = trace_result(chain, work / "result", salt or "", from_block=local.deploy_block)
+    report.result_receipts = [r.job_id for r in traced.receipts]
+    if [j.lower() for j in report.result_receipts] != ["0x" + report.job_id.lower().removeprefix("0x")]:
+        raise DemoError(
+            f"the model's provenance names receipts {report.result_receipts}, not job {report.job_id}"
+        )
+    say(
+        f"the model in result/ was produced by job {report.job_id}'s receipt (epsilon "
+        f"{traced.receipts[0].epsilon / 1e6:g}, algorithm {traced.receipts[0].algorithm_hash[:18]}...)"
+    )
     say(f"dataset page: {report.page_url}")
     say(f"audit page:   {report.audit_url}")
     if not audit.ok:

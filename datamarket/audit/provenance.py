@@ -13,6 +13,7 @@ nobody can tie a folder to its receipt without it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import stat
@@ -23,6 +24,7 @@ from typing import Any
 from datamarket.audit.errors import ResultFolderError
 from datamarket.chain import events as ev
 from datamarket.jobs.spec import canonical_json
+from datamarket.sdk.results import RESULT_RECORD
 
 SALT = re.compile(r"[0-9a-f]{64}")
 
@@ -44,6 +46,8 @@ def manifest(folder: Path) -> list[dict[str, Any]]:
         with os.scandir(current) as children:
             for child in children:
                 relative = prefix + child.name
+                if relative == RESULT_RECORD:  # the record `compute result` writes beside the outputs
+                    continue
                 info = child.stat(follow_symlinks=False)
                 if stat.S_ISDIR(info.st_mode):
                     pending.append((Path(child.path), relative + "/"))
@@ -54,6 +58,15 @@ def manifest(folder: Path) -> list[dict[str, Any]]:
                         {"path": relative, "size": info.st_size, "sha256": _sha256(Path(child.path))}
                     )
     return sorted(entries, key=lambda entry: entry["path"])
+
+
+def saved_salt(folder: Path) -> str | None:
+    """The output salt that ``datamarket compute result`` saved beside the outputs, if it is there."""
+    try:
+        salt = json.loads((Path(folder) / RESULT_RECORD).read_text()).get("output_salt")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return salt if isinstance(salt, str) and SALT.fullmatch(salt) else None
 
 
 def _sha256(path: Path) -> str:

@@ -62,12 +62,27 @@ def _chain_id(dataset_id: str) -> int | None:
     return int(reference)
 
 
-def _salt(ctx: click.Context, param: click.Parameter, value: str) -> str:
+def _salt(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     from datamarket.audit.provenance import SALT
 
+    if value is None:
+        return None
     salt = value.lower().removeprefix("0x")
     if SALT.fullmatch(salt) is None:
         raise click.BadParameter("the output salt is 64 hex digits")
+    return salt
+
+
+def _saved_salt(folder: Path) -> str:
+    """The output salt `datamarket compute result` saved beside the outputs."""
+    from datamarket.audit.provenance import saved_salt
+    from datamarket.sdk.results import RESULT_RECORD
+
+    salt = saved_salt(folder)
+    if salt is None:
+        raise click.BadParameter(
+            f"FOLDER has no {RESULT_RECORD} with the output salt: pass --salt", param_hint="--salt"
+        )
     return salt
 
 
@@ -146,9 +161,9 @@ def dataset(dataset_id, fmt, output, from_block, backend_url, as_json) -> int:
 @click.option(
     "--salt",
     callback=_salt,
-    required=True,
     metavar="HEX",
-    help="The result's output salt (64 hex digits), given with the result to its buyer.",
+    help="The result's output salt (64 hex digits), given with the result to its buyer; default: the "
+    "one `datamarket compute result` saved in FOLDER.",
 )
 @click.option(
     "--from-block",
@@ -167,6 +182,8 @@ def result(folder, salt, from_block, as_json) -> int:
     from datamarket.audit.timeline import epsilon_text
     from datamarket.settings import load_settings
 
+    if salt is None:
+        salt = _saved_salt(folder)
     settings = load_settings().require("rpc_url", "market")
     found = trace_result(_connect(settings), folder, salt, from_block=from_block)
     receipts = [

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import json
 import os
 import re
 import tarfile
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from datamarket.atomic_files import write_atomically
 from datamarket.crypto import keys, stream
 from datamarket.jobs import spec as job_spec
 from datamarket.sdk.job_files import ComputeError, JobHandle
@@ -78,7 +80,20 @@ def fetch_result(
         files = staging / "files"
         files.mkdir()
         _extract(archive, files, outputs)
-        return _install(files, out_dir, outputs)
+        written = _install(files, out_dir, outputs)
+    # What ties the folder to its receipt on chain (``datamarket audit result FOLDER`` reads it).
+    record = {
+        "job_id": handle.job_id,
+        "output_hash": result.get("output_hash"),
+        "output_salt": result["output_salt"],
+    }
+    write_atomically(out_dir / RESULT_RECORD, json.dumps(record, sort_keys=True).encode())
+    return written
+
+
+#: The file beside a result's outputs that holds its job id, output hash and output salt; it is not
+#: one of the outputs (the receipt's hash leaves it out).
+RESULT_RECORD = ".datamarket-result.json"
 
 
 def _parse_result(
@@ -271,4 +286,4 @@ def _install(files: Path, out_dir: Path, outputs: dict[PurePosixPath, _Output]) 
     return written
 
 
-__all__ = ["ResultError", "fetch_result"]
+__all__ = ["RESULT_RECORD", "ResultError", "fetch_result"]

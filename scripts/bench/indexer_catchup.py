@@ -21,14 +21,14 @@ import time
 import uuid
 from pathlib import Path
 
-import requests
 from eth_utils import keccak
+from fast_sender import Sender
 from sqlalchemy import select
 
 from backend.db import models as m
 from backend.db.engine import open_engine, session_factory
 from backend.db.migrate import upgrade
-from datamarket.chain.devchain import DEV_CHAIN_ID, DevChain, dev_account
+from datamarket.chain.devchain import DevChain, dev_account
 from datamarket.chain.events import DatasetPublished
 from datamarket.chain.market import ComputeReceipt, Market, PublishParams, deploy_test_token, mint_test_token
 from datamarket.chain.quotes import ZERO_HASH, ProviderFee, sign_quote
@@ -39,40 +39,6 @@ POSTGRES = os.environ.get("BENCH_POSTGRES", "postgresql://root@127.0.0.1:5432/po
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "bench" / "results" / "indexer_catchup.json"
 DATASETS, BUYS, ORDERS, RECEIPTS_PER_TX = 1_000, 2_000, 300, 500
-
-
-class Sender:
-    """Signs transactions locally with consecutive nonces and sends them in JSON-RPC batches, without
-    waiting for each receipt (anvil mines each one as it arrives)."""
-
-    def __init__(self, chain: DevChain, account) -> None:
-        self.w3, self.account, self.url = chain.web3(), account, chain.url
-        self.nonce = self.w3.eth.get_transaction_count(account.address)
-        self.pending: list[str] = []
-
-    def call(self, fn, gas: int) -> None:
-        tx = {"to": fn.address, "data": fn._encode_transaction_data(), "gas": gas, "nonce": self.nonce,
-              "chainId": DEV_CHAIN_ID, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 1}  # fmt: skip
-        self.nonce += 1
-        self.pending.append("0x" + self.account.sign_transaction(tx).raw_transaction.hex())
-        if len(self.pending) >= 200:
-            self.flush()
-
-    def flush(self) -> None:
-        batch = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]}
-                 for i, raw in enumerate(self.pending)]  # fmt: skip
-        self.pending = []
-        if batch:
-            answers = requests.post(self.url, json=batch, timeout=300).json()
-            failed = [a["error"] for a in answers if "error" in a]
-            if failed:
-                raise SystemExit(f"{len(failed)} transactions refused: {failed[0]}")
-
-    def wait(self) -> None:
-        """Send what is left and wait until every transaction sent is mined."""
-        self.flush()
-        while self.w3.eth.get_transaction_count(self.account.address, "latest") < self.nonce:
-            time.sleep(0.05)
 
 
 def fill(chain: DevChain) -> tuple[Market, int, int]:

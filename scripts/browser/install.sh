@@ -8,7 +8,9 @@ if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&
 fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "chromium or chromedriver is missing: run 'sudo apt-get install chromium chromium-driver'" >&2
-  exit 1
+  # Without them the browser tests skip themselves, except in CI, where they must run.
+  [ "${CI:-}" = "true" ] && exit 1
+  exit 0
 fi
 if command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive

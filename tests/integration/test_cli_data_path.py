@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner
 from web3 import HTTPProvider, Web3
 
@@ -39,7 +40,8 @@ def market_home(tmp_path, monkeypatch):
 def test_publish_buy_download_round_trip(market_home):
     status = _run("up")
     assert status["chain_id"] == 31337
-    assert {name for name, s in status["services"].items() if s["running"]} == {"chain", "provider", "worker"}
+    running = {name for name, s in status["services"].items() if s["running"]}
+    assert running == {"chain", "provider", "worker", "indexer", "backend"}
     source = market_home / "table.csv"
     source.write_text("a,b,label\n" + "".join(f"{i},{i * i % 7},{i % 2}\n" for i in range(200)))
 
@@ -51,6 +53,16 @@ def test_publish_buy_download_round_trip(market_home):
     downloaded = _run("download", published["dataset"], "-o", str(out))
     assert downloaded["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
     assert out.read_bytes() == source.read_bytes()
+    # The catalog found it: the indexer that `up` started follows the chain, the API serves it.
+    catalog = status["services"]["backend"]["url"] + "/api/v1/datasets"
+    datatoken = published["dataset"].rsplit("/", 1)[1]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = requests.get(catalog, params={"q": "squares"}, timeout=5).json()["items"]
+        if found and found[0]["order_count"] == 1:
+            break
+        time.sleep(0.1)
+    assert [(d["datatoken"], d["name"], d["order_count"]) for d in found] == [(datatoken, "squares", 1)]
 
 
 def test_state_survives_down_and_up(market_home):
@@ -62,6 +74,12 @@ def test_state_survives_down_and_up(market_home):
     assert not any(s["running"] for s in stopped["services"].values())
     second = _run("up")
     assert second["contracts"] == first["contracts"]
+    # The catalog kept its rows across the restart (its indexer resumed from its checkpoint).
+    catalog = second["services"]["backend"]["url"] + "/api/v1/datasets"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not requests.get(catalog, timeout=5).json()["items"]:
+        time.sleep(0.1)
+    assert [d["name"] for d in requests.get(catalog, timeout=5).json()["items"]] == ["tiny"]
     # The dataset published before the restart is still on the chain and still downloadable.
     _run("buy", published["dataset"])
     downloaded = _run("download", published["dataset"], "-o", str(market_home / "one.out.csv"))

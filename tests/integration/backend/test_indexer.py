@@ -128,7 +128,9 @@ def test_payment_tokens_are_described_once(world: World, tmp_path) -> None:
     world.publish(payment_token=world.eur)
     indexer.step()
     with session_factory(engine)() as session:
-        tokens = {t.address: (t.symbol, t.name, t.decimals) for t in session.execute(select(m.Token)).scalars()}
+        tokens = {
+            t.address: (t.symbol, t.name, t.decimals) for t in session.execute(select(m.Token)).scalars()
+        }
     assert tokens == {world.usd: ("mUSD", "Mock USD", 18), world.eur: ("mEUR", "Mock EUR", 18)}
     world.publish()
     indexer.step()

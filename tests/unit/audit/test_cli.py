@@ -118,3 +118,14 @@ def test_an_empty_result_folder_exits_2(env, tmp_path) -> None:
     result = CliRunner().invoke(main, ["audit", "result", str(tmp_path), "--salt", "ab" * 32])
     assert result.exit_code == 2
     assert result.stderr == f"error (invalid_result_folder): {tmp_path} holds no files\n"
+
+
+def test_the_result_audit_reads_the_salt_compute_result_saved(env, tmp_path) -> None:
+    (tmp_path / "metrics.json").write_text("{}")
+    missing = CliRunner().invoke(main, ["audit", "result", str(tmp_path)])
+    assert missing.exit_code == 2
+    assert "FOLDER has no .datamarket-result.json with the output salt: pass --salt" in missing.stderr
+    (tmp_path / ".datamarket-result.json").write_text('{"output_salt": "' + "ab" * 32 + '"}')
+    found = CliRunner().invoke(main, ["audit", "result", str(tmp_path)])
+    # The salt was taken: the audit went on to the chain, which this test does not reach.
+    assert found.exit_code == 2 and found.stderr.startswith("error (chain_unavailable): ")

@@ -60,3 +60,11 @@ def test_receipts_are_found_by_output_hash_from_the_market_only() -> None:
     found = provenance.receipts_for(history.events, MARKET, b32("mine")[2:].upper())
     assert [r.job_id for r in found] == [b32("job")]
     assert provenance.receipts_for(history.events, "0x" + "00" * 20, b32("mine")) == []
+
+
+def test_the_record_saved_beside_the_outputs_is_not_an_output(result) -> None:
+    before = provenance.manifest(result)
+    (result / ".datamarket-result.json").write_text('{"output_salt": "00"}')
+    assert provenance.manifest(result) == before
+    (result / "model" / ".datamarket-result.json").write_text("{}")  # only the top-level one is the record
+    assert len(provenance.manifest(result)) == len(before) + 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from backend.settings import BackendSettings
 from compute_to_data.settings import WorkerSettings
 from datamarket import environment
 from provider.settings import ProviderSettings
@@ -20,7 +21,7 @@ def table_variables() -> set[str]:
 
 def code_variables() -> set[str]:
     names = set(environment.VARIABLES)
-    for cls in (ProviderSettings, WorkerSettings):
+    for cls in (ProviderSettings, WorkerSettings, BackendSettings):
         names |= {cls.env_name(name) for name in cls.specs()}
         names.add(cls.CONFIG_ENV)
     return names

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from dataclasses import replace
 from pathlib import Path
@@ -59,7 +60,11 @@ def test_the_result_comes_from_the_store_and_is_extracted(tmp_path) -> None:
     assert written == [out / "metrics.json", out / "model" / "weights.safetensors"]
     assert {p.relative_to(out).as_posix(): p.read_bytes() for p in written} == FILES
     assert "archive" not in [c[0] for c in provider.calls]
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "model"]  # no staging left
+    # No staging left; beside the outputs, the record that ties them to their receipt.
+    assert sorted(p.name for p in out.iterdir()) == [".datamarket-result.json", "metrics.json", "model"]
+    record = json.loads((out / ".datamarket-result.json").read_text())
+    assert record == {"job_id": handle.job_id, "output_hash": result["output_hash"],
+                      "output_salt": result["output_salt"]}  # fmt: skip
 
 
 def test_the_archive_endpoint_is_the_fallback(tmp_path) -> None:
