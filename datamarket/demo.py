@@ -192,7 +192,8 @@ def _catalog_and_audit(
     salt = saved_salt(work / "result")
     traced = trace_result(chain, work / "result", salt or "", from_block=local.deploy_block)
     report.result_receipts = [r.job_id for r in traced.receipts]
-    if [j.lower() for j in report.result_receipts] != ["0x" + report.job_id.lower().removeprefix("0x")]:
+    # A job id is 16 bytes; its receipt holds it as a bytes32, zeros first.
+    if [int(j, 16) for j in report.result_receipts] != [int(report.job_id, 16)]:
         raise DemoError(
             f"the model's provenance names receipts {report.result_receipts}, not job {report.job_id}"
         )
