@@ -132,6 +132,9 @@ class Dataset(Base):
     published_tx: Mapped[str] = mapped_column(HASH)
     updated_block: Mapped[int] = mapped_column(BigInteger)
 
+    #: Search goes from the matching documents to the datasets whose current metadata they are.
+    __table_args__ = (Index("ix_datasets_metadata", "metadata_cid", "metadata_hash"),)
+
 
 class Order(Base):
     __tablename__ = "orders"
