@@ -3,13 +3,20 @@ and undoes a reorganisation (blocks replaced with anvil's snapshot and revert)."
 
 from __future__ import annotations
 
+import io
+
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backend.db import models as m
 from backend.db.engine import session_factory
+from backend.indexer.documents import DocumentFetcher
 from datamarket.chain.events import OrderStarted
+from datamarket.metadata.document import canonical_bytes
+from datamarket.storage import open_store
+from datamarket.storage.base import add_bytes
 from tests.conftest import ONE, World, evm_revert, evm_snapshot, metadata_hash
+from tests.fakes import full_document
 from tests.integration.backend.catalog import (
     assert_catalog_is_chain,
     dataset_rows,
@@ -135,3 +142,38 @@ def test_payment_tokens_are_described_once(world: World, tmp_path) -> None:
     world.publish()
     indexer.step()
     assert indexer.tokens == set(tokens)
+
+
+def test_documents_from_the_store_are_checked_against_the_chain(world: World, tmp_path) -> None:
+    """A document that matches its hash is valid and searchable; one that does not is invalid with the
+    reason; one the store does not have yet waits, and is valid once it is there."""
+    store = open_store(tmp_path / "store")
+    good = canonical_bytes(full_document())
+    later = canonical_bytes({**full_document(), "name": "Arrives later"})
+    valid = world.publish(metadata_cid=add_bytes(store, good), metadata_hash=metadata_hash(good))
+    wrong = world.publish(metadata_cid=add_bytes(store, good), metadata_hash=metadata_hash(b"other bytes"))
+    missing_cid = open_store(tmp_path / "elsewhere").add(io.BytesIO(later))
+    missing = world.publish(metadata_cid=missing_cid, metadata_hash=metadata_hash(later))
+    engine = new_catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    indexer_for(world, engine).step()
+    fetcher = DocumentFetcher(engine, store)
+    fetcher.fetch_due()
+
+    def status(published) -> tuple[str, str | None]:
+        row = dataset_rows(engine)[published.datatoken]
+        with session_factory(engine)() as session:
+            doc = session.execute(
+                select(m.Document).where(
+                    m.Document.cid == row.metadata_cid, m.Document.sha256 == row.metadata_hash
+                )
+            ).scalar_one()
+        return doc.status, doc.reason
+
+    assert status(valid) == ("valid", None)
+    assert status(wrong) == ("invalid", "its sha256 is not the hash on chain")
+    assert status(missing) == ("pending", "not available from the content store")
+    add_bytes(store, later)
+    with session_factory(engine).begin() as session:
+        session.execute(update(m.Document).values(next_attempt=0))  # the backoff has passed
+    fetcher.fetch_due()
+    assert status(missing) == ("valid", None)
