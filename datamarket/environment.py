@@ -15,6 +15,7 @@ VARIABLES = {
     "DATAMARKET_CONFIG": "a TOML file of client settings",
     "DATAMARKET_RPC_URL": "the chain node's JSON-RPC URL",
     "DATAMARKET_MARKET": "the market contract's address",
+    "DATAMARKET_MARKET_DEPLOY_BLOCK": "the block the market was deployed in (where audits start reading)",
     "DATAMARKET_STORE": "the content store: a folder or a kubo-compatible node's API URL",
     "DATAMARKET_PROVIDER_URL": "the provider's URL",
     "DATAMARKET_PAYMENT_TOKEN": "the ERC-20 token prices are in",

@@ -2,8 +2,9 @@
 
 Sources, later ones winning: the local market's ``stack.json`` (when ``datamarket up`` runs one), an
 optional TOML file (``DATAMARKET_CONFIG``), then environment variables ``DATAMARKET_RPC_URL``,
-``DATAMARKET_MARKET``, ``DATAMARKET_STORE``, ``DATAMARKET_PROVIDER_URL``, ``DATAMARKET_PAYMENT_TOKEN``
-and ``DATAMARKET_PRIVATE_KEY``. The private key is never printed: ``repr`` masks it.
+``DATAMARKET_MARKET``, ``DATAMARKET_MARKET_DEPLOY_BLOCK``, ``DATAMARKET_STORE``,
+``DATAMARKET_PROVIDER_URL``, ``DATAMARKET_PAYMENT_TOKEN`` and ``DATAMARKET_PRIVATE_KEY``. The private
+key is never printed: ``repr`` masks it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from datamarket.errors import ConfigError
 _ENV = {
     "rpc_url": "DATAMARKET_RPC_URL",
     "market": "DATAMARKET_MARKET",
+    "market_deploy_block": "DATAMARKET_MARKET_DEPLOY_BLOCK",
     "store": "DATAMARKET_STORE",
     "provider_url": "DATAMARKET_PROVIDER_URL",
     "payment_token": "DATAMARKET_PAYMENT_TOKEN",
@@ -38,6 +40,8 @@ class ClientSettings:
     provider_url: str = ""
     payment_token: str = ""
     chain_id: int = 0
+    #: The block the market was deployed in: where reading its history starts (``datamarket audit``).
+    market_deploy_block: int = 0
     private_key: str = field(default="", repr=False)
 
     def __repr__(self) -> str:
@@ -94,6 +98,7 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
             payment_token=stack.get("contracts", {}).get("payment_token", ""),
             store=stack.get("store", ""),
             chain_id=int(stack.get("chain_id", 0)),
+            market_deploy_block=int(stack.get("deploy_block", 0)),
         )
     config = environment.get("DATAMARKET_CONFIG", environ)
     if config:
@@ -107,6 +112,11 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
         settings = replace(settings, **values)
     overrides = {name: environment.get(var, environ) for name, var in _ENV.items()}
     overrides = {name: value for name, value in overrides.items() if value}
+    if "market_deploy_block" in overrides:
+        raw = overrides["market_deploy_block"]
+        if not raw.isdigit():
+            raise ConfigError("DATAMARKET_MARKET_DEPLOY_BLOCK must be a block number")
+        overrides["market_deploy_block"] = int(raw)
     if "rpc_url" in overrides and overrides["rpc_url"] != settings.rpc_url:
         # Another node than the local market's: its chain is unknown until asked, never assumed local.
         overrides["chain_id"] = 0

@@ -114,9 +114,8 @@ def _connect(settings: Any) -> Any:
 @click.option(
     "--from-block",
     type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Read the chain from this block: the market's deployment, or any block up to the dataset's publish.",
+    help="Read the chain from this block, up to the dataset's publish (default: the market's deployment "
+    "block, from the settings).",
 )
 @click.option(
     "--backend",
@@ -138,7 +137,7 @@ def dataset(dataset_id, fmt, output, from_block, backend_url, as_json) -> int:
     settings = load_settings().require("rpc_url", "market")
     report = audit_dataset(
         _connect(settings), address, store=open_store(settings.store) if settings.store else None,
-        from_block=from_block, chain_id=chain_id,
+        from_block=settings.market_deploy_block if from_block is None else from_block, chain_id=chain_id,
         backend=http_fetch(backend_url) if backend_url else None,
         backend_url=safe_url(backend_url) if backend_url else "",
     )  # fmt: skip
@@ -168,9 +167,7 @@ def dataset(dataset_id, fmt, output, from_block, backend_url, as_json) -> int:
 @click.option(
     "--from-block",
     type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="Look for receipts from this block on.",
+    help="Look for receipts from this block on (default: the market's deployment block).",
 )
 @json_option()
 def result(folder, salt, from_block, as_json) -> int:
@@ -185,7 +182,8 @@ def result(folder, salt, from_block, as_json) -> int:
     if salt is None:
         salt = _saved_salt(folder)
     settings = load_settings().require("rpc_url", "market")
-    found = trace_result(_connect(settings), folder, salt, from_block=from_block)
+    start = settings.market_deploy_block if from_block is None else from_block
+    found = trace_result(_connect(settings), folder, salt, from_block=start)
     receipts = [
         {
             "job_id": r.job_id,

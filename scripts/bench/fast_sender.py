@@ -24,7 +24,7 @@ class Sender:
               "chainId": DEV_CHAIN_ID, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 1}  # fmt: skip
         self.nonce += 1
         self.pending.append("0x" + self.account.sign_transaction(tx).raw_transaction.hex())
-        if len(self.pending) >= 200:
+        if len(self.pending) >= 200 or sum(map(len, self.pending)) > 2_000_000:  # the node caps a request
             self.flush()
 
     def flush(self) -> None:
@@ -33,6 +33,8 @@ class Sender:
         self.pending = []
         if batch:
             answers = requests.post(self.url, json=batch, timeout=300).json()
+            if not isinstance(answers, list):
+                raise SystemExit(f"the node refused the batch: {answers}")
             failed = [a["error"] for a in answers if "error" in a]
             if failed:
                 raise SystemExit(f"{len(failed)} transactions refused: {failed[0]}")
