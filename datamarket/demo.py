@@ -31,6 +31,7 @@ from datamarket.sdk import orders
 from datamarket.sdk.files import sha256_file
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file
+from datamarket.settings import client_home
 from datamarket.storage import open_store
 
 PUBLISHER, CONSUMER = 2, 4
@@ -101,19 +102,27 @@ def breast_cancer_bounds() -> dict[str, list[float]]:
     return bounds
 
 
-def run(say: Callable[[str], None] = print, home: Path | None = None) -> DemoReport:
+def run(say: Callable[[str], None] = print, home: Path | None = None, *, keep: bool = False) -> DemoReport:
+    """Play the story on a local market in ``home`` (default: a temporary folder, or with ``keep`` the
+    client's home, so that ``datamarket status`` and ``down`` find it); ``keep`` leaves it running."""
     report = DemoReport()
     with tempfile.TemporaryDirectory(prefix="datamarket-demo-") as tmp:
         work = Path(tmp)
-        home = home or work / "market"
+        home = home or (client_home() if keep else work / "market")
         local = stack.up(home)
         try:
             _story(local, work, report, say)
         finally:
-            stack.down(home)
-            say("local market stopped")
+            if not keep:
+                stack.down(home)
+                say("local market stopped")
     if report.plaintext_sha256 != report.downloaded_sha256:
         raise DemoError("the downloaded file differs from the published one")
+    say(f"audit: {report.audit_summary}")
+    if keep:
+        say(f"dataset page: {report.page_url} (the market keeps running; `datamarket down` stops it)")
+    else:
+        say(f"dataset page: {report.page_url} (`datamarket demo --keep` leaves the market running)")
     return report
 
 
@@ -201,8 +210,6 @@ def _catalog_and_audit(
         f"the model in result/ was produced by job {report.job_id}'s receipt (epsilon "
         f"{traced.receipts[0].epsilon / 1e6:g}, algorithm {traced.receipts[0].algorithm_hash[:18]}...)"
     )
-    say(f"dataset page: {report.page_url}")
-    say(f"audit page:   {report.audit_url}")
     if not audit.ok:
         raise DemoError("the audit found problems: " + report.audit_summary)
 
