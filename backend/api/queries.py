@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,7 @@ from backend.db.models import (
     MetadataVersion,
     Order,
     Receipt,
+    Token,
 )
 
 DATASETS = Dataset.__table__
@@ -37,6 +39,7 @@ ORDERS = Order.__table__
 RECEIPTS = Receipt.__table__
 VERSIONS = MetadataVersion.__table__
 ACCOUNTS = EventAccount.__table__
+TOKENS = Token.__table__
 #: How many of each kind of row an account's answer lists (its counts give the totals).
 ACCOUNT_LIMIT = 100
 
@@ -233,6 +236,17 @@ def account(conn: Connection, address: str, limit: int = ACCOUNT_LIMIT) -> Accou
     return AccountRows(published, order_rows, purchases, receipt_rows, counts)
 
 
+def tokens(conn: Connection, addresses: Iterable[str | None]) -> dict[str, Any]:
+    """The ``tokens`` rows (symbol, name, decimals as the token's contract answered) of ``addresses``,
+    by address; a token the indexer has not described has no entry (nor has the native coin)."""
+    wanted = sorted({a for a in addresses if a})
+    found: dict[str, Any] = {}
+    for start in range(0, len(wanted), 500):
+        rows = conn.execute(select(TOKENS).where(TOKENS.c.address.in_(wanted[start : start + 500])))
+        found.update((row.address, row) for row in rows)
+    return found
+
+
 def _count(conn: Connection, statement: Select) -> int:
     return int(conn.execute(statement).scalar_one())
 
@@ -263,5 +277,5 @@ def stats(conn: Connection) -> dict[str, Any]:
 __all__ = [
     "ACCOUNT_LIMIT", "DATASETS", "DOCUMENTS", "TAGS", "AccountRows", "Listing", "account", "checkpoint",
     "dataset", "dataset_columns", "dataset_exists", "dataset_join", "history", "metadata_versions",
-    "order_days", "orders", "receipts", "stats", "tags_of", "version_at", "version_marks",
+    "order_days", "orders", "receipts", "stats", "tags_of", "tokens", "version_at", "version_marks",
 ]  # fmt: skip

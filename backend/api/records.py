@@ -2,12 +2,14 @@
 
 Conventions, the same in every answer: uint256 amounts are decimal strings; addresses are
 checksummed; epsilon is in epsilon (the contracts' micro-epsilon divided by 10^6); times are Unix
-seconds; enum values are lower case (``active``, ``succeeded``, ``bought``).
+seconds; enum values are lower case (``active``, ``succeeded``, ``bought``). Beside each amount in a
+token, the token as its contract describes itself (``token_info``): the amount stays in base units.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from eth_utils import to_checksum_address
@@ -15,6 +17,11 @@ from eth_utils import to_checksum_address
 #: ``datasets.services`` is a bit set: bit 0 download, bit 1 compute (``datamarket.chain.quotes``).
 SERVICES = ("download", "compute")
 MICRO = 1_000_000
+#: The native coin's "token" address (a price or fee in the chain's own coin).
+ZERO_ADDRESS = "0x" + "0" * 40
+NATIVE_DECIMALS = 18
+#: Token rows by address, as ``backend.api.queries.tokens`` reads them.
+Tokens = Mapping[str, Any]
 
 
 def dataset_id(chain_id: int, datatoken: str) -> str:
@@ -37,6 +44,20 @@ def lower(value: str | None) -> str | None:
     return None if value is None else value.lower()
 
 
+def token_info(address: str | None, tokens: Tokens) -> dict[str, Any] | None:
+    """What the catalog knows of the token at ``address``: its symbol, name and decimals as its contract
+    answered (null where it did not, or was not asked yet); the zero address is the native coin."""
+    if address is None:
+        return None
+    if address == ZERO_ADDRESS:
+        return {"address": address, "symbol": None, "name": "native coin", "decimals": NATIVE_DECIMALS}
+    row = tokens.get(address)
+    return {
+        "address": address, "symbol": row.symbol if row is not None else None,
+        "name": row.name if row is not None else None, "decimals": row.decimals if row is not None else None,
+    }  # fmt: skip
+
+
 def block(checkpoint: Any) -> dict[str, Any] | None:
     """The block every answer reflects: the indexer's checkpoint, and the chain head it last saw."""
     if checkpoint is None:
@@ -56,7 +77,7 @@ def metadata_status(row: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def dataset_item(row: Any, tags: list[str], chain_id: int) -> dict[str, Any]:
+def dataset_item(row: Any, tags: list[str], chain_id: int, tokens: Tokens) -> dict[str, Any]:
     """A search result: the dataset row joined with its current document (name and text only if valid)."""
     valid = row.document_status == "valid"
     return {
@@ -66,15 +87,16 @@ def dataset_item(row: Any, tags: list[str], chain_id: int) -> dict[str, Any]:
         "tags": tags if valid else [],
         "publisher": row.publisher, "provider": row.provider, "services": services(row.services),
         "state": row.state.lower(), "free": bool(row.free), "payment_token": row.payment_token,
-        "price": row.price, "order_count": row.order_count, "receipt_count": row.receipt_count,
+        "payment_token_info": token_info(row.payment_token, tokens), "price": row.price,
+        "order_count": row.order_count, "receipt_count": row.receipt_count,
         "epsilon_budget": epsilon(row.epsilon_budget), "epsilon_spent": epsilon(row.epsilon_spent),
         "published_at": row.published_at, "published_block": row.published_block,
         "metadata": metadata_status(row),
     }  # fmt: skip
 
 
-def dataset_detail(row: Any, tags: list[str], chain_id: int) -> dict[str, Any]:
-    item = dataset_item(row, tags, chain_id)
+def dataset_detail(row: Any, tags: list[str], chain_id: int, tokens: Tokens) -> dict[str, Any]:
+    item = dataset_item(row, tags, chain_id, tokens)
     document = parsed_document(row)
     profile = document.get("profile") if isinstance(document, dict) else None
     profile = profile if isinstance(profile, dict) else None
@@ -145,12 +167,13 @@ def event(row: Any, version: int | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def order(row: Any) -> dict[str, Any]:
+def order(row: Any, tokens: Tokens) -> dict[str, Any]:
     return {
         "order_id": str(row.order_id), "datatoken": row.datatoken, "consumer": row.consumer,
         "payer": row.payer, "provider": row.provider, "service_id": row.service_id,
         "service": service_name(row.service_id), "funding": row.funding.lower(), "fee_token": row.fee_token,
-        "fee_amount": row.fee_amount, "quote_nonce": row.quote_nonce, "environment": row.environment,
+        "fee_token_info": token_info(row.fee_token, tokens), "fee_amount": row.fee_amount,
+        "quote_nonce": row.quote_nonce, "environment": row.environment,
         "block_number": row.block_number, "log_index": row.log_index, "tx_hash": row.tx_hash,
         "timestamp": row.timestamp,
     }  # fmt: skip
@@ -175,17 +198,19 @@ def metadata_version(row: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def purchase(row: Any) -> dict[str, Any]:
+def purchase(row: Any, tokens: Tokens) -> dict[str, Any]:
     args = event_args(row.args)
     return {
-        "datatoken": row.datatoken, "payment_token": args.get("payment_token"), "amount": args.get("amount"),
+        "datatoken": row.datatoken, "payment_token": args.get("payment_token"),
+        "payment_token_info": token_info(args.get("payment_token"), tokens), "amount": args.get("amount"),
         "cost": args.get("cost"), "block_number": row.block_number, "log_index": row.log_index,
         "tx_hash": row.tx_hash, "timestamp": row.timestamp,
     }  # fmt: skip
 
 
 __all__ = [
-    "SERVICES", "block", "dataset_detail", "dataset_id", "dataset_item", "epsilon", "event", "event_args",
+    "NATIVE_DECIMALS", "SERVICES", "ZERO_ADDRESS", "Tokens", "block", "dataset_detail", "dataset_id",
+    "dataset_item", "epsilon", "event", "event_args",
     "metadata_status", "metadata_version", "order", "parsed_document", "purchase", "receipt", "schema",
-    "service_name", "services",
+    "service_name", "services", "token_info",
 ]  # fmt: skip

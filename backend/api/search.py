@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, exists, false, func, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from backend.api import pagination, params
-from backend.api.queries import DATASETS, DOCUMENTS, TAGS, dataset_columns, dataset_join, tags_of
+from backend.api.queries import DATASETS, DOCUMENTS, TAGS, dataset_columns, dataset_join, tags_of, tokens
 from backend.api.records import dataset_item
 
 WORD = re.compile(r"[^\W_]+")
@@ -183,7 +183,8 @@ def search(conn: Connection, query: SearchQuery, chain_id: int) -> Page:
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     tags = tags_of(conn, [row.document_id for row in rows if row.document_id is not None])
-    items = [dataset_item(row, tags.get(row.document_id, []), chain_id) for row in rows]
+    known = tokens(conn, [row.payment_token for row in rows])
+    items = [dataset_item(row, tags.get(row.document_id, []), chain_id, known) for row in rows]
     next_cursor = None
     if more:
         last = rows[-1]

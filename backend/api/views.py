@@ -65,7 +65,9 @@ def dataset(datatoken: str) -> ResponseReturnValue:
     conn = catalog()
     row = queries.dataset(conn, address)
     tags = queries.tags_of(conn, [row.document_id] if row.document_id is not None else [])
-    return answer({"dataset": records.dataset_detail(row, tags.get(row.document_id, []), current().chain_id)})
+    tokens = queries.tokens(conn, [row.payment_token])
+    detail = records.dataset_detail(row, tags.get(row.document_id, []), current().chain_id, tokens)
+    return answer({"dataset": detail})
 
 
 @bp.get("/datasets/<datatoken>/history")
@@ -85,8 +87,10 @@ def history(datatoken: str) -> ResponseReturnValue:
 def orders(datatoken: str) -> ResponseReturnValue:
     address = known_dataset(datatoken)
     key, limit = listing_args("orders")
-    listing = queries.orders(catalog(), address, key, limit)
-    return listed("orders", listing, [records.order(row) for row in listing.rows])
+    conn = catalog()
+    listing = queries.orders(conn, address, key, limit)
+    tokens = queries.tokens(conn, [row.fee_token for row in listing.rows])
+    return listed("orders", listing, [records.order(row, tokens) for row in listing.rows])
 
 
 @bp.get("/datasets/<datatoken>/receipts")
@@ -116,6 +120,8 @@ def stats() -> ResponseReturnValue:
     params.known(request.args, ())
     conn = catalog()
     figures = queries.stats(conn)
+    tokens = queries.tokens(conn, figures["volume"])
+    figures["volume_tokens"] = {token: records.token_info(token, tokens) for token in figures["volume"]}
     checkpoint = queries.checkpoint(conn)
     lag = max(checkpoint.head - checkpoint.block_number, 0) if checkpoint is not None else None
     return answer({"stats": {**figures, "chain_id": current().chain_id, "lag": lag}})

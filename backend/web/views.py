@@ -15,12 +15,11 @@ from backend.api.activity import activity
 from backend.api.context import catalog, current
 from backend.api.errors import BadParameter, NotFound
 from backend.api.search import SORTS, STATES, Page, SearchQuery, search
-from backend.web import charts
+from backend.web import amounts, charts
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
 )
-ZERO_ADDRESS = "0x" + "0" * 40
 #: Rows of each kind an audit page lists (the API pages through all of them).
 AUDIT_LIMIT = 500
 #: Profile columns that get a chart (the schema table lists them all).
@@ -68,7 +67,8 @@ def _dataset(datatoken: str) -> dict[str, Any]:
     if row is None:
         raise NotFound("no dataset with this datatoken", code="unknown_dataset")
     tags = queries.tags_of(conn, [row.document_id] if row.document_id is not None else [])
-    return records.dataset_detail(row, tags.get(row.document_id, []), current().chain_id)
+    tokens = queries.tokens(conn, [row.payment_token])
+    return records.dataset_detail(row, tags.get(row.document_id, []), current().chain_id, tokens)
 
 
 @bp.get("/datasets/<datatoken>")
@@ -97,10 +97,12 @@ def audit(datatoken: str) -> ResponseReturnValue:
     ]
     versions = queries.metadata_versions(conn, address, None, AUDIT_LIMIT)
     orders = queries.orders(conn, address, None, AUDIT_LIMIT)
+    tokens = queries.tokens(conn, [row.fee_token for row in orders.rows])
     receipts = queries.receipts(conn, address, None, AUDIT_LIMIT)
     return render(
         "audit.html", ds=detail, events=events, versions=[records.metadata_version(r) for r in versions.rows],
-        orders=[records.order(r) for r in orders.rows], receipts=[records.receipt(r) for r in receipts.rows],
+        orders=[records.order(r, tokens) for r in orders.rows],
+        receipts=[records.receipt(r) for r in receipts.rows],
         truncated=any(x.next_key is not None for x in (history, versions, orders, receipts)),
         audit_command=f"datamarket audit {detail['id']}", audit_limit=AUDIT_LIMIT,
     )  # fmt: skip
@@ -148,21 +150,16 @@ def number(value: Any) -> str:
     return charts.number(value) if isinstance(value, int | float) else str(value)
 
 
+@bp.app_template_test("native_coin")
+def native_coin(address: str | None) -> bool:
+    return address == records.ZERO_ADDRESS
+
+
 @bp.app_template_filter("amount")
-def amount(value: str, token: str) -> str:
-    """A raw amount of ``token``: the native coin in whole coins (18 decimals), an ERC-20 token in
-    its base units (the catalog does not know the token's decimals)."""
-    if token == ZERO_ADDRESS:
-        return f"{_units(int(value), 18)} native coin"
-    return f"{int(value):,} base units"
-
-
-def _units(value: int, decimals: int) -> str:
-    whole, fraction = divmod(value, 10**decimals)
-    text = f"{whole:,}"
-    if fraction:
-        text += "." + str(fraction).rjust(decimals, "0").rstrip("0")
-    return text
+def amount(value: Any, info: dict[str, Any] | None) -> amounts.Amount:
+    """A raw amount of the token ``info`` describes, as a buyer reads it (``macros.token_amount``
+    shows it with the token's address)."""
+    return amounts.amount(value, info)
 
 
 __all__ = ["bp", "commands", "render_error"]

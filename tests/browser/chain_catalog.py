@@ -58,7 +58,16 @@ def _publish(market: Market, store, provider: str, usd: str, doc: dict, price: i
 
 
 def seed(work: Path) -> tuple[Engine, Demo]:
+    """The catalog's engine and what the tests look for in it; the caller stops ``demo.chain``."""
     chain = DevChain().start()
+    try:
+        return _seed(chain, work)
+    except BaseException:
+        chain.stop()
+        raise
+
+
+def _seed(chain: DevChain, work: Path) -> tuple[Engine, Demo]:
     w3 = chain.web3()
     owner, publisher, provider, consumer = (dev_account(i) for i in (0, 1, 2, 3))
     market = Market.deploy(w3, owner, fee_collector=dev_account(5).address, fee_bps=100)

@@ -1,6 +1,7 @@
 """A real headless Chromium (the system's ``chromium`` and ``chromedriver``: nothing is downloaded)
-browsing the backend's pages, served on a free local port over the demo catalog. Skipped when
-Chromium is missing, except in CI (``scripts/browser/install.sh`` installs it)."""
+browsing the backend's pages, served on a free local port over the catalog that the real indexer
+filled from a local chain of its own (``chain_catalog``). Skipped when Chromium is missing, except in
+CI (``scripts/browser/install.sh`` installs it)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from backend.api.app import create_app
-from backend.db.engine import open_engine
-from backend.db.migrate import upgrade
-from tests.browser.demo_catalog import Demo, seed
+from tests.browser.chain_catalog import Demo, seed
 
 CHROMIUM = os.environ.get("DATAMARKET_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("DATAMARKET_CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -36,17 +35,20 @@ def screenshots() -> Path:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Demo]]:
-    """(the base URL, the demo catalog) of the app served in a thread."""
-    engine = open_engine(f"sqlite:///{tmp_path_factory.mktemp('catalog') / 'catalog.db'}")
-    upgrade(engine)
-    demo = seed(engine)
-    server = make_server("127.0.0.1", 0, create_app(engine, chain_id=demo.chain_id), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}", demo
-    server.shutdown()
-    thread.join(timeout=10)
-    engine.dispose()
+    """(the base URL, the demo) of the app served in a thread over the indexed chain's catalog."""
+    engine, demo = seed(tmp_path_factory.mktemp("catalog"))
+    try:
+        server = make_server("127.0.0.1", 0, create_app(engine, chain_id=demo.chain_id), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_port}", demo
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+    finally:
+        engine.dispose()
+        demo.chain.stop()
 
 
 @pytest.fixture(scope="session")

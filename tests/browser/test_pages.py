@@ -1,5 +1,6 @@
-"""The pages in a real browser: search from the home page's form, the dataset page's price and
-orders chart, the audit trail's order and receipt, the account page; a screenshot of each."""
+"""The pages in a real browser, over the catalog the real indexer filled from a local chain: search
+from the home page's form, the dataset page's price and orders chart, the audit trail's orders,
+receipt and verified metadata, the account page; a screenshot of each."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.browser.demo_catalog import Demo
+from tests.browser.chain_catalog import Demo
 
 pytestmark = pytest.mark.integration
 
@@ -26,11 +27,12 @@ def test_search_from_the_home_page(browser: Any, site: tuple[str, Demo], screens
     browser.get(base + "/")
     assert browser.find_element(By.TAG_NAME, "h1").text == "Datasets"
     field = browser.find_element(By.ID, "q")
-    field.send_keys("cleveland heart")
+    field.send_keys("breast cancer")
     browser.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
-    assert "q=cleveland+heart" in browser.current_url
+    assert "q=breast+cancer" in browser.current_url
     results = browser.find_elements(By.CSS_SELECTOR, "li.result h3 a")
     assert [a.text for a in results] == [demo.name]
+    assert browser.find_element(By.CSS_SELECTOR, "li.result .price").text == demo.price_text
     screenshot(browser, screenshots, "search")
     results[0].click()
     assert browser.current_url == f"{base}/datasets/{demo.datatoken}"
@@ -41,6 +43,11 @@ def test_the_dataset_page(browser: Any, site: tuple[str, Demo], screenshots: Pat
     browser.get(f"{base}/datasets/{demo.datatoken}")
     assert browser.find_element(By.TAG_NAME, "h1").text == demo.name
     assert browser.find_element(By.CSS_SELECTOR, ".price").text == demo.price_text
+    # The token's address is beside the price: a symbol alone can be anyone's.
+    token = browser.find_element(By.CSS_SELECTOR, ".price + .token a")
+    address = token.get_attribute("title").removeprefix("Token contract ")
+    assert token.is_displayed() and token.text == f"{address[:6]}…{address[-4:]}"
+    assert f"Local USD (symbol lUSD), contract {address}" in browser.find_element(By.TAG_NAME, "main").text
     chart = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=orders-heading] svg")
     assert chart.get_attribute("role") == "img"
     bars = chart.find_elements(By.CSS_SELECTOR, "rect.bar")
@@ -70,7 +77,9 @@ def test_the_audit_page(browser: Any, site: tuple[str, Demo], screenshots: Path)
     assert rows[0].find_element(By.CSS_SELECTOR, "th span").get_attribute("title") == demo.job_id
     events = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "h3.event-name")]
     assert events.count("OrderStarted") == 2 and "ComputeReceiptPosted" in events
-    assert "verified" in browser.find_element(By.CSS_SELECTOR, ".status.ok").text
+    versions = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=metadata-heading] tbody")
+    assert [row.find_element(By.CSS_SELECTOR, ".status").text for row in versions.find_elements(
+        By.TAG_NAME, "tr")] == ["✓ verified"]  # fmt: skip
     screenshot(browser, screenshots, "audit")
 
 

@@ -32,6 +32,9 @@ GENESIS_TIME = 1_717_200_000  # 2024-06-01 00:00 UTC
 BLOCK_TIME = 12
 MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 USD = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"
+#: What each token's contract answers to symbol(), name() and decimals(), as the indexer stores it
+#: the first time an event names the token (a token not listed answers nothing: a row of None).
+TOKENS: dict[str, tuple[str | None, str | None, int | None]] = {USD: ("lUSD", "Local USD", 18)}
 
 
 @cache
@@ -194,6 +197,14 @@ class Catalog:
         self.order_ids = itertools.count(1)
         self.volume: dict[str, int] = {}
         self.times: dict[int, int] = {}
+        self.token_answers = dict(TOKENS)
+        self.tokens_written: set[str] = set()
+
+    def describe_token(
+        self, address: str, symbol: str | None, name: str | None, decimals: int | None
+    ) -> None:
+        """What ``address``'s contract answers when the indexer first asks (before an event names it)."""
+        self.token_answers[address] = (symbol, name, decimals)
 
     # -- blocks and events ------------------------------------------------------------------------
     def _block(self, session: Session, timestamp: int | None = None) -> tuple[int, int, str]:
@@ -239,6 +250,14 @@ class Catalog:
                         account=value, block_number=number, log_index=log_index, role=key.rstrip("_")
                     )
                 )
+
+    def _token(self, session: Session, address: str) -> None:
+        """The token's row, written when an event first names it (never for the native coin)."""
+        if address == ZERO_ADDRESS or address in self.tokens_written:
+            return
+        symbol, name, decimals = self.token_answers.get(address, (None, None, None))
+        session.add(m.Token(address=address, symbol=symbol, name=name, decimals=decimals))
+        self.tokens_written.add(address)
 
     def _document(
         self,
@@ -335,6 +354,7 @@ class Catalog:
                 metadata_cid=cid,
             )
             if price:
+                self._token(session, payment_token)
                 self._event(
                     session,
                     ev.PriceSet,
@@ -409,10 +429,17 @@ class Catalog:
         return Published(datatoken, document_id if document_id > 0 else None, block[0])
 
     def buy_and_order(
-        self, datatoken: str, *, buyer: str | None = None, timestamp: int | None = None, service_id: int = 0
+        self,
+        datatoken: str,
+        *,
+        buyer: str | None = None,
+        timestamp: int | None = None,
+        service_id: int = 0,
+        fee_token: str = ZERO_ADDRESS,
+        fee_amount: int = 0,
     ) -> int:
         """Buy one datatoken and order a service with it in one transaction: Bought, Transfer (mint),
-        OrderStarted, Transfer (burn). Returns the order id."""
+        OrderStarted (with the provider's fee), Transfer (burn). Returns the order id."""
         buyer = buyer or consumer()
         order_id = next(self.order_ids)
         with Session(self.engine) as session, session.begin():
@@ -420,6 +447,8 @@ class Catalog:
             block = self._block(session, timestamp)
             tx = bytes32("order", order_id)
             cost = int(ds.price)
+            self._token(session, ds.payment_token)
+            self._token(session, fee_token)
             self._event(
                 session,
                 ev.Bought,
@@ -464,8 +493,8 @@ class Catalog:
                 payer=buyer,
                 funding=ev.OrderFunding.BOUGHT,
                 service_id=service_id,
-                fee_token=ZERO_ADDRESS,
-                fee_amount=0,
+                fee_token=fee_token,
+                fee_amount=fee_amount,
                 quote_nonce=order_id,
                 environment=ZERO_HASH,
             )
@@ -490,8 +519,8 @@ class Catalog:
                     provider=ds.provider,
                     service_id=service_id,
                     funding="BOUGHT",
-                    fee_token=ZERO_ADDRESS,
-                    fee_amount="0",
+                    fee_token=fee_token,
+                    fee_amount=str(fee_amount),
                     quote_nonce=str(order_id),
                     environment=ZERO_HASH,
                     block_number=block[0],
@@ -671,6 +700,7 @@ __all__ = [
     "CHAIN_ID",
     "MARKET",
     "ONE",
+    "TOKENS",
     "USD",
     "Catalog",
     "Published",

@@ -20,6 +20,7 @@ from tests.unit.backend.api.catalog_rows import (
     USD,
     Catalog,
     account,
+    address_of,
     consumer,
     profile_columns,
     provider,
@@ -88,6 +89,12 @@ def test_one_dataset(app: Flask, story: dict[str, Any]) -> None:
     assert answer["name"] == "Heart disease, revised" and answer["tags"] == ["health"]
     assert answer["state"] == "paused" and answer["services"] == ["download", "compute"]
     assert answer["price"] == str(5 * ONE) and answer["payment_token"] == USD and answer["free"] is False
+    assert answer["payment_token_info"] == {
+        "address": USD,
+        "symbol": "lUSD",
+        "name": "Local USD",
+        "decimals": 18,
+    }
     assert answer["revenue"] == str(10 * ONE) and answer["order_count"] == 2 and answer["receipt_count"] == 1
     assert answer["metadata_versions"] == 3 and answer["metadata"]["status"] == "valid"
     assert answer["privacy"] == {"budget": 10.0, "spent": 1.5, "remaining": 8.5}
@@ -110,6 +117,41 @@ def test_a_dataset_whose_document_is_not_fetched_yet(app: Flask, catalog: Catalo
     assert answer["metadata"]["status"] == "pending" and answer["metadata"]["reason"] is None
     assert answer["name"] is None and answer["document"] is None and answer["schema"] == []
     assert answer["profile"] is None
+
+
+NATIVE = {"address": "0x" + "0" * 40, "symbol": None, "name": "native coin", "decimals": 18}
+
+
+def test_each_amount_comes_with_its_token(app: Flask, engine: Engine, catalog: Catalog) -> None:
+    free = catalog.publish("Free", price=0).datatoken
+    native = catalog.publish("Native", price=ONE, payment_token=NATIVE["address"]).datatoken
+    odd = address_of("odd token")
+    catalog.describe_token(odd, "<b>x</b>", None, 0)
+    priced = catalog.publish("Odd", price=7, payment_token=odd).datatoken
+    fee_token = address_of("fee token")
+    order = catalog.buy_and_order(priced, fee_token=fee_token, fee_amount=3)
+    described = {"address": odd, "symbol": "<b>x</b>", "name": None, "decimals": 0}
+    for dt, info in ((free, NATIVE), (native, NATIVE), (priced, described)):
+        assert get(app, f"/api/v1/datasets/{dt}").json["dataset"]["payment_token_info"] == info
+    unknown = {"address": fee_token, "symbol": None, "name": None, "decimals": None}
+    listed = get(app, f"/api/v1/datasets/{priced}/orders").json["items"]
+    assert [(o["order_id"], o["fee_amount"], o["fee_token_info"]) for o in listed] == [
+        (str(order), "3", unknown)
+    ]
+    buyer = get(app, f"/api/v1/accounts/{consumer()}").json["account"]
+    assert buyer["orders"][0]["fee_token_info"] == unknown
+    assert (
+        buyer["purchases"][0]["cost"] == "7"
+        and buyer["purchases"][0]["payment_token_info"]["symbol"] == "<b>x</b>"
+    )
+    stats = get(app, "/api/v1/stats").json["stats"]
+    assert stats["volume"] == {odd: "7"} and stats["volume_tokens"] == {odd: described}
+    # a token the indexer has not described yet (no row): every field but the address is null
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM tokens"))
+    undescribed = {"address": odd, "symbol": None, "name": None, "decimals": None}
+    assert get(app, f"/api/v1/datasets/{priced}").json["dataset"]["payment_token_info"] == undescribed
+    assert get(app, "/api/v1/stats").json["stats"]["volume_tokens"] == {odd: undescribed}
 
 
 def test_unknown_and_malformed_datasets(app: Flask) -> None:
@@ -192,6 +234,8 @@ def test_accounts(app: Flask, story: dict[str, Any]) -> None:
     assert buyer["address"] == consumer()
     assert buyer["counts"] == {"published": 0, "orders": 1, "purchases": 1, "receipts": 0}
     assert buyer["orders"][0]["roles"] == ["consumer", "payer"]
+    assert buyer["orders"][0]["fee_amount"] == "0" and buyer["orders"][0]["fee_token_info"] == NATIVE
+    assert buyer["purchases"][0]["payment_token_info"]["symbol"] == "lUSD"
     assert buyer["purchases"][0]["cost"] == str(5 * ONE) and buyer["purchases"][0]["payment_token"] == USD
     owner = get(app, f"/api/v1/accounts/{publisher()}").json["account"]
     assert owner["counts"] == {"published": 1, "orders": 0, "purchases": 0, "receipts": 1}
@@ -209,6 +253,9 @@ def test_stats(app: Flask, story: dict[str, Any]) -> None:
     assert stats["datasets"] == {"total": 2, "active": 1} and stats["publishers"] == 2
     assert stats["orders"] == 2 and stats["receipts"] == 1
     assert stats["volume"] == {USD: str(10 * ONE)}
+    assert stats["volume_tokens"] == {
+        USD: {"address": USD, "symbol": "lUSD", "name": "Local USD", "decimals": 18}
+    }
     assert (
         stats["fee_bps"] == 100 and stats["orders_paused"] is False and stats["fee_collector"] == account(5)
     )

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from backend.api.app import create_app
 from backend.api.search import fts5_query, tsquery, words
-from tests.unit.backend.api.catalog_rows import ONE, Catalog, account, address_of
+from tests.unit.backend.api.catalog_rows import ONE, USD, Catalog, account, address_of
 from tests.unit.backend.api.openapi_check import validating
 
 EUR = address_of("eur")
@@ -104,6 +104,18 @@ def found(client: FlaskClient, **query: Any) -> list[str]:
     response = client.get("/api/v1/datasets", query_string={"limit": 100, **query})
     assert response.status_code == 200, response.json
     return [item["datatoken"] for item in response.json["items"]]
+
+
+def test_items_describe_their_payment_token(world: dict[str, Any]) -> None:
+    response = world["client"].get("/api/v1/datasets", query_string={"limit": 100})
+    info = {item["datatoken"]: (item["price"], item["payment_token_info"]) for item in response.json["items"]}
+    assert info[world["heart"]] == (str(5 * ONE), {"address": USD, "symbol": "lUSD", "name": "Local USD",
+                                                   "decimals": 18})  # fmt: skip
+    # EUR's contract answered none of symbol(), name(), decimals(): the indexer stored a row of nulls
+    assert info[world["cancer"]] == (str(5 * ONE), {"address": EUR, "symbol": None, "name": None,
+                                                    "decimals": None})  # fmt: skip
+    assert info[world["taxi"]] == ("0", {"address": "0x" + "0" * 40, "symbol": None, "name": "native coin",
+                                         "decimals": 18})  # fmt: skip
 
 
 def test_words_are_quoted_for_both_query_languages() -> None:

@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.unit.backend.api.catalog_rows import CHAIN_ID, ONE, Catalog, account, consumer, publisher
+from tests.unit.backend.api.catalog_rows import (
+    CHAIN_ID,
+    ONE,
+    USD,
+    Catalog,
+    account,
+    address_of,
+    consumer,
+    publisher,
+)
 from tests.unit.backend.web.html_check import Page, accessibility_problems
 
 DAY = 86400
@@ -84,7 +93,14 @@ def test_dataset_page(app: Flask, demo: dict[str, Any]) -> None:
         ds.all("h1")[0].all_text().strip() == f"Dataset {dt[:6]}…{dt[-4:]}"
     )  # its current document is invalid
     assert "does not match datamarket/dataset@1" in text
-    assert "5 base units" not in text and "5,000,000,000,000,000,000 base units" in text
+    price = [span for span in ds.all("span") if span.attrs.get("class") == "price"]
+    assert [span.all_text() for span in price] == ["5 lUSD"]
+    token_link = next(a for a in ds.all("a") if a.attrs.get("title") == f"Token contract {USD}")
+    assert (
+        token_link.all_text() == f"{USD[:6]}…{USD[-4:]}"
+        and token_link.attrs["href"] == f"/?payment_token={USD}"
+    )
+    assert f"Local USD (symbol lUSD), contract {USD}" in text and str(5 * ONE) in text
     assert f"datamarket buy eip155:{CHAIN_ID}/{dt}" in text
     # its current document has no schema to name a target from
     assert f"datamarket compute start eip155:{CHAIN_ID}/{dt} --algorithm train_tabular --epsilon 1" in text
@@ -191,4 +207,50 @@ def test_free_and_native_coin_prices(app: Flask, catalog: Catalog) -> None:
     free = catalog.publish("Free data", price=0).datatoken
     native = catalog.publish("Native", price=ONE + ONE // 2, payment_token="0x" + "0" * 40).datatoken
     assert "Free" in page(app, f"/datasets/{free}").text()
-    assert "1.5 native coin" in page(app, f"/datasets/{native}").text()
+    native_page = page(app, f"/datasets/{native}")
+    assert "1.5 (native coin)" in native_page.text() and "the chain's native coin" in native_page.text()
+    assert not [a for a in native_page.all("a") if a.attrs.get("title", "").startswith("Token contract")]
+
+
+def test_a_token_that_did_not_describe_itself_is_priced_in_base_units(app: Flask, catalog: Catalog) -> None:
+    mute = address_of("mute token")
+    catalog.describe_token(mute, "MUTE", None, None)  # decimals() reverted
+    dt = catalog.publish("Mute", price=5 * ONE, payment_token=mute).datatoken
+    ds = page(app, f"/datasets/{dt}")
+    assert [s.all_text() for s in ds.all("span") if s.attrs.get("class") == "price"] == [
+        "5,000,000,000,000,000,000 base units"
+    ]
+    assert f"Token contract {mute}" in {a.attrs.get("title") for a in ds.all("a")}
+    assert "its decimals are unknown" in ds.text()
+    home = page(app, "/")
+    assert "5,000,000,000,000,000,000 base units" in home.text() and "5 MUTE" not in home.text()
+
+
+def test_a_hostile_token_symbol_is_escaped_and_its_address_shown(app: Flask, catalog: Catalog) -> None:
+    evil = address_of("evil token")
+    catalog.describe_token(evil, "<b>x</b>", "<script>alert(4)</script>", 6)
+    dt = catalog.publish("Evil", price=1_500_000, payment_token=evil).datatoken
+    catalog.buy_and_order(dt, fee_token=evil, fee_amount=250_000)
+    for path in ("/", f"/datasets/{dt}", f"/datasets/{dt}/audit", f"/accounts/{consumer()}"):
+        html = app.test_client().get(path).get_data(as_text=True)
+        assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;" in html, path
+        assert "<script>alert(4)" not in html, path
+        parsed = page(app, path)
+        assert f"Token contract {evil}" in {a.attrs.get("title") for a in parsed.all("a")}, path
+    ds = page(app, f"/datasets/{dt}")
+    assert [s.all_text() for s in ds.all("span") if s.attrs.get("class") == "price"] == ["1.5 <b>x</b>"]
+    audit = page(app, f"/datasets/{dt}/audit")
+    assert [s.all_text() for s in audit.all("span") if s.attrs.get("class") == "fee"] == ["0.25 <b>x</b>"]
+    buyer = page(app, f"/accounts/{consumer()}")
+    assert [s.all_text() for s in buyer.all("span") if s.attrs.get("class") == "cost"] == ["1.5 <b>x</b>"]
+    assert [s.all_text() for s in buyer.all("span") if s.attrs.get("class") == "fee"] == ["0.25 <b>x</b>"]
+
+
+def test_the_price_filter_says_its_unit(app: Flask) -> None:
+    home = page(app, "/")
+    labels = {label.attrs["for"]: label.all_text() for label in home.all("label")}
+    assert "base units" in labels["min_price"] and "base units" in labels["max_price"]
+    hint = next(p for p in home.all("p") if p.attrs.get("id") == "price-units")
+    assert "5 tokens are 5000000000000000000 base units" in hint.all_text()
+    fields = {i.attrs["id"]: i for i in home.all("input")}
+    assert fields["min_price"].attrs["aria-describedby"] == "price-units"
