@@ -168,7 +168,15 @@ def outward_bounds(low: float, high: float) -> tuple[float, float]:
         upper += step
     if not lower < upper:
         upper = lower + step
-    return _tidy(lower, step), _tidy(upper, step)
+    # Tidying rounds to the step's digits, which may land just inside the data: a step further out.
+    tidy_lower, tidy_upper = _tidy(lower, step), _tidy(upper, step)
+    while tidy_lower > low:
+        lower -= step
+        tidy_lower = _tidy(lower, step)
+    while tidy_upper < high:
+        upper += step
+        tidy_upper = _tidy(upper, step)
+    return tidy_lower, tidy_upper
 
 
 def _tidy(x: float, step: float) -> int | float:

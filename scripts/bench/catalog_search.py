@@ -26,6 +26,7 @@ from pathlib import Path
 
 import requests
 from eth_utils import keccak, to_checksum_address
+from machine import machine
 
 from backend.db.engine import open_engine, session_factory
 from backend.db.migrate import upgrade
@@ -195,7 +196,7 @@ def main() -> None:
         url = postgres_database()
         if url is not None:
             results["postgresql"] = measure(url, Path(tmp))
-    report = {"target_p50_ms": 20, "results": results}
+    report = {"target_p50_ms": 20, "results": results, "machine": machine()}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2) + "\n")
     print(f"{'database':<12}{'datasets':>9}{'queries':>9}{'p50 ms':>9}{'p99 ms':>9}")

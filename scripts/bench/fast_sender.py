@@ -24,7 +24,7 @@ class Sender:
               "chainId": DEV_CHAIN_ID, "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 1}  # fmt: skip
         self.nonce += 1
         self.pending.append("0x" + self.account.sign_transaction(tx).raw_transaction.hex())
-        if len(self.pending) >= 200 or sum(map(len, self.pending)) > 2_000_000:  # the node caps a request
+        if len(self.pending) >= 200 or sum(map(len, self.pending)) > 1_000_000:  # the node caps a request
             self.flush()
 
     def flush(self) -> None:

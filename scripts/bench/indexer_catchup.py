@@ -23,6 +23,7 @@ from pathlib import Path
 
 from eth_utils import keccak
 from fast_sender import Sender
+from machine import machine
 from sqlalchemy import select
 
 from backend.db import models as m
@@ -151,7 +152,12 @@ def main() -> None:
                 results["postgresql"] = catch_up(chain, market, deploy_block, url, Path(tmp))
     finally:
         chain.stop()
-    report = {"events_on_chain": events, "target_events_per_s": 2000, "results": results}
+    report = {
+        "events_on_chain": events,
+        "target_events_per_s": 2000,
+        "results": results,
+        "machine": machine(),
+    }
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2) + "\n")
     print(f"{'database':<12}{'events':>9}{'seconds':>9}{'events/s':>10}{'peak RSS MiB':>14}")

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import requests
 from fast_sender import Sender
+from machine import machine
 
 from datamarket.chain.devchain import DevChain, dev_account, free_port
 from datamarket.chain.market import Market, PublishParams, deploy_test_token, mint_test_token
@@ -107,7 +108,7 @@ def main() -> None:
         "orders": ORDERS, "confirmations": 0, "poll_interval_s": 0.25, "database": "sqlite",
         "p50_s": round(statistics.median(ordered), 3),
         "p90_s": round(ordered[int(0.9 * (len(ordered) - 1))], 3), "max_s": round(ordered[-1], 3),
-        "target_p50_s": 1.0,
+        "target_p50_s": 1.0, "machine": machine(),
     }  # fmt: skip
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=2) + "\n")

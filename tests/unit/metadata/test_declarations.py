@@ -69,6 +69,9 @@ def test_declare_rounds_numeric_bounds_outward_when_none_are_given() -> None:
     assert outward_bounds(5, 5) == (5, 5.1)
     # A minimum far below the step (here the smallest subnormal) must not round to 0, above it.
     assert outward_bounds(-5e-324, 1e9) == (-100000000, 1000000000)
+    # A maximum a hair above a round number (1.1 + 0.8 is 1.9000000000000001) is not rounded inside.
+    lower, upper = outward_bounds(1.1, 1.1 + 0.8)
+    assert lower <= 1.1 and upper >= 1.1 + 0.8
 
 
 @given(st.floats(-1e9, 1e9), st.floats(0, 1e9))
