@@ -42,7 +42,7 @@ from werkzeug.exceptions import HTTPException
 
 from datamarket.auth import InvalidRequest, InvalidSignature
 from datamarket.crypto.keys import InvalidPublicKey, KeyUnwrapError, UnknownKey
-from datamarket.errors import ChainUnavailable, DatamarketError
+from datamarket.errors import ChainUnavailable, DatamarketError, safe_details
 from datamarket.metadata.document import InvalidMetadata, MetadataHashMismatch
 from datamarket.metadata.resolve import DocumentInvalid, DocumentUnavailable
 from datamarket.output_spec import InvalidOutputSpec
@@ -159,7 +159,7 @@ def register(app: Flask, on_error: Any = None) -> None:
             return respond(500, "internal_error", "internal error")
         if status >= 500:
             log.warning("%s: %s", exc.code, exc.message)
-        return respond(status, exc.code, exc.message, _safe_details(exc.details))
+        return respond(status, exc.code, exc.message, safe_details(exc.details))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -171,17 +171,6 @@ def register(app: Flask, on_error: Any = None) -> None:
     def _unexpected(exc: Exception) -> Response:
         log.error("internal error", exc_info=exc)
         return respond(500, "internal_error", "internal error")
-
-
-def _safe_details(details: dict[str, Any]) -> dict[str, Any]:
-    """Only JSON scalars and lists of them, so no object's repr reaches a client."""
-    out: dict[str, Any] = {}
-    for key, value in details.items():
-        if isinstance(value, str | int | float | bool) or value is None:
-            out[str(key)] = value
-        elif isinstance(value, list | tuple) and all(isinstance(v, str | int | float | bool) for v in value):
-            out[str(key)] = list(value)
-    return out
 
 
 __all__ = [

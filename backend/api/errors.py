@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from datamarket.errors import DatamarketError
+from datamarket.errors import DatamarketError, safe_details
 
 log = logging.getLogger("backend.api")
 
@@ -61,15 +61,4 @@ def error_response(status: int, code: str, message: str, details: dict[str, Any]
     return response
 
 
-def safe_details(details: dict[str, Any]) -> dict[str, Any]:
-    """Only JSON scalars and lists of them, so no object's repr reaches a client."""
-    out: dict[str, Any] = {}
-    for key, value in details.items():
-        if isinstance(value, str | int | float | bool) or value is None:
-            out[str(key)] = value
-        elif isinstance(value, list | tuple) and all(isinstance(v, str | int | float | bool) for v in value):
-            out[str(key)] = list(value)
-    return out
-
-
-__all__ = ["HTTP_CODES", "ApiError", "BadParameter", "NotFound", "error_response", "safe_details"]
+__all__ = ["HTTP_CODES", "ApiError", "BadParameter", "NotFound", "error_response"]

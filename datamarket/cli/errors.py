@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
-import os
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -34,15 +32,10 @@ from typing import Any
 import click
 
 from datamarket import environment
-from datamarket.errors import DatamarketError
+from datamarket.errors import DatamarketError, safe_details
 
 USAGE_ERROR = "usage_error"
 INTERNAL_ERROR = "internal_error"
-
-#: Detail fields left out whatever they hold: their names say they may be secrets.
-_SECRET_FIELDS = frozenset(
-    {"token", "secret", "password", "passphrase", "private_key", "mnemonic", "authorization"}
-)
 
 
 class CommandError(DatamarketError):
@@ -109,31 +102,6 @@ def report_error(as_json: bool, code: str, message: str, details: Mapping[str, A
         click.echo(json.dumps({"error": body}))
     else:
         click.echo(f"error ({code}): {message}", err=True)
-
-
-def safe_details(details: Mapping[str, Any]) -> dict[str, Any]:
-    """The details a client may see: JSON scalars and lists of them, minus secret-named fields and
-    absolute paths (an object's repr, a path or a secret says more than the error needs to)."""
-    out: dict[str, Any] = {}
-    for key, value in details.items():
-        name = str(key)
-        if name.lower() in _SECRET_FIELDS:
-            continue
-        if _safe_scalar(value):
-            out[name] = value
-        elif isinstance(value, list | tuple) and all(_safe_scalar(v) for v in value):
-            out[name] = list(value)
-    return out
-
-
-def _safe_scalar(value: Any) -> bool:
-    if value is None or isinstance(value, bool | int):
-        return True
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, str):
-        return not (os.path.isabs(value) or value.startswith("~"))
-    return False
 
 
 def _usage_details(exc: click.UsageError) -> dict[str, Any]:
