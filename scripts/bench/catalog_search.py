@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import requests
+from bench_market import postgres_database
 from eth_utils import keccak, to_checksum_address
 from machine import machine
 
@@ -177,23 +178,11 @@ def measure(database_url: str, work: Path) -> dict:
     }  # fmt: skip
 
 
-def postgres_database() -> str | None:
-    import psycopg
-
-    name = f"dm_search_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError:
-        return None
-    return POSTGRES.rsplit("/", 1)[0] + "/" + name
-
-
 def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         results["sqlite"] = measure(f"sqlite:///{tmp}/catalog.db", Path(tmp))
-        url = postgres_database()
+        url = postgres_database(POSTGRES, "dm_search")
         if url is not None:
             results["postgresql"] = measure(url, Path(tmp))
     report = {"target_p50_ms": 20, "results": results, "machine": machine()}

@@ -3,7 +3,7 @@ an empty catalog, once into SQLite and once into PostgreSQL (127.0.0.1:5432, whe
 
 The chain gets a realistic mix: 1,000 datasets published (DatasetPublished, PriceSet), 2,000 buys
 (Bought and a datatoken Transfer each), 300 orders (OrderStarted, Transfer), and compute receipts
-posted in batches of 500 for the rest. The indexer runs as ``datamarket indexer run`` does, in a
+posted in batches of 250 for the rest. The indexer runs as ``datamarket indexer run`` does, in a
 process of its own; the figures are events per second from its start to the checkpoint reaching the
 head, and that process's peak resident memory.
 
@@ -18,39 +18,33 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
+from bench_market import ONE, Sender, new_market, postgres_database
 from eth_utils import keccak
-from fast_sender import Sender
 from machine import machine
 from sqlalchemy import select
 
 from backend.db import models as m
 from backend.db.engine import open_engine, session_factory
 from backend.db.migrate import upgrade
-from datamarket.chain.devchain import DevChain, dev_account
+from datamarket.chain.devchain import DevChain
 from datamarket.chain.events import DatasetPublished
-from datamarket.chain.market import ComputeReceipt, Market, PublishParams, deploy_test_token, mint_test_token
+from datamarket.chain.market import ComputeReceipt, Market, PublishParams
 from datamarket.chain.quotes import ZERO_HASH, ProviderFee, sign_quote
 
-ONE = 10**18
 EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
 POSTGRES = os.environ.get("BENCH_POSTGRES", "postgresql://root@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "bench" / "results" / "indexer_catchup.json"
-DATASETS, BUYS, ORDERS, RECEIPTS_PER_TX = 1_000, 2_000, 300, 500
+DATASETS, BUYS, ORDERS, RECEIPTS_PER_TX = 1_000, 2_000, 300, 250
 
 
 def fill(chain: DevChain) -> tuple[Market, int, int]:
     """A market with about ``EVENTS`` events; returns it, its deploy block and the event count."""
-    w3 = chain.web3()
-    owner, publisher, provider, consumer = (dev_account(i) for i in (0, 1, 2, 3))
-    market = Market.deploy(w3, owner, fee_collector=dev_account(5).address, fee_bps=100)
-    deploy_block = w3.eth.block_number
-    usd = deploy_test_token(w3, owner, "Bench USD", "bUSD")
-    mint_test_token(w3, owner, usd, consumer.address, 10**9 * ONE)
-    market.as_account(consumer).approve(usd, 10**9 * ONE)
+    bench = new_market(chain, 10**9 * ONE)
+    market, deploy_block, usd = bench.market, bench.deploy_block, bench.usd
+    publisher, provider, consumer = bench.publisher, bench.provider, bench.consumer
     functions = market.contract.functions
     sender = Sender(chain, publisher)
     for i in range(DATASETS):
@@ -85,7 +79,7 @@ def fill(chain: DevChain) -> tuple[Market, int, int]:
                                    order_id=k % ORDERS, algorithm_hash=ZERO_HASH[:-1] + "1",
                                    output_hash="0x" + keccak(text=f"out{job + k}").hex(), epsilon=1)
                     for k in range(count)]  # fmt: skip
-        poster.call(functions.postComputeReceipts(datatoken, [r.as_tuple() for r in receipts]), 25_000_000)
+        poster.call(functions.postComputeReceipts(datatoken, [r.as_tuple() for r in receipts]), 12_000_000)
         job += count
         events += count
     poster.wait()
@@ -124,18 +118,6 @@ def catch_up(chain: DevChain, market: Market, deploy_block: int, database_url: s
             "peak_rss_mib": round(usage.ru_maxrss / 1024, 1)}  # fmt: skip
 
 
-def postgres_database() -> str | None:
-    import psycopg
-
-    name = f"dm_bench_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError:
-        return None
-    return POSTGRES.rsplit("/", 1)[0] + "/" + name
-
-
 def main() -> None:
     chain = DevChain().start()
     try:
@@ -147,7 +129,7 @@ def main() -> None:
             results["sqlite"] = catch_up(
                 chain, market, deploy_block, f"sqlite:///{tmp}/catalog.db", Path(tmp)
             )
-            url = postgres_database()
+            url = postgres_database(POSTGRES, "dm_bench")
             if url is not None:
                 results["postgresql"] = catch_up(chain, market, deploy_block, url, Path(tmp))
     finally:

@@ -23,14 +23,13 @@ import time
 from pathlib import Path
 
 import requests
-from fast_sender import Sender
+from bench_market import ONE, Sender, new_market
 from machine import machine
 
-from datamarket.chain.devchain import DevChain, dev_account, free_port
-from datamarket.chain.market import Market, PublishParams, deploy_test_token, mint_test_token
+from datamarket.chain.devchain import DevChain, free_port
+from datamarket.chain.market import PublishParams
 from datamarket.chain.quotes import ZERO_HASH, ProviderFee, sign_quote
 
-ONE = 10**18
 ORDERS = int(os.environ.get("BENCH_ORDERS", "40"))
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "bench" / "results" / "indexer_freshness.json"
@@ -51,14 +50,10 @@ def wait_for(check, what: str, timeout: float = 30.0) -> None:
 def main() -> None:
     rng = random.Random(7)
     with DevChain() as chain, tempfile.TemporaryDirectory() as tmp:
-        w3 = chain.web3()
-        owner, publisher, provider, consumer = (dev_account(i) for i in (0, 1, 2, 3))
-        market = Market.deploy(w3, owner, fee_collector=dev_account(5).address, fee_bps=100)
-        deploy_block = w3.eth.block_number
-        usd = deploy_test_token(w3, owner, "Bench USD", "bUSD")
-        mint_test_token(w3, owner, usd, consumer.address, 10**6 * ONE)
+        bench = new_market(chain, 10**6 * ONE)
+        market, deploy_block, usd = bench.market, bench.deploy_block, bench.usd
+        publisher, provider, consumer = bench.publisher, bench.provider, bench.consumer
         buyer = market.as_account(consumer)
-        buyer.approve(usd, 10**6 * ONE)
         params = PublishParams(provider=provider.address, metadata_cid="bafy-fresh",
                                metadata_hash="0x" + "11" * 32, services=0b11, epsilon_budget=10**6,
                                payment_token=usd, price=ONE)  # fmt: skip
