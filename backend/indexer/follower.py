@@ -26,6 +26,9 @@ from datamarket.errors import ChainUnavailable, ConfigError
 
 log = logging.getLogger("datamarket.indexer")
 
+#: About how many events one batch holds (see ``Indexer.batch_blocks``).
+BATCH_EVENTS = 5_000
+
 
 @dataclass
 class StepResult:
@@ -55,6 +58,11 @@ class Indexer:
         self.deploy_block = deploy_block
         self.confirmations = confirmations
         self.fetcher = LogFetcher(rpc, span=min(2_000, max_span), max_span=max_span)
+        #: Blocks per batch: halved after a batch of more than twice BATCH_EVENTS events, doubled after
+        #: one of less than half, so that a batch (in memory, one transaction) stays about that size.
+        #: It starts small: the first batch of a busy chain must not hold all of it.
+        self.batch_blocks = min(100, max_span)
+        self.max_span = max_span
         self.on_batch = on_batch
         self.chain_id = 0
         self.catalog: Catalog | None = None
@@ -93,8 +101,13 @@ class Indexer:
         target = head - self.confirmations
         while self.position.number < target:
             start = self.position.number + 1
-            end = min(target, start + self.fetcher.span - 1)
-            result.events += self._index(start, end, head)
+            end = min(target, start + min(self.fetcher.span, self.batch_blocks) - 1)
+            found = self._index(start, end, head)
+            result.events += found
+            if found > 2 * BATCH_EVENTS:
+                self.batch_blocks = max(1, self.batch_blocks // 2)
+            elif found < BATCH_EVENTS // 2:
+                self.batch_blocks = min(self.max_span, self.batch_blocks * 2)
             result.blocks += end - start + 1
         return result
 
