@@ -52,7 +52,8 @@ class BackendSettings(Settings):
     database_url: str | None = setting(None, parse=text, check=_DATABASE, url=True)
     #: The content store the metadata documents are fetched from: a directory (the embedded store) or
     #: the http(s) API URL of a kubo-compatible IPFS node.
-    store: str = setting(parse=text)
+    #: The indexer needs it; the API alone does not.
+    store: str | None = setting(None, parse=text)
     #: Blocks a block must have on top before it is indexed (0: index the head at once).
     confirmations: int = setting(0, parse=integer, check=within(0, 1001))
     #: How often the indexer asks the node for new blocks (seconds).

@@ -20,6 +20,7 @@ from backend.indexer.documents import DocumentFetcher
 from backend.indexer.follower import Indexer
 from backend.settings import BackendSettings
 from datamarket.chain.logs import Rpc
+from datamarket.errors import ConfigError
 from datamarket.storage import open_store
 
 log = logging.getLogger("datamarket.indexer")
@@ -36,6 +37,10 @@ def rpc_for(settings: BackendSettings) -> Rpc:
 
 def run(settings: BackendSettings, stop: threading.Event, *, on_lock: threading.Event | None = None) -> None:
     """Index until ``stop`` is set. ``on_lock`` is set once this process holds the writer's lock."""
+    if not settings.store:
+        raise ConfigError(
+            "invalid backend settings: store: required by the indexer (DATAMARKET_BACKEND_STORE)"
+        )
     engine = open_engine(settings.database_url or "")
     upgrade(engine)
     log.info("waiting for the catalog's writer lock")
