@@ -86,8 +86,10 @@ only cause false positives, never misses. The scan is a safety net against accid
 a malicious algorithm.
 """
 
+from datamarket.jobs.spec import output_hash
+
 from .limits import METRICS_FILE, PolicyLimits, Verdict
-from .outputs import check_outputs, manifest, output_hash
+from .outputs import check_outputs, manifest
 from .raw_index import RawIndex, RawMatch
 from .tokens import canonical_number, normalize_token, tokenize
 

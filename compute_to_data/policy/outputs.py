@@ -13,14 +13,12 @@ import re
 import stat
 import struct
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from datamarket.jobs.spec import canonical_json
 
 from . import onnx_model
 from .limits import (
@@ -436,11 +434,3 @@ def manifest(out_dir: Path) -> list[dict[str, Any]]:
     except _Reject as rejected:
         raise ValueError(rejected.verdict.message) from None
     return [{"path": e.path, "size": e.size, "sha256": _sha256(e.full)} for e in entries]
-
-
-def output_hash(manifest: Sequence[Mapping[str, Any]], salt: str) -> str:
-    """sha256 (hex) of the canonical JSON (sorted keys, no spaces, UTF-8) of ``{"outputs":
-    manifest, "salt": salt}``. The hash goes on chain in the job's receipt, where anyone reads it:
-    without the salt (32 random bytes, hex, given only to the buyer with the result) anyone could
-    test a guess about a small result (a non-DP job's exact metrics) against it."""
-    return hashlib.sha256(canonical_json({"outputs": list(manifest), "salt": salt})).hexdigest()

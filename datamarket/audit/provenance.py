@@ -3,8 +3,8 @@
 A job's receipt commits to its outputs by ``output_hash``: the sha256 of the canonical JSON of
 ``{"outputs": <manifest>, "salt": <output salt>}``, where the manifest lists every output file
 (``path`` relative and POSIX, ``size``, ``sha256``) sorted by path. The worker computes it when it
-releases a result (``compute_to_data.policy.output_hash``); this module computes it the same way from
-the folder the consumer extracted the result into (``datamarket compute result``), so that the
+releases a result, and this module with the same function (``datamarket.jobs.spec.output_hash``)
+from the folder the consumer extracted the result into (``datamarket compute result``), so that the
 hash can be looked up among the market's ``ComputeReceiptPosted`` events. The salt (32 random bytes,
 given to the buyer with the result) keeps the public hash from confirming guesses about a result, so
 nobody can tie a folder to its receipt without it.
@@ -17,13 +17,13 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from datamarket.audit.errors import ResultFolderError
 from datamarket.chain import events as ev
-from datamarket.jobs.spec import canonical_json
+from datamarket.jobs.spec import output_hash
 from datamarket.sdk.results import RESULT_RECORD
 
 SALT = re.compile(r"[0-9a-f]{64}")
@@ -75,11 +75,6 @@ def _sha256(path: Path) -> str:
         while block := f.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
-
-
-def output_hash(outputs: Sequence[Mapping[str, Any]], salt: str) -> str:
-    """The receipt's output hash (hex, no ``0x``) of a manifest and its salt."""
-    return hashlib.sha256(canonical_json({"outputs": list(outputs), "salt": salt})).hexdigest()
 
 
 def receipts_for(events: Iterable[Any], market: str, digest: str) -> list[ev.ComputeReceiptPosted]:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from datamarket.auth import ComputeRequest, InvalidRequest
@@ -37,6 +38,16 @@ def canonical_json(value: Any) -> bytes:
 def job_hash(job: dict[str, Any]) -> str:
     """``0x`` + the sha256 (hex) of the job's canonical JSON: the request's ``jobHash``."""
     return "0x" + hashlib.sha256(canonical_json(job)).hexdigest()
+
+
+def output_hash(outputs: Sequence[Mapping[str, Any]], salt: str) -> str:
+    """What a job's receipt commits to: the sha256 (hex, no ``0x``) of the canonical JSON of
+    ``{"outputs": <manifest>, "salt": <output salt>}``, the manifest listing each released file's
+    ``path``, ``size`` and ``sha256``. The worker computes it when it releases a result, the consumer
+    when it checks one, the auditor when it traces a result to its receipt. Without the salt (32
+    random bytes, hex, given only to the buyer) anyone could test a guess about a small result (a
+    non-DP job's exact metrics) against the public hash."""
+    return hashlib.sha256(canonical_json({"outputs": list(outputs), "salt": salt})).hexdigest()
 
 
 def verify_job_hash(req: ComputeRequest, job: dict[str, Any]) -> None:

@@ -137,15 +137,13 @@ def _parse_result(
 def _check_output_hash(result: dict[str, Any]) -> None:
     """The result's ``output_hash`` (what the job's receipt on chain commits to) is the sha256 of
     the canonical JSON of ``{"outputs": <its manifest>, "salt": <its output_salt>}`` (as
-    ``compute_to_data.policy.output_hash`` makes it); the salt keeps the public hash from
+    ``datamarket.jobs.spec.output_hash`` makes it for the worker); the salt keeps the public hash from
     confirming guesses about the result."""
     salt = result.get("output_salt")
     if not isinstance(salt, str) or len(salt) != 64 or any(c not in "0123456789abcdef" for c in salt):
         raise ResultError("the result has no output_salt (64 lower-case hex digits)")
     try:
-        expected = hashlib.sha256(
-            job_spec.canonical_json({"outputs": result["outputs"], "salt": salt})
-        ).hexdigest()
+        expected = job_spec.output_hash(result["outputs"], salt)
     except (TypeError, ValueError, UnicodeEncodeError):
         raise ResultError("the result's outputs are not JSON") from None
     given = result.get("output_hash")
