@@ -30,6 +30,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ADDRESS = String(42)
 HASH = String(66)
+#: A metadata CID as the catalog keeps it (``backend.indexer.projection.catalog_cid``): the chain takes
+#: a string of any length, an index entry does not.
+CID_LENGTH = 512
+CID = String(CID_LENGTH)
 
 
 class Base(DeclarativeBase):
@@ -119,7 +123,7 @@ class Dataset(Base):
     has_allowlist: Mapped[bool] = mapped_column(Boolean)
     epsilon_budget: Mapped[int] = mapped_column(BigInteger)
     epsilon_spent: Mapped[int] = mapped_column(BigInteger)
-    metadata_cid: Mapped[str] = mapped_column(String(128))
+    metadata_cid: Mapped[str] = mapped_column(CID)
     metadata_hash: Mapped[str] = mapped_column(HASH)
     metadata_versions: Mapped[int] = mapped_column(Integer)
     total_supply: Mapped[str] = mapped_column(String(80))
@@ -178,7 +182,7 @@ class MetadataVersion(Base):
     log_index: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     datatoken: Mapped[str] = mapped_column(ADDRESS, index=True)
     version: Mapped[int] = mapped_column(Integer)
-    cid: Mapped[str] = mapped_column(String(128))
+    cid: Mapped[str] = mapped_column(CID)
     sha256: Mapped[str] = mapped_column(HASH)
     updated_by: Mapped[str] = mapped_column(ADDRESS)
     tx_hash: Mapped[str] = mapped_column(HASH)
@@ -192,7 +196,7 @@ class Document(Base):
 
     __tablename__ = "documents"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    cid: Mapped[str] = mapped_column(String(128))
+    cid: Mapped[str] = mapped_column(CID)
     sha256: Mapped[str] = mapped_column(HASH)
     status: Mapped[str] = mapped_column(String(16), index=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -23,11 +23,14 @@ from backend.db import models as m
 from backend.db.engine import session_factory
 from datamarket.metadata import document
 from datamarket.storage.base import (
+    CIDMismatch,
     ContentCorrupted,
     ContentNotFound,
     ContentStore,
+    InvalidCID,
     StorageError,
     StoreUnavailable,
+    UnsupportedContent,
     cat_bytes,
 )
 
@@ -89,10 +92,15 @@ class DocumentFetcher:
             self._record(doc_id, {"attempts": attempts + 1, "next_attempt": time.time() + delay,
                                   "reason": "not available from the content store"})  # fmt: skip
             return
-        except ContentCorrupted:
+        except InvalidCID:
+            self._invalid(doc_id, attempts, "not a valid CID")
+        except (ContentCorrupted, CIDMismatch):
             self._invalid(doc_id, attempts, "the bytes do not match the CID")
-        except StorageError:
-            self._invalid(doc_id, attempts, f"larger than {self.max_bytes} bytes")
+        except UnsupportedContent:
+            self._invalid(doc_id, attempts, "content the store cannot read as a file")
+        except StorageError as exc:
+            reason = f"larger than {self.max_bytes} bytes" if type(exc) is StorageError else "unreadable"
+            self._invalid(doc_id, attempts, reason)
         except document.MetadataHashMismatch:
             self._invalid(doc_id, attempts, "its sha256 is not the hash on chain")
         except document.InvalidMetadata as exc:

@@ -8,11 +8,13 @@ dataset of the state, into plain row dictionaries for ``backend.db.models``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from backend.db.models import CID_LENGTH
 from datamarket.chain import events as ev
 from datamarket.chain.logs import BlockRef
 from datamarket.chain.quotes import ZERO_ADDRESS
@@ -52,6 +54,15 @@ class Catalog:
         if source == self.market:
             return ev.MARKET_EVENTS.get(type(event).__name__) is type(event)
         return isinstance(event, ev.Transfer) and source in self.state.datasets
+
+
+def catalog_cid(cid: str) -> str:
+    """A metadata CID as the catalog stores it. The market takes any string; a real CID is well under
+    ``CID_LENGTH`` characters, and a longer one (which no store can serve) is kept as its start and a
+    digest of the whole, so that one publisher cannot stop the indexer with a row the database refuses."""
+    if len(cid) <= CID_LENGTH:
+        return cid
+    return cid[: CID_LENGTH - 80] + "...sha256:" + hashlib.sha256(cid.encode()).hexdigest()
 
 
 def subject(event: Any) -> str | None:
@@ -108,7 +119,7 @@ def derived_row(event: Any, blocks: dict[int, BlockRef], state: MarketState) -> 
         by = event.publisher if isinstance(event, ev.DatasetPublished) else event.updated_by
         return "metadata_versions", {
             **at, "datatoken": event.datatoken, "version": len(dataset.metadata_versions),
-            "cid": event.metadata_cid, "sha256": event.metadata_hash, "updated_by": by,
+            "cid": catalog_cid(event.metadata_cid), "sha256": event.metadata_hash, "updated_by": by,
         }  # fmt: skip
     return None
 
@@ -123,7 +134,8 @@ def dataset_row(catalog: Catalog, ds: Dataset, blocks: dict[int, int]) -> dict[s
         "price": str(ds.price), "price_sort": float(ds.price), "cap": str(ds.cap),
         "dispenser_limit": str(ds.dispenser_limit), "publish_fee_bps": ds.publish_fee_bps,
         "has_allowlist": ds.has_allowlist, "epsilon_budget": ds.epsilon_budget,
-        "epsilon_spent": ds.epsilon_spent, "metadata_cid": current.cid, "metadata_hash": ds.metadata_hash,
+        "epsilon_spent": ds.epsilon_spent, "metadata_cid": catalog_cid(current.cid),
+        "metadata_hash": ds.metadata_hash,
         "metadata_versions": len(ds.metadata_versions), "total_supply": str(ds.total_supply),
         "order_count": len(ds.orders), "receipt_count": ds.receipt_count,
         "revenue": str(catalog.revenue[ds.datatoken]), "published_block": published_block,

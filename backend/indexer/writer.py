@@ -63,8 +63,8 @@ def write_batch(
         if found is not None:
             derived[found[0]].append(found[1])
         if isinstance(event, ev.DatasetPublished | ev.MetadataUpdated):
-            documents.append({"cid": event.metadata_cid, "sha256": event.metadata_hash, "status": "pending",
-                              "attempts": 0, "next_attempt": 0.0})  # fmt: skip
+            documents.append({"cid": p.catalog_cid(event.metadata_cid), "sha256": event.metadata_hash,
+                              "status": "pending", "attempts": 0, "next_attempt": 0.0})  # fmt: skip
     catalog.state.settle()
     blocks = {**batch.blocks, end.number: end}
     _upsert(session, m.Block, [{"number": b.number, "hash": b.hash, "timestamp": b.timestamp}

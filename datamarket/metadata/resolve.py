@@ -27,6 +27,7 @@ from datamarket.storage.base import (
     ContentCorrupted,
     ContentNotFound,
     ContentStore,
+    InvalidCID,
     StorageError,
     StoreUnavailable,
     cat_bytes,
@@ -84,6 +85,8 @@ def load_document(
         raise DocumentUnavailable("the content store is unavailable", code="store_unavailable") from None
     except ContentCorrupted:
         raise DocumentInvalid("the metadata document does not match its CID") from None
+    except InvalidCID:
+        raise DocumentInvalid("the metadata CID on chain is not a valid CID") from None
     except StorageError:
         raise DocumentInvalid("the metadata document is too large") from None
     # Raises InvalidMetadata / MetadataHashMismatch (422) for a document the chain did not commit to.

@@ -177,3 +177,25 @@ def test_documents_from_the_store_are_checked_against_the_chain(world: World, tm
         session.execute(update(m.Document).values(next_attempt=0))  # the backoff has passed
     fetcher.fetch_due()
     assert status(missing) == ("valid", None)
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_metadata_cid_no_store_could_serve_does_not_stop_the_indexer(
+    world: World, tmp_path, postgres_database, database: str
+) -> None:
+    """The market takes any string as a CID: a publisher's 5,000 characters must not make the database
+    refuse the batch (and the indexer stop for good). The dataset is indexed; its document is invalid."""
+    url = f"sqlite:///{tmp_path / 'catalog.db'}" if database == "sqlite" else postgres_database()
+    engine = new_catalog(url)
+    hostile = world.publish(metadata_cid="bafy" + "x" * 5_000)
+    after = world.publish()
+    indexer_for(world, engine).step()
+    rows = dataset_rows(engine)
+    assert {hostile.datatoken, after.datatoken} <= set(rows)
+    stored = rows[hostile.datatoken].metadata_cid
+    assert len(stored) <= 512 and stored.startswith("bafyxxx") and "...sha256:" in stored
+    DocumentFetcher(engine, open_store(tmp_path / "store")).fetch_due()
+    with session_factory(engine)() as session:
+        doc = session.execute(select(m.Document).where(m.Document.cid == stored)).scalar_one()
+    assert (doc.status, doc.reason) == ("invalid", "not a valid CID")
+    assert_catalog_is_chain(world, engine)
