@@ -116,6 +116,10 @@ class Indexer:
         return found is None or found.hash != block.hash
 
     def _index(self, start: int, end: int, head: int) -> int:
+        first = self.rpc.block(start)
+        if first is None or (self.position.hash and first.parent != self.position.hash):
+            # The checkpoint was replaced since this step looked: the next step rolls back.
+            raise ChainUnavailable(f"block {start} does not follow the checkpoint (a reorganisation)")
         before = self.rpc.block(end)
         if before is None:
             raise ChainUnavailable(f"block {end} is gone (a reorganisation)")

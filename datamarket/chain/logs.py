@@ -40,6 +40,8 @@ class BlockRef:
     number: int
     hash: str
     timestamp: int
+    #: The parent block's hash, where the header was read ("" when the block came from a log).
+    parent: str = ""
 
 
 @dataclass
@@ -79,7 +81,9 @@ class Rpc:
             raise ChainUnavailable(f"the chain node refused block {number}") from exc
         if found is None:
             return None
-        return BlockRef(int(found["number"], 16), found["hash"], int(found["timestamp"], 16))
+        return BlockRef(
+            int(found["number"], 16), found["hash"], int(found["timestamp"], 16), found["parentHash"]
+        )
 
     def chain_id(self) -> int:
         try:

@@ -12,6 +12,7 @@ from backend.db import models as m
 from backend.db.engine import session_factory
 from backend.indexer.documents import DocumentFetcher
 from datamarket.chain.events import OrderStarted
+from datamarket.errors import ChainUnavailable
 from datamarket.metadata.document import canonical_bytes
 from datamarket.storage import open_store
 from datamarket.storage.base import add_bytes
@@ -198,4 +199,25 @@ def test_a_metadata_cid_no_store_could_serve_does_not_stop_the_indexer(
     with session_factory(engine)() as session:
         doc = session.execute(select(m.Document).where(m.Document.cid == stored)).scalar_one()
     assert (doc.status, doc.reason) == ("invalid", "not a valid CID")
+    assert_catalog_is_chain(world, engine)
+
+
+def test_a_reorg_between_the_check_and_the_batch_is_caught(world: World, tmp_path, monkeypatch) -> None:
+    """Blocks replaced after the step checked its checkpoint: the next batch's first block does not
+    follow the checkpoint, so nothing is written on top of a replaced block; the next step rolls back."""
+    engine = new_catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    indexer = indexer_for(world, engine)
+    fork = evm_snapshot(world.w3)
+    dropped = world.publish()
+    indexer.step()
+    evm_revert(world.w3, fork)
+    kept = world.publish(price=3 * ONE)
+    world.w3.provider.make_request("evm_mine", [])
+    monkeypatch.setattr(indexer, "_replaced", lambda block: False)  # the check ran before the reorg
+    with pytest.raises(ChainUnavailable, match="does not follow the checkpoint"):
+        indexer.step()
+    assert dropped.datatoken in dataset_rows(engine) and kept.datatoken not in dataset_rows(engine)
+    monkeypatch.undo()
+    assert indexer.step().reorgs == 1
+    assert set(dataset_rows(engine)) == {kept.datatoken}
     assert_catalog_is_chain(world, engine)
