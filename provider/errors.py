@@ -11,11 +11,12 @@ line, with the traceback, for the operator).
 
 ProviderError (DatamarketError)
 ├── BadRequest                 400  invalid_json, invalid_request
+├── Unauthorized               401  unauthorized (GET /metrics without its token)
 ├── Forbidden                  403  dataset_not_active, not_allowlisted, not_this_provider,
 │   │                               service_not_offered, service_not_downloadable
 │   └── OrderRefused           403  order_reverted, not_an_order, order_not_in_tx, order_wrong_dataset,
 │                                   order_wrong_service, order_wrong_consumer, order_wrong_provider
-├── NotFound                   404  order_not_found, unknown_dataset
+├── NotFound                   404  order_not_found, unknown_dataset, metrics_off
 ├── Conflict                   409  order_pending
 ├── OrderExpired               410  order_expired
 ├── Unprocessable              422  nonce_in_future, metadata_invalid
@@ -64,6 +65,12 @@ class BadRequest(ProviderError, ValueError):
     code = "invalid_request"
 
 
+class Unauthorized(ProviderError, PermissionError):
+    """A request without the credential the endpoint asks for (``GET /metrics``: its token)."""
+
+    code = "unauthorized"
+
+
 class Forbidden(ProviderError, PermissionError):
     code = "forbidden"
 
@@ -101,6 +108,7 @@ HTTP_STATUS: dict[type[BaseException], int] = {
     InvalidOutputSpec: 400,
     InvalidPublicKey: 400,
     InvalidSignature: 401,
+    Unauthorized: 401,
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
@@ -182,6 +190,7 @@ __all__ = [
     "OrderExpired",
     "OrderRefused",
     "ProviderError",
+    "Unauthorized",
     "Unavailable",
     "Unprocessable",
     "error_response",

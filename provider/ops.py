@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hmac
 from functools import cache
 from importlib import resources
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from datamarket.errors import DatamarketError
 from provider.context import current
+from provider.errors import NotFound, Unauthorized
 from provider.metrics import CONTENT_TYPE
 
 bp = Blueprint("ops", __name__)
@@ -48,7 +50,18 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/metrics")
 def metrics() -> ResponseReturnValue:
-    return Response(current().metrics.exposition(), content_type=CONTENT_TYPE)
+    """The Prometheus exposition, for a scraper that sends the ``metrics_token`` as a bearer token:
+    the counts say how much business the provider does, which is nobody else's to read."""
+    ctx = current()
+    token = ctx.settings.metrics_token
+    if token is None:
+        raise NotFound(
+            "metrics are off: set DATAMARKET_PROVIDER_METRICS_TOKEN and scrape with it", code="metrics_off"
+        )
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer" or not hmac.compare_digest(given.strip().encode(), token.reveal().encode()):
+        raise Unauthorized("GET /metrics needs the metrics token as a bearer token")
+    return Response(ctx.metrics.exposition(), content_type=CONTENT_TYPE)
 
 
 @bp.get("/openapi.json")

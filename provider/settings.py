@@ -22,6 +22,7 @@ from datamarket.config import (
     mask_url,
     names,
     names_among,
+    secret,
     setting,
     text,
     url_schemes,
@@ -41,6 +42,14 @@ class ServiceFee:
 
     token: str
     amount: int
+
+
+def _metrics_token(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, Secret) or len(value.reveal()) < 16 or not value.reveal().isprintable():
+        return "at least 16 printable characters"
+    return None
 
 
 _NONCE_URL = url_schemes(
@@ -64,6 +73,9 @@ class ProviderSettings(NodeSettings):
     compute_environments: tuple[str, ...] = setting(("cpu",), parse=names, check=names_among("cpu", "gpu"))
     #: Queued or running jobs at most; more are refused with 503 until some finish.
     max_pending_jobs: int = setting(100, parse=integer, check=within(1, 1_000_000))
+    #: The bearer token ``GET /metrics`` asks for (the counts say how much business the provider
+    #: does); None: ``/metrics`` is off.
+    metrics_token: Secret | None = setting(None, parse=secret, check=_metrics_token, masked=True)
 
     def complete(self) -> None:
         super().complete()

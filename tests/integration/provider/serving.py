@@ -18,6 +18,9 @@ from eth_account.signers.local import LocalAccount
 from datamarket.chain.devchain import DevChain, free_port
 from tests.conftest import World
 
+#: The served providers' metrics token (a test value, never a real one).
+METRICS_TOKEN = "test-metrics-token-0123456789"
+
 
 def provider_env(anvil: DevChain, world: World, folder: Path, account: LocalAccount) -> tuple[dict, Path]:
     """The environment and config file of a provider signing with ``account`` (a public dev key),
@@ -35,6 +38,7 @@ def provider_env(anvil: DevChain, world: World, folder: Path, account: LocalAcco
         "DATAMARKET_PROVIDER_PRIVATE_KEY_FILE": str(key_file),
         "DATAMARKET_PROVIDER_DATA_DIR": str(folder / "provider"),
         "DATAMARKET_PROVIDER_STORE": str(folder / "store"),
+        "DATAMARKET_PROVIDER_METRICS_TOKEN": METRICS_TOKEN,
     }
     return env, config
 

@@ -14,7 +14,9 @@ from datamarket.chain.devchain import DevChain
 from datamarket.sdk.provider_client import ProviderClient, ProviderRefused
 from datamarket.storage.embedded import EmbeddedStore
 from tests.conftest import World
-from tests.integration.provider.serving import serve_provider
+from tests.integration.provider.serving import METRICS_TOKEN, serve_provider
+
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +57,11 @@ def test_served_provider_round_trip_with_the_sdk(served: str, world: World, tmp_
     assert (caught.value.status, caught.value.code) == (400, "invalid_request")
     metrics = requests.Session()
     metrics.trust_env = False
-    assert "datamarket_provider_access_granted_total" in metrics.get(served + "/metrics", timeout=5).text
+    scraped = metrics.get(served + "/metrics", headers=SCRAPER, timeout=5)
+    assert "datamarket_provider_access_granted_total" in scraped.text
+    # Without the token, nothing: the counts say how much business the provider does.
+    refused = metrics.get(served + "/metrics", timeout=5)
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "unauthorized")
 
 
 def test_metrics_add_up_every_worker(served: str) -> None:
@@ -68,7 +74,7 @@ def test_metrics_add_up_every_worker(served: str) -> None:
     def get(path: str) -> requests.Response:
         with requests.Session() as session:
             session.trust_env = False
-            return session.get(served + path, timeout=10)
+            return session.get(served + path, headers=SCRAPER, timeout=10)
 
     def answered(text: str) -> float:
         return sum(

@@ -32,6 +32,10 @@ OTHER_DATATOKEN = "0x8A791620dd6260079BF849Dc5567aDC3F2FdC318"
 DATA_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 
 
+#: The test provider's metrics token (a test value).
+METRICS_TOKEN = "a-metrics-token-for-tests"
+
+
 def settings_for(tmp: Path, **overrides: Any) -> ProviderSettings:
     values: dict[str, Any] = {
         "rpc_url": "http://127.0.0.1:1",
@@ -39,6 +43,7 @@ def settings_for(tmp: Path, **overrides: Any) -> ProviderSettings:
         "chain_id": CHAIN_ID,
         "private_key": Secret(dev_account(2).key.hex()),
         "data_dir": tmp,
+        "metrics_token": Secret(METRICS_TOKEN),
     }
     values.update(overrides)
     return ProviderSettings(**values)

@@ -11,7 +11,7 @@ from datamarket.crypto.keys import b64url_decode
 from provider.app import create_app
 from tests.fakes import CHAIN_ID, MARKET
 from tests.provider_api import SPEC, ValidatingClient, check_response, internal_errors
-from tests.unit.provider.scenario import Scenario, settings_for
+from tests.unit.provider.scenario import METRICS_TOKEN, Scenario, settings_for
 
 
 def test_info(scenario: Scenario) -> None:
@@ -60,11 +60,14 @@ def test_healthz_without_keys(tmp_path, scenario: Scenario) -> None:
     assert (response.status_code, response.json["checks"]["keys"]) == (503, "missing")
 
 
+SCRAPER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def test_metrics_count_requests_and_error_codes(scenario: Scenario) -> None:
     c = scenario.client
     c.get("/api/v1/info")
     c.post("/api/v1/access", data=b"{")
-    text = c.get("/metrics").data.decode()
+    text = c.get("/metrics", headers=SCRAPER).data.decode()
     assert 'datamarket_provider_requests_total{endpoint="/api/v1/info",method="GET",status="200"} 1.0' in text
     assert 'datamarket_provider_errors_total{code="invalid_json",status="400"} 1.0' in text
 
@@ -78,7 +81,24 @@ def test_each_app_has_its_own_registry(tmp_path, scenario: Scenario) -> None:
         keys=scenario.keys,
     )
     scenario.client.get("/api/v1/info")
-    assert b"/api/v1/info" not in other.test_client().get("/metrics").data
+    assert b"/api/v1/info" not in other.test_client().get("/metrics", headers=SCRAPER).data
+
+
+def test_metrics_are_for_the_token_holder_only(tmp_path, scenario: Scenario) -> None:
+    c = scenario.client
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong-token-of-some-length"},
+        {"Authorization": METRICS_TOKEN},
+    ):
+        response = c.get("/metrics", headers=headers)
+        assert (response.status_code, response.json["error"]["code"]) == (401, "unauthorized")
+        assert b"datamarket_provider" not in response.data
+    off = create_app(settings_for(tmp_path, metrics_token=None), chain=scenario.chain, store=scenario.store,
+                     nonces=scenario.nonces, keys=scenario.keys)  # fmt: skip
+    off.test_client_class = ValidatingClient
+    response = off.test_client().get("/metrics", headers=SCRAPER)
+    assert (response.status_code, response.json["error"]["code"]) == (404, "metrics_off")
 
 
 def test_openapi_document_is_served_and_is_openapi_3_1(scenario: Scenario) -> None:
