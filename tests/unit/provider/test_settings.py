@@ -112,6 +112,7 @@ def test_a_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
         ("quote_validity_s", "5"),
         ("fee_token", "0x123"),
         ("log_level", "LOUD"),
+        ("metrics_token", "short-token"),
     ],
 )
 def test_each_bad_setting_is_named_and_its_value_never_shown(name: str, value: str) -> None:
@@ -135,9 +136,12 @@ def test_missing_required_settings_are_listed() -> None:
 
 
 def test_repr_masks_the_key_and_url_passwords(tmp_path: Path) -> None:
-    s = ProviderSettings.load(env=env(nonces_url="postgresql://user:hunter2@db/x"))
+    s = ProviderSettings.load(
+        env=env(nonces_url="postgresql://user:hunter2@db/x", metrics_token="scrape-" * 3)
+    )
     text = repr(s) + str(s)
     assert KEY not in text and KEY.removeprefix("0x") not in text and "hunter2" not in text
+    assert s.metrics_token.reveal() == "scrape-" * 3 and "scrape-" not in text
     assert "***" in text and "postgresql://user:***@db/x" in text
     assert repr(Secret("abc")) == "Secret('***')" and "abc" not in f"{Secret('abc')}"
     assert mask_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
