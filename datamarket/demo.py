@@ -186,9 +186,15 @@ def _catalog_and_audit(
         time.sleep(0.2)
     else:
         raise DemoError("the indexer did not catch up with the chain within 60 s")
-    found = requests.get(f"{backend}/api/v1/datasets", params={"q": "breast cancer"}, timeout=10).json()
-    say(f"catalog: a search for 'breast cancer' finds {len(found['items'])} datasets")
     dataset = report.compute_dataset.split("/")[-1]
+    # The documents are fetched beside the events: searchable once each is fetched and checked.
+    deadline = time.monotonic() + 30
+    while True:
+        found = requests.get(f"{backend}/api/v1/datasets", params={"q": "breast cancer"}, timeout=10).json()
+        if len(found["items"]) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    say(f"catalog: a search for 'breast cancer' finds {len(found['items'])} datasets")
     report.page_url = f"{backend}/datasets/{dataset}"
     report.audit_url = f"{backend}/datasets/{dataset}/audit"
     audit = audit_dataset(
