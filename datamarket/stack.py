@@ -270,8 +270,9 @@ def _start_backend(stack: Stack, port: int) -> None:
     port = port or (urlsplit(current.url).port if current is not None else None) or free_port()
     url = f"http://127.0.0.1:{port}"
     log = stack.path / "logs" / "backend.log"
-    cmd = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-           "--access-logfile", "-", "backend.wsgi:app"]  # fmt: skip
+    cmd = [sys.executable, "-m", "gunicorn", "--config", "python:backend.gunicorn_conf",
+           "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-",
+           "backend.wsgi:app"]  # fmt: skip
     pid = _spawn(cmd, log, {**backend_env(stack), "DATAMARKET_BACKEND_PUBLIC_URL": url})
     service = Service("backend", url, pid, str(log), program="gunicorn")
     stack.services["backend"] = service

@@ -73,6 +73,8 @@ def serve(host: str, port: int, workers: int, config: str | None, timeout: int, 
                 "proc_name": "datamarket-provider",
                 "on_starting": gunicorn_conf.on_starting,
                 "control_socket_disable": gunicorn_conf.control_socket_disable,
+                "worker_class": gunicorn_conf.worker_class,
+                "worker_connections": gunicorn_conf.worker_connections,
             }.items():
                 self.cfg.set(name, value)
 

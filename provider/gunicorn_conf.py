@@ -5,6 +5,9 @@ Each gunicorn worker is a process of its own; without a shared place for their c
 ``GET /metrics`` would show only the counts of whichever worker answered it. prometheus_client's
 multiprocess mode keeps every process's values in files under ``PROMETHEUS_MULTIPROC_DIR``, which
 must be named before a worker imports prometheus_client, hence this hook in the master.
+
+The workers are gevent workers (:mod:`datamarket.gunicorn_worker`): a client that trickles its
+request holds one greenlet, not a worker, and gunicorn's own error answers are JSON.
 """
 
 from __future__ import annotations
@@ -13,11 +16,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from datamarket.gunicorn_worker import WORKER_CLASS, WORKER_CONNECTIONS
+
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 #: Gunicorn's control socket has one path per user (``~/.gunicorn/gunicorn.ctl``): several providers
 #: on one machine would share it, and one stopping removes another's. The provider does not use it.
 control_socket_disable = True
+worker_class = WORKER_CLASS
+worker_connections = WORKER_CONNECTIONS
 
 
 def multiprocess_dir() -> str:

@@ -1,0 +1,104 @@
+"""Clients that misbehave at the socket: requests trickled a byte at a time, and requests gunicorn
+refuses before any application sees them. For the tests of served providers and backends."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from urllib.parse import urlsplit
+
+import requests
+
+#: Bodies announced by the trickling clients; they never finish sending one.
+ANNOUNCED = 10_000
+
+
+def _address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+@contextmanager
+def trickling(url: str, path: str, clients: int, *, every_s: float = 1.0) -> Iterator[list[socket.socket]]:
+    """``clients`` connections to ``url`` that each send a POST's headers, then its body one byte
+    every ``every_s`` seconds, until the block ends. Yields their sockets once all headers are sent."""
+    stop = threading.Event()
+    sockets = [socket.create_connection(_address(url), timeout=10) for _ in range(clients)]
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {ANNOUNCED}\r\n\r\n"
+    ).encode()
+    for s in sockets:
+        s.sendall(head)
+
+    def drip() -> None:
+        while not stop.wait(every_s):
+            for s in sockets:
+                with suppress(OSError):
+                    s.sendall(b" ")
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        yield sockets
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for s in sockets:
+            s.close()
+
+
+def timed_gets(url: str, count: int, *, timeout: float = 10.0) -> list[tuple[int, float]]:
+    """``count`` GETs of ``url`` one after another: (status, seconds) of each. A request that gets
+    no answer within ``timeout`` raises, which is what a blocked server looks like."""
+    session = requests.Session()
+    session.trust_env = False
+    answers = []
+    for _ in range(count):
+        started = time.perf_counter()
+        status = session.get(url, timeout=timeout).status_code
+        answers.append((status, time.perf_counter() - started))
+    return answers
+
+
+def raw_exchange(url: str, request: bytes, *, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as it is and read the whole answer: (status, headers, body)."""
+    with socket.create_connection(_address(url), timeout=timeout) as s:
+        s.sendall(request)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        try:
+            while chunk := s.recv(65536):
+                data += chunk
+        except ConnectionResetError:
+            # The server closed with some of the request unread; the answer came before that.
+            if not data:
+                raise
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
+
+
+#: Requests gunicorn refuses itself, and the status and JSON error code it must answer with. Each is
+#: under 8 KiB, which gunicorn reads whole, so it closes with nothing unread (no reset).
+REFUSED_BY_THE_SERVER = [
+    (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n", 431,
+     "headers_too_large"),
+    (b"\x16\x03\x01 not http <script>\r\n\r\n", 400, "bad_request"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nBad <Header>: 1\r\n\r\n", 400, "bad_request"),
+]  # fmt: skip
+
+
+def check_json_refusal(url: str, request: bytes, status: int, code: str) -> None:
+    got, headers, body = raw_exchange(url, request)
+    assert got == status, (got, body[:200])
+    assert headers["content-type"] == "application/json", headers
+    error = json.loads(body)["error"]
+    assert error["code"] == code and isinstance(error["message"], str) and error["details"] == {}
+    assert b"<html" not in body.lower() and b"<script>" not in body
