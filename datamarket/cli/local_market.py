@@ -14,7 +14,7 @@ def up(as_json: bool) -> None:
     """Start a local market: anvil (state on disk), contracts, content store, provider."""
     from datamarket import stack
 
-    status = stack.up().status()
+    status = _with_health(stack.up())
     emit(as_json, status, _status_lines(status))
 
 
@@ -31,11 +31,21 @@ def down(as_json: bool) -> None:
 @click.command(cls=Command)
 @json_option()
 def status(as_json: bool) -> None:
-    """Show the local market's services, chain id and contract addresses."""
+    """Show the local market's services and their health, chain id and contract addresses."""
     from datamarket import stack
 
-    status = stack.status().status()
+    status = _with_health(stack.status())
     emit(as_json, status, _status_lines(status))
+
+
+def _with_health(local) -> dict:
+    """The stack's status, each service with its health (``datamarket.stack_health``)."""
+    from datamarket.stack_health import health
+
+    status = local.status()
+    for name, checked in health(local).items():
+        status["services"][name].update(checked)
+    return status
 
 
 def _status_lines(status: dict) -> list[str]:
@@ -43,7 +53,7 @@ def _status_lines(status: dict) -> list[str]:
     lines += [f"{name:<9} {addr}" for name, addr in status["contracts"].items()]
     lines.append(f"store     {status['store']}")
     for name, s in status["services"].items():
-        lines.append(f"{name:<9} {s['url']}  {'running' if s['running'] else 'stopped'}")
+        lines.append(f"{name:<9} {s['url']}  {s['health']}: {s['detail']}")
     return lines
 
 

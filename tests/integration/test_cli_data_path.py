@@ -51,6 +51,8 @@ def test_publish_buy_download_round_trip(market_home):
     assert status["chain_id"] == 31337
     running = {name for name, s in status["services"].items() if s["running"]}
     assert running == {"chain", "provider", "worker", "indexer", "backend"}
+    health = {name: s["health"] for name, s in _run("status")["services"].items()}
+    assert health == dict.fromkeys(running, "healthy")
     source = market_home / "table.csv"
     source.write_text("a,b,label\n" + "".join(f"{i},{i * i % 7},{i % 2}\n" for i in range(200)))
 
@@ -86,6 +88,7 @@ def test_state_survives_down_and_up(market_home):
     assert names() == ["tiny"]
     stopped = _run("down")
     assert not any(s["running"] for s in stopped["services"].values())
+    assert {s["health"] for s in _run("status")["services"].values()} == {"stopped"}
     second = _run("up")
     assert second["contracts"] == first["contracts"]
     # The catalog kept its rows across the restart: the API answers them at once, from the database.
@@ -122,6 +125,23 @@ def test_errors_are_one_json_object_with_a_code(market_home):
     w3 = Web3(HTTPProvider(status["services"]["chain"]["url"]))
     assert Market(w3, status["contracts"]["market"]).dataset_count() == 0
     assert os.environ["DATAMARKET_HOME"] == str(market_home / "market")
+
+
+def test_status_names_a_service_that_runs_but_does_not_answer(market_home):
+    import os
+    import signal
+
+    status = _run("up")
+    provider = status["services"]["provider"]["pid"]
+    os.killpg(provider, signal.SIGSTOP)  # gunicorn's master and workers: alive, answering nothing
+    try:
+        stuck = _run("status")["services"]
+    finally:
+        os.killpg(provider, signal.SIGCONT)
+    assert (stuck["provider"]["health"], stuck["provider"]["detail"]) == ("unhealthy", "does not answer")
+    assert stuck["chain"]["health"] == "healthy" and stuck["backend"]["health"] == "healthy"
+    assert stuck["worker"]["health"] == "unhealthy"  # it is asked through the provider
+    assert _run("status")["services"]["provider"]["health"] == "healthy"
 
 
 def test_a_recorded_pid_of_another_program_is_not_taken_for_a_service(market_home):
