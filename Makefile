@@ -83,6 +83,7 @@ bench: install compile
 	$(PY) scripts/bench/indexer_freshness.py
 	$(PY) scripts/bench/catalog_search.py
 	$(PY) scripts/bench/slow_clients.py
+	$(PY) scripts/bench/load.py
 
 clean:
 	rm -rf artifacts cache coverage coverage.json .pytest_cache .hypothesis
