@@ -31,6 +31,7 @@ from datamarket import environment
 from datamarket.atomic_files import PUBLIC, write_atomically
 from datamarket.chain.devchain import DEV_CHAIN_ID, DevChain, dev_account, free_port
 from datamarket.chain.market import Market, deploy_test_token, mint_test_token
+from datamarket.config import mask_url
 from datamarket.errors import DatamarketError
 from datamarket.settings import client_home
 
@@ -255,9 +256,10 @@ def _start_indexer(stack: Stack) -> None:
     if current is not None and current.alive():
         return
     log = stack.path / "logs" / "indexer.log"
-    pid = _spawn([sys.executable, "-m", "backend"], log, backend_env(stack))
-    service = Service("indexer", backend_env(stack)["DATAMARKET_BACKEND_DATABASE_URL"], pid, str(log),
-                      program="backend")  # fmt: skip
+    env = backend_env(stack)
+    pid = _spawn([sys.executable, "-m", "backend"], log, env)
+    catalog = mask_url(env["DATAMARKET_BACKEND_DATABASE_URL"])
+    service = Service("indexer", catalog, pid, str(log), program="backend")
     stack.services["indexer"] = service
     stack.save()
 
@@ -289,9 +291,18 @@ def backend_env(stack: Stack) -> dict[str, str]:
         "DATAMARKET_BACKEND_MARKET_DEPLOY_BLOCK": str(stack.deploy_block),
         "DATAMARKET_BACKEND_CHAIN_ID": str(stack.chain_id),
         "DATAMARKET_BACKEND_DATA_DIR": str(data_dir),
-        "DATAMARKET_BACKEND_DATABASE_URL": f"sqlite:///{data_dir / 'catalog.db'}",
+        "DATAMARKET_BACKEND_DATABASE_URL": _unless_set(
+            "DATAMARKET_BACKEND_DATABASE_URL", f"sqlite:///{data_dir / 'catalog.db'}"
+        ),
         "DATAMARKET_BACKEND_STORE": stack.store,
     }
+
+
+def _unless_set(name: str, default: str) -> str:
+    """A service's storage URL: the local market's file under its home, unless the operator's
+    environment names the service's own variable (a PostgreSQL database, a Redis server), which the
+    service would read anyway; so ``datamarket up`` runs on the machine's engines when told to."""
+    return os.environ.get(name) or default
 
 
 def _serving(info: dict) -> bool:
@@ -323,7 +334,9 @@ def provider_env(stack: Stack) -> dict[str, str]:
         "DATAMARKET_PROVIDER_MARKET": stack.contracts["market"],
         "DATAMARKET_PROVIDER_PRIVATE_KEY": dev_account(PROVIDER_ACCOUNT).key.hex(),
         "DATAMARKET_PROVIDER_KEYS_DIR": str(stack.path / "provider" / "keys"),
-        "DATAMARKET_PROVIDER_NONCES_URL": f"sqlite:///{stack.path / 'provider' / 'nonces.db'}",
+        "DATAMARKET_PROVIDER_NONCES_URL": _unless_set(
+            "DATAMARKET_PROVIDER_NONCES_URL", f"sqlite:///{stack.path / 'provider' / 'nonces.db'}"
+        ),
         "DATAMARKET_PROVIDER_STORE": stack.store,
         "DATAMARKET_PROVIDER_FEE_TOKEN": stack.contracts["payment_token"],
     }
