@@ -9,10 +9,10 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from datamarket.storage import pinning
 from datamarket.cli import main
 from datamarket.config import Secret
 from datamarket.settings import load_settings
+from datamarket.storage import pinning
 from datamarket.storage.base import add_bytes
 from datamarket.storage.embedded import EmbeddedStore
 from tests.pinning_service import PinningStandIn
