@@ -121,13 +121,13 @@ def _service() -> Any:
 
 def _targets(target: str, name: str | None, settings: Any) -> list[Any]:
     """The pins for CID_OR_DATASET: the CID itself, or what keeps the dataset usable."""
-    from datamarket.storage.base import InvalidCID
+    from datamarket.storage.base import StorageError
     from datamarket.storage.cid import CID
     from datamarket.storage.pin_status import Pin
 
     try:
         CID.parse(target)
-    except InvalidCID:
+    except StorageError:
         pass
     else:
         return [Pin(cid=target, name=name)]

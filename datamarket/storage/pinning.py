@@ -334,6 +334,8 @@ class PinningService:
 def service_url(url: str) -> str:
     """``url`` without a trailing slash, if it can carry a token: https, or http to a loopback host;
     no credentials, query or fragment in it."""
+    if not isinstance(url, str):
+        raise ConfigError(f"{URL_ENV} is not an http(s) URL like https://pinning.example/psa")
     url = url.strip().rstrip("/")
     try:
         parts = urlsplit(url)

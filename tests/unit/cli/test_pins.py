@@ -147,3 +147,14 @@ def test_the_token_comes_from_the_settings_file_or_the_environment(tmp_path) -> 
     assert load_settings(tmp_path, environ=environ).pin_service_token == Secret("from-the-environment")
     config.write_text('pin_service_token = ""\n')
     assert load_settings(tmp_path, environ={"DATAMARKET_CONFIG": str(config)}).pin_service_token is None
+
+
+def test_a_settings_file_url_that_is_not_a_string_is_a_config_error(tmp_path, monkeypatch) -> None:
+    config = tmp_path / "client.toml"
+    config.write_text(f'pin_service_url = 5\npin_service_token = "{TOKEN}"\n')
+    monkeypatch.setenv("DATAMARKET_HOME", str(tmp_path))
+    monkeypatch.setenv("DATAMARKET_CONFIG", str(config))
+    for name in ("DATAMARKET_PIN_SERVICE_URL", "DATAMARKET_PIN_SERVICE_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    error = run("ls", code=1)["error"]
+    assert error["code"] == "invalid_config" and "DATAMARKET_PIN_SERVICE_URL" in error["message"]
