@@ -20,6 +20,8 @@ VARIABLES = {
     "DATAMARKET_PROVIDER_URL": "the provider's URL",
     "DATAMARKET_PAYMENT_TOKEN": "the ERC-20 token prices are in",
     "DATAMARKET_PRIVATE_KEY": "the signing key (never a flag; on the local chain, --account N instead)",
+    "DATAMARKET_PIN_SERVICE_URL": "a remote pinning service's API URL (the IPFS Pinning Service API)",
+    "DATAMARKET_PIN_SERVICE_TOKEN": "the pinning service's access token (never a flag)",
     "DATAMARKET_IPFS_API": "datamarket up: use this IPFS node (kubo API URL) instead of the embedded store",
     "DATAMARKET_BROKER_URL": "datamarket up: the broker of the local provider and worker (redis://...)",
     "DATAMARKET_ANVIL": "the anvil binary (default: the npm package, then PATH)",

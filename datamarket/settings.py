@@ -3,8 +3,9 @@
 Sources, later ones winning: the local market's ``stack.json`` (when ``datamarket up`` runs one), an
 optional TOML file (``DATAMARKET_CONFIG``), then environment variables ``DATAMARKET_RPC_URL``,
 ``DATAMARKET_MARKET``, ``DATAMARKET_MARKET_DEPLOY_BLOCK``, ``DATAMARKET_STORE``,
-``DATAMARKET_PROVIDER_URL``, ``DATAMARKET_PAYMENT_TOKEN`` and ``DATAMARKET_PRIVATE_KEY``. The private
-key is never printed: ``repr`` masks it.
+``DATAMARKET_PROVIDER_URL``, ``DATAMARKET_PAYMENT_TOKEN``, ``DATAMARKET_PRIVATE_KEY``,
+``DATAMARKET_PIN_SERVICE_URL`` and ``DATAMARKET_PIN_SERVICE_TOKEN``. The private key and the pinning
+service's token are never printed: ``repr`` masks them (the token is a :class:`~datamarket.config.Secret`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from eth_utils import is_checksum_address
 
 from datamarket import environment
 from datamarket.chain.devchain import DEV_CHAIN_ID, dev_account
+from datamarket.config import Secret
 from datamarket.errors import ConfigError
 
 _ENV = {
@@ -29,6 +31,8 @@ _ENV = {
     "provider_url": "DATAMARKET_PROVIDER_URL",
     "payment_token": "DATAMARKET_PAYMENT_TOKEN",
     "private_key": "DATAMARKET_PRIVATE_KEY",
+    "pin_service_url": "DATAMARKET_PIN_SERVICE_URL",
+    "pin_service_token": "DATAMARKET_PIN_SERVICE_TOKEN",
 }
 
 
@@ -43,6 +47,9 @@ class ClientSettings:
     #: The block the market was deployed in: where reading its history starts (``datamarket audit``).
     market_deploy_block: int = 0
     private_key: str = field(default="", repr=False)
+    #: A remote pinning service (the IPFS Pinning Service API) and its access token (``datamarket pin``).
+    pin_service_url: str = ""
+    pin_service_token: Secret | None = None
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -109,7 +116,7 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
         unknown = set(values) - {f.name for f in fields(ClientSettings)}
         if unknown:
             raise ConfigError(f"unknown settings in {config}: {', '.join(sorted(unknown))}")
-        settings = replace(settings, **values)
+        settings = replace(settings, **_secret_token(values))
     overrides = {name: environment.get(var, environ) for name, var in _ENV.items()}
     overrides = {name: value for name, value in overrides.items() if value}
     if "market_deploy_block" in overrides:
@@ -120,4 +127,14 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
     if "rpc_url" in overrides and overrides["rpc_url"] != settings.rpc_url:
         # Another node than the local market's: its chain is unknown until asked, never assumed local.
         overrides["chain_id"] = 0
-    return replace(settings, **overrides)
+    return replace(settings, **_secret_token(overrides))
+
+
+def _secret_token(values: dict) -> dict:
+    """``values`` with the pinning service's token, if it holds one, as a Secret (None when empty)."""
+    token = values.get("pin_service_token")
+    if token is None or isinstance(token, Secret):
+        return values
+    if not isinstance(token, str):
+        raise ConfigError("pin_service_token must be a string")
+    return {**values, "pin_service_token": Secret(token.strip()) if token.strip() else None}

@@ -23,6 +23,7 @@ _COMMANDS = {
     "privacy": "datamarket.cli.privacy:privacy",
     "algorithm": "datamarket.cli.algorithms:algorithm",
     "store": "datamarket.storage.cli:store",
+    "pin": "datamarket.cli.pins:pin",
     "audit": "datamarket.cli.audit:audit",
 }
 

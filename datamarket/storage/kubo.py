@@ -77,6 +77,19 @@ class KuboStore:
         with self._post("version") as response:
             return str(response.json()["Version"])
 
+    def identity(self) -> tuple[str, list[str]]:
+        """The node's peer id and the multiaddrs it listens on (``/api/v0/id``; none when offline)."""
+        with self._post("id") as response:
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
+        peer = answer.get("ID") if isinstance(answer, dict) else None
+        addresses = (answer.get("Addresses") or []) if isinstance(answer, dict) else None
+        if not isinstance(peer, str) or not isinstance(addresses, list):
+            raise StoreUnavailable(f"IPFS node at {self.api_url}: /api/v0/id answered no peer id")
+        return peer, [a for a in addresses if isinstance(a, str)]
+
     def add(self, stream: BinaryIO, *, cid_version: int = 1, only_hash: bool = False) -> str:
         local = unixfs.FileImporter(cid_version=cid_version)
         answer = self._call(
