@@ -239,6 +239,10 @@ class Job:
         return self.state in FINAL
 
 
+#: The PostgreSQL advisory lock under which a job database's tables are created.
+SCHEMA_LOCK = 7255022
+
+
 def _engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
@@ -279,13 +283,18 @@ class JobStore:
         self.engine = _engine(url)
         self.clock = clock
         self._dialect = self.engine.dialect.name
-        metadata.create_all(self.engine)
-        self._add_missing_columns()
+        with self._tx() as conn:
+            if self._dialect == "postgresql":
+                # Processes opening a new database together (the provider's gunicorn workers, the
+                # Celery workers) would collide creating the same tables: they take turns.
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
+            metadata.create_all(conn)
+            self._add_missing_columns(conn)
 
-    def _add_missing_columns(self) -> None:
+    def _add_missing_columns(self, conn: Connection) -> None:
         """Additive schema changes on an existing database: a nullable column this version has and
         the table lacks is added. (Anything else would need a migration tool.)"""
-        inspector = sa.inspect(self.engine)
+        inspector = sa.inspect(conn)
         for table in metadata.sorted_tables:
             present = {c["name"] for c in inspector.get_columns(table.name)}
             for column in table.columns:
@@ -294,8 +303,7 @@ class JobStore:
                 if not column.nullable:
                     raise JobError(f"the job database lacks {table.name}.{column.name}: migrate it first")
                 kind = column.type.compile(dialect=self.engine.dialect)
-                with self._tx() as conn:
-                    conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+                conn.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
 
     def close(self) -> None:
         self.engine.dispose()
