@@ -4,21 +4,27 @@
 state only at the very end, so that a refused request changes nothing:
 
 1. parse the body strictly (400);
-2. the nonce is at most ``now + nonce_window_ms`` (422 ``nonce_in_future``);
+2. the nonce is in the window ``[now - nonce_window_ms, now + nonce_window_ms]`` of the provider's
+   clock in milliseconds (422 ``nonce_expired``, ``nonce_in_future``);
 3. the EIP-712 signature recovers to ``request.consumer`` under the domain of THIS provider's chain
    id and market (401): a request signed for another chain recovers to another address;
-4. a read-only look at the consumer's last nonce (409 ``nonce_used``), so replays cost no chain
-   calls; it is not the guard (step 9 is), only a shortcut;
+4. a read-only look at the nonces accepted from the consumer (409 ``nonce_used`` if this one was,
+   422 ``nonce_expired`` if it is below the store's floor), so replays cost no chain calls; it is
+   not the guard (step 9 is), only a shortcut;
 5. the order transaction and its OrderStarted event (``orders.match_order``: 404/409/403);
 6. the dataset is Active and the consumer is on its allowlist (403);
 7. the metadata document (sha256 against the chain) and the service's timeout (410, 422);
 8. unwrap the content key with the provider's key and re-wrap it to the consumer's one-time key
    (422 if the dataset's wrap does not open here, 400 for an unusable consumer key);
-9. consume the nonce: ONE atomic check-and-update (409 if a concurrent request took it first);
+9. consume the nonce: ONE atomic check-and-insert (409 if a concurrent request took it first, 422
+   ``nonce_expired`` if the window moved past it meanwhile);
 10. answer.
 
 Everything before step 9 only reads, so a request refused anywhere leaves the nonce store as it
 was, and a consumer whose order was merely pending can retry with the same signed request.
+A consumer may send several requests at once: each nonce is accepted once, in any order
+(``provider/nonces.py``). ``GET /api/v1/nonce`` answers the highest nonce accepted from an address
+that is still in the window (0 if none).
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from datamarket.metadata.resolve import DatasetDocument
 from provider import orders
 from provider.context import ProviderContext, current, json_body
 from provider.errors import Forbidden, Unprocessable
-from provider.nonces import MAX_NONCE, NonceError, NonceUsed
+from provider.nonces import MAX_NONCE, NonceError, Window
 
 MAX_PROOF_LENGTH = 64
 
@@ -77,15 +83,15 @@ def parse_proof(body: dict[str, Any]) -> list[str]:
     return [parse_bytes32(p, "allowlist_proof") for p in proof]
 
 
-def check_nonce_window(nonce: int, *, now_ms: int, window_ms: int) -> None:
+def nonce_window(ctx: ProviderContext) -> Window:
+    """The request nonces acceptable now, by the provider's clock."""
+    return Window.around(int(ctx.clock() * 1000), ctx.settings.nonce_window_ms)
+
+
+def check_nonce_window(nonce: int, window: Window) -> None:
     if nonce < 1 or nonce > MAX_NONCE:
         raise NonceError(f"the nonce must be in [1, {MAX_NONCE}]", details={"field": "nonce"})
-    if nonce > now_ms + window_ms:
-        raise Unprocessable(
-            "the nonce is too far in the future (it is a time in milliseconds)",
-            code="nonce_in_future",
-            details={"max": now_ms + window_ms},
-        )
+    window.check(nonce)
 
 
 def grant_access(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +102,7 @@ def grant_access(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     authenticate(ctx, access)
     doc = authorize(ctx, req, access.allowlist_proof)
     released = release_key(ctx, req, doc)
-    ctx.nonces.consume(req.consumer, req.nonce)  # the only write, last (step 9)
+    ctx.nonces.consume(req.consumer, req.nonce, nonce_window(ctx))  # the only write, last (step 9)
     ctx.metrics.access_granted.inc()
     file = doc.file
     return {
@@ -107,15 +113,12 @@ def grant_access(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
 
 def authenticate(ctx: ProviderContext, access: AccessBody, verify: Any = verify_access_signature) -> None:
     """Steps 2-4: the nonce window, the signature (checked by ``verify``), and a read-only look at
-    the last nonce."""
+    the nonces already accepted."""
     req = access.request
-    check_nonce_window(req.nonce, now_ms=int(ctx.clock() * 1000), window_ms=ctx.settings.nonce_window_ms)
+    window = nonce_window(ctx)
+    check_nonce_window(req.nonce, window)
     verify(req, access.signature, ctx.chain.chain_id, ctx.chain.market_address)
-    if req.nonce <= ctx.nonces.last(req.consumer):
-        raise NonceUsed(
-            "the nonce must be greater than the last one accepted from this address",
-            details={"address": req.consumer, "nonce": req.nonce},
-        )
+    ctx.nonces.check(req.consumer, req.nonce, window)
 
 
 def authorize(
@@ -179,7 +182,8 @@ def post_access() -> ResponseReturnValue:
 @bp.get("/nonce")
 def get_nonce() -> ResponseReturnValue:
     address = parse_address(request.args.get("address"), "address")
-    return jsonify({"address": address, "nonce": current().nonces.last(address)})
+    ctx = current()
+    return jsonify({"address": address, "nonce": ctx.nonces.last(address, nonce_window(ctx))})
 
 
 __all__ = [
@@ -189,6 +193,7 @@ __all__ = [
     "bp",
     "check_nonce_window",
     "grant_access",
+    "nonce_window",
     "parse_access_body",
     "parse_proof",
     "release_key",

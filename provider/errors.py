@@ -19,12 +19,13 @@ ProviderError (DatamarketError)
 ├── NotFound                   404  order_not_found, unknown_dataset, metrics_off
 ├── Conflict                   409  order_pending
 ├── OrderExpired               410  order_expired
-├── Unprocessable              422  nonce_in_future, metadata_invalid
+├── Unprocessable              422  metadata_invalid
 └── Unavailable                503  quote_nonce_unavailable, no_worker, queue_full, broker_unavailable
 
 Errors of the kernel, mapped here too:
 InvalidRequest 400 invalid_request; NonceError 400 invalid_nonce; InvalidPublicKey 400
-invalid_public_key; InvalidSignature 401 invalid_signature; NonceUsed 409 nonce_used;
+invalid_public_key; InvalidSignature 401 invalid_signature; NonceUsed 409 nonce_used; NonceExpired
+422 nonce_expired and NonceInFuture 422 nonce_in_future (outside the window of the provider's clock);
 KeyUnwrapError 422 key_unwrap_failed and UnknownKey 422 unknown_key (the dataset's wrap does not
 open here); InvalidMetadata 422 invalid_metadata and MetadataHashMismatch 422
 metadata_hash_mismatch (the dataset's document is unusable); DocumentInvalid 422 metadata_invalid;
@@ -47,7 +48,7 @@ from datamarket.errors import ChainUnavailable, DatamarketError, safe_details
 from datamarket.metadata.document import InvalidMetadata, MetadataHashMismatch
 from datamarket.metadata.resolve import DocumentInvalid, DocumentUnavailable
 from datamarket.output_spec import InvalidOutputSpec
-from provider.nonces import NonceError, NonceStoreUnavailable, NonceUsed
+from provider.nonces import NonceError, NonceExpired, NonceInFuture, NonceStoreUnavailable, NonceUsed
 
 log = logging.getLogger("provider.errors")
 
@@ -113,6 +114,8 @@ HTTP_STATUS: dict[type[BaseException], int] = {
     NotFound: 404,
     Conflict: 409,
     NonceUsed: 409,
+    NonceExpired: 422,
+    NonceInFuture: 422,
     OrderExpired: 410,
     Unprocessable: 422,
     NonceError: 400,

@@ -4,7 +4,7 @@ and cancellation; ``GET /api/v1/privacy/<datatoken>`` (docs/compute.md).
 ``POST /compute`` checks, in this order, and writes only at the end:
 
 1. the body: the signed ComputeRequest, the job spec, and that ``jobHash`` is the spec's hash (400);
-2. nonce window, signature, last nonce (as ``/access``: 422, 401, 409);
+2. nonce window, signature, nonces already accepted (as ``/access``: 422, 401, 409);
 3. the order on chain for a compute service, the dataset's state and allowlist, the order's age
    (as ``/access``);
 4. the algorithm: a built-in, or a published bundle the dataset trusts (or any, where it allows
@@ -17,7 +17,7 @@ and cancellation; ``GET /api/v1/privacy/<datatoken>`` (docs/compute.md).
 5. epsilon: declared where the algorithm needs it, at most the dataset's per-job maximum (422);
 6. resources: the environment is offered and a worker serves it (422, 503), the queue has room (503);
    the consumer's key can take the result (400 ``invalid_public_key``);
-7. the nonce is consumed (one atomic update), then the job row is created, reserving epsilon
+7. the nonce is consumed (one atomic insert), then the job row is created, reserving epsilon
    against the budget on chain minus the reservations of unposted jobs (409
    ``order_already_used``, 422 ``epsilon_exceeds_budget``), then the task is sent. If the broker
    cannot take it, the job is failed at once (``broker_unavailable``) and the answer is 503.
@@ -59,7 +59,7 @@ from datamarket.jobs.store import (
     OrderAlreadyUsed,
 )
 from datamarket.metadata import declarations
-from provider.access import AccessBody, authenticate, authorize, parse_proof
+from provider.access import AccessBody, authenticate, authorize, nonce_window, parse_proof
 from provider.context import ProviderContext, current, json_body
 from provider.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
 
@@ -222,7 +222,7 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     record = ctx.chain.dataset(req.datatoken, latest.number)
     if record is None:
         raise Unavailable("the chain node did not answer for that block", code="chain_unavailable")
-    ctx.nonces.consume(req.consumer, req.nonce)
+    ctx.nonces.consume(req.consumer, req.nonce, nonce_window(ctx))
     try:
         created, token = compute.jobs.create(
             NewJob(

@@ -47,6 +47,9 @@ class ProviderClient:
         return self._request("GET", "/api/v1/info")
 
     def last_nonce(self, address: str) -> int:
+        """The highest request nonce the provider accepted from ``address`` that is still inside its
+        nonce window (0 if none). Not needed to sign: any unused time in milliseconds near the
+        provider's clock is accepted, once."""
         return int(self._request("GET", "/api/v1/nonce", params={"address": address})["nonce"])
 
     def fee_quote(

@@ -68,7 +68,7 @@ def test_happy_path_consumer_gets_the_publishers_content_key(pw: ProviderWorld) 
     # The consumer fetches the ciphertext from the store and decrypts it locally.
     assert stream.decrypt_bytes(cat_bytes(pw.store, file["cid"]), key) == PLAINTEXT
     assert pw.last_nonce() == req.nonce
-    # The same order serves a new request with a greater nonce (a retried download).
+    # The same order serves a new request with another nonce (a retried download).
     again = pw.request(ds, tx, nonce=req.nonce + 1)
     assert pw.client.post(ACCESS, json=pw.body(again)).status_code == 200
 
@@ -114,7 +114,34 @@ def test_equal_nonce_in_a_new_request(pw: ProviderWorld) -> None:
     # Another one-time key, same nonce: a different, validly signed request, still refused.
     other = pw.request(ds, tx, nonce=first.nonce, consumer_key="0x" + "42" * 32)
     refused(pw, pw.body(other), 409, "nonce_used")
-    refused(pw, pw.body(pw.request(ds, tx, nonce=first.nonce - 1)), 409, "nonce_used")
+
+
+def test_two_requests_signed_at_once_are_both_served_in_either_order(pw: ProviderWorld) -> None:
+    """Two downloads started together by one consumer: the one with the lower nonce arrives second
+    and is served too; each nonce once."""
+    ds = pw.publish()
+    tx = pw.order(ds)
+    t = time.time_ns() // 1_000_000
+    first, second = pw.request(ds, tx, nonce=t), pw.request(ds, tx, nonce=t - 5)
+    for req in (first, second):
+        response = pw.client.post(ACCESS, json=pw.body(req))
+        assert response.status_code == 200, response.json
+        key = unwrap_key(
+            response.json["wrapped_key"],
+            pw.one_time,
+            context=f"access:{dataset_id(pw.world.market.chain_id, ds.datatoken)}:{tx}",
+        )
+        assert key == ds.content_key
+    assert pw.last_nonce() == t
+    for req in (first, second):
+        refused(pw, pw.body(req), 409, "nonce_used")
+
+
+def test_nonce_older_than_the_window(pw: ProviderWorld) -> None:
+    ds = pw.publish()
+    past = time.time_ns() // 1_000_000 - 5 * 60_000
+    error = refused(pw, pw.body(pw.request(ds, pw.order(ds), nonce=past)), 422, "nonce_expired")
+    assert error["details"]["min"] > past
 
 
 def test_nonce_from_the_future_beyond_the_bound(pw: ProviderWorld) -> None:

@@ -21,7 +21,7 @@ from datamarket.crypto.contexts import DOWNLOAD, content_context
 from datamarket.crypto.keys import KeyStore, public_bytes, wrap_key
 from datamarket.metadata import document
 from provider.app import create_app
-from provider.nonces import SQLiteNonceStore
+from provider.nonces import SQLiteNonceStore, Window
 from provider.settings import ProviderSettings, Secret
 from tests.fakes import CHAIN_ID, MARKET, FakeChain, FakeStore, record
 from tests.provider_api import validating
@@ -144,7 +144,7 @@ class Scenario:
             "order_tx": order_tx,
             "order_id": self.order_id(order_tx),
             "consumer_key": "0x" + public_bytes(self.one_time).hex(),
-            "nonce": int(self.now[0] * 1000),
+            "nonce": self.now_ms,
         }
         values.update(overrides)
         return AccessRequest(**values)
@@ -164,8 +164,17 @@ class Scenario:
             body["allowlist_proof"] = proof
         return body
 
+    @property
+    def now_ms(self) -> int:
+        """The provider's clock in milliseconds: the nonce of a request signed now."""
+        return int(self.now[0] * 1000)
+
     def last_nonce(self, address: str | None = None) -> int:
-        return self.nonces.last(address or self.consumer.address)
+        """The highest nonce accepted from ``address`` that is still in the window (0 if none)."""
+        window = Window.around(
+            self.now_ms, self.app.extensions["datamarket_provider"].settings.nonce_window_ms
+        )
+        return self.nonces.last(address or self.consumer.address, window)
 
 
 def make_scenario(tmp_path: Path) -> Scenario:

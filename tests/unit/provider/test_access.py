@@ -50,22 +50,46 @@ def test_the_same_request_twice_is_refused_the_second_time(scenario: Scenario) -
     assert s.chain.calls == calls, "a replay is refused before any chain call"
 
 
-def test_a_greater_nonce_is_accepted_again_for_the_same_order(scenario: Scenario) -> None:
+def test_any_unused_nonce_is_accepted_once_in_any_order(scenario: Scenario) -> None:
     s = scenario
-    tx = s.order()
-    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=5))).status_code == 200
-    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=6))).status_code == 200
-    refused(s, s.body(s.request(tx, nonce=6)), 409, "nonce_used")
-    refused(s, s.body(s.request(tx, nonce=4)), 409, "nonce_used")
+    tx, t = s.order(), s.now_ms
+    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=t))).status_code == 200
+    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=t - 5))).status_code == 200
+    assert s.last_nonce() == t
+    refused(s, s.body(s.request(tx, nonce=t)), 409, "nonce_used")
+    refused(s, s.body(s.request(tx, nonce=t - 5)), 409, "nonce_used")
+    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=t + 1))).status_code == 200
 
 
 def test_nonce_window(scenario: Scenario) -> None:
     s = scenario
     tx = s.order()
-    limit = int(s.now[0] * 1000) + 60_000
-    refused(s, s.body(s.request(tx, nonce=limit + 1)), 422, "nonce_in_future")
-    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=limit))).status_code == 200
+    low, high = s.now_ms - 60_000, s.now_ms + 60_000
+    error = refused(s, s.body(s.request(tx, nonce=high + 1)), 422, "nonce_in_future")
+    assert error["details"] == {"max": high}
+    error = refused(s, s.body(s.request(tx, nonce=low - 1)), 422, "nonce_expired")
+    assert error["details"] == {"min": low, "nonce": low - 1}
+    calls = s.chain.calls
     refused(s, s.body(s.request(tx, nonce=0)), 400, "invalid_nonce")
+    assert s.chain.calls == calls, "refused before any chain call"
+    for edge in (high, low):
+        assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=edge))).status_code == 200
+
+
+def test_the_window_moves_with_the_providers_clock(scenario: Scenario) -> None:
+    s = scenario
+    tx, t = s.order(), s.now_ms
+    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=t))).status_code == 200
+    s.now[0] += 60
+    assert s.last_nonce() == t, "the boundary is still in the window"
+    refused(s, s.body(s.request(tx, nonce=t)), 409, "nonce_used")
+    s.now[0] += 1
+    assert s.last_nonce() == 0
+    refused(s, s.body(s.request(tx, nonce=t)), 422, "nonce_expired")
+    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=s.now_ms))).status_code == 200
+    s.now[0] -= 120  # the clock steps back: what the store has let expire stays expired
+    error = refused(s, s.body(s.request(tx, nonce=t)), 422, "nonce_expired")
+    assert error["details"]["min"] == t + 1000
 
 
 @pytest.mark.parametrize(
@@ -199,9 +223,9 @@ def test_expiry_follows_the_service_timeout(scenario: Scenario) -> None:
     tx = s.order()
     started = s.chain.txs[tx].block_timestamp
     s.chain.latest = type(s.chain.latest)(s.chain.latest.number, started + 3600)
-    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=1))).status_code == 200
+    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=s.now_ms - 1))).status_code == 200
     s.chain.latest = type(s.chain.latest)(s.chain.latest.number, started + 3601)
-    error = refused(s, s.body(s.request(tx, nonce=2)), 410, "order_expired")
+    error = refused(s, s.body(s.request(tx, nonce=s.now_ms - 2)), 410, "order_expired")
     assert error["details"] == {"expired_at": started + 3600, "now": started + 3601}
 
 
@@ -288,13 +312,13 @@ def test_metadata_documents_are_cached_by_the_hash_on_chain(scenario: Scenario) 
     counting = CountingStore(s.store)
     object.__setattr__(ctx, "store", counting)
     tx = s.order()
-    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=10))).status_code == 200
-    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=11))).status_code == 200
+    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=s.now_ms - 1))).status_code == 200
+    assert s.client.post(ACCESS, json=s.body(s.request(tx, nonce=s.now_ms - 2))).status_code == 200
     assert counting.reads == 1, "the second access reuses the verified document"
     # A metadata update puts a new hash on chain: the next access loads the new document.
     s.publish(DATATOKEN, timeout=1)
     s.now[0] += 5
-    refused(s, s.body(s.request(tx, nonce=int(s.now[0] * 1000))), 410, "order_expired")
+    refused(s, s.body(s.request(tx, nonce=s.now_ms)), 410, "order_expired")
     assert counting.reads == 2
 
 
