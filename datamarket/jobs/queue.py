@@ -5,11 +5,12 @@
   the job's resource class (``cpu`` or ``gpu``). The worker that takes it runs the job the job
   database gives it in that environment, fair across datasets
   (:meth:`datamarket.jobs.store.JobStore.claim_next`): not necessarily the job it names, and
-  nothing when no job is waiting. Every job sends one task, so there are never fewer tasks than
-  waiting jobs. ``acks_late`` with ``reject_on_worker_lost``: the message is acknowledged only
-  when the task returns, so a worker killed mid-job leaves it to be delivered again; the job
-  database's leases decide what the redelivered task runs (a job whose lease lapsed is waiting
-  again; one another worker holds is not).
+  nothing when no job is waiting. Every job sends one task and a task runs one job at most, so
+  the tasks cover the waiting jobs; one lost on the broker is replaced by the sweep.
+  ``acks_late`` with ``reject_on_worker_lost``: the message is acknowledged only when the task
+  returns, so a worker killed mid-job leaves it to be delivered again; the job database's leases
+  decide what the redelivered task runs (a job whose lease lapsed is waiting again; one another
+  worker holds is not).
 - ``datamarket.compute.post_receipts()``: posts the pending receipts in one transaction.
 
 Broker: Redis (or RabbitMQ) when ``broker_url`` says so; otherwise the embedded SQLite broker
