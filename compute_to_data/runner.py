@@ -175,16 +175,26 @@ def data_file_name(content_type: str) -> str:
 
 
 def run_job(ctx: WorkerContext, job_id: str, hold: Callable[[str], Any]) -> str | None:
-    """Run ``job_id`` if this worker can claim it; return its final state (None if not claimed).
+    """Run the next job of ``job_id``'s environment that this worker can claim; return that job's
+    final state (None if nothing was waiting).
 
-    ``hold(job_id)`` is a context manager (``LeaseKeeper.hold``) that renews the lease while the
-    job runs and yields the event set when the job's cancellation is asked for."""
-    job = ctx.jobs.claim(job_id, ctx.worker_id, lease_s=ctx.lease_s, max_attempts=ctx.max_attempts)
+    A task is a slot, not an order to run the job it names: the job database picks the job
+    (:meth:`~datamarket.jobs.store.JobStore.claim_next`, fair across datasets), so a dataset with
+    many jobs waiting does not hold up another's. ``hold(job_id)`` is a context manager
+    (``LeaseKeeper.hold``) that renews the lease while the job runs and yields the event set when
+    the job's cancellation is asked for."""
+    named = ctx.jobs.get(job_id)
+    if named is None:
+        return None
+    job = ctx.jobs.claim_next(
+        named.environment, ctx.worker_id, lease_s=ctx.lease_s, max_attempts=ctx.max_attempts
+    )
     if job is None:
-        final = ctx.jobs.get(job_id)
-        if final is not None and final.final:
+        after = ctx.jobs.get(job_id)
+        if after is not None and after.final:
             ctx.on_final(job_id)
         return None
+    job_id = job.id
     owner = job.lease_owner or ""
     # A folder per attempt: a late attempt's clean-up never touches the next one's files. What an
     # earlier attempt left (its worker died: the claim succeeded only on a lapsed lease) goes now.

@@ -20,7 +20,9 @@ ProviderError (DatamarketError)
 ├── Conflict                   409  order_pending
 ├── OrderExpired               410  order_expired
 ├── Unprocessable              422  metadata_invalid
-└── Unavailable                503  quote_nonce_unavailable, no_worker, queue_full, broker_unavailable
+├── TooManyRequests            429  consumer_queue_full (Retry-After)
+└── Unavailable                503  quote_nonce_unavailable, no_worker, broker_unavailable,
+                                    queue_full and dataset_queue_full (Retry-After)
 
 Errors of the kernel, mapped here too:
 InvalidRequest 400 invalid_request; NonceError 400 invalid_nonce; InvalidPublicKey 400
@@ -55,11 +57,21 @@ log = logging.getLogger("provider.errors")
 
 class ProviderError(DatamarketError):
     code = "provider_error"
+    #: Seconds after which the request may succeed, sent as ``Retry-After``; None: no such header.
+    retry_after_s: int | None = None
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        retry_after_s: int | None = None,
+    ):
         super().__init__(message, details=details)
         if code is not None:
             self.code = code
+        self.retry_after_s = retry_after_s
 
 
 class BadRequest(ProviderError, ValueError):
@@ -98,6 +110,12 @@ class Unprocessable(ProviderError, ValueError):
     code = "unprocessable"
 
 
+class TooManyRequests(ProviderError):
+    """The client's own use is at its limit (its pending jobs); it may retry once that drops."""
+
+    code = "too_many_requests"
+
+
 class Unavailable(ProviderError, ConnectionError):
     code = "unavailable"
 
@@ -118,6 +136,7 @@ HTTP_STATUS: dict[type[BaseException], int] = {
     NonceInFuture: 422,
     OrderExpired: 410,
     Unprocessable: 422,
+    TooManyRequests: 429,
     NonceError: 400,
     KeyUnwrapError: 422,
     UnknownKey: 422,
@@ -170,7 +189,10 @@ def register(app: Flask, on_error: Any = None) -> None:
             return respond(500, "internal_error", "internal error")
         if status >= 500:
             log.warning("%s: %s", exc.code, exc.message)
-        return respond(status, exc.code, exc.message, safe_details(exc.details))
+        response = respond(status, exc.code, exc.message, safe_details(exc.details))
+        if isinstance(exc, ProviderError) and exc.retry_after_s is not None:
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -193,6 +215,7 @@ __all__ = [
     "OrderExpired",
     "OrderRefused",
     "ProviderError",
+    "TooManyRequests",
     "Unauthorized",
     "Unavailable",
     "Unprocessable",

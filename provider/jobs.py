@@ -15,12 +15,17 @@ and cancellation; ``GET /api/v1/privacy/<datatoken>`` (docs/compute.md).
    ``output_spec_required``), an epsilon > 0 (422 ``epsilon_required``) and the cpu environment;
    any other job must not send an ``output`` (422 ``output_spec_unexpected``);
 5. epsilon: declared where the algorithm needs it, at most the dataset's per-job maximum (422);
-6. resources: the environment is offered and a worker serves it (422, 503), the queue has room (503);
-   the consumer's key can take the result (400 ``invalid_public_key``);
-7. the nonce is consumed (one atomic insert), then the job row is created, reserving epsilon
-   against the budget on chain minus the reservations of unposted jobs (409
-   ``order_already_used``, 422 ``epsilon_exceeds_budget``), then the task is sent. If the broker
-   cannot take it, the job is failed at once (``broker_unavailable``) and the answer is 503.
+6. resources: the environment is offered and a worker serves it (422, 503); the consumer's key can
+   take the result (400 ``invalid_public_key``);
+7. one transaction of the job database (:meth:`JobStore.create`): the order has run no job (409
+   ``order_already_used``), the epsilon fits the budget on chain minus the reservations of unposted
+   jobs (422 ``epsilon_exceeds_budget``), the queue has room for the job: this consumer's pending
+   jobs (429 ``consumer_queue_full``), this dataset's (503 ``dataset_queue_full``), all of them (503
+   ``queue_full``), each with ``Retry-After``; then the nonce is consumed (one atomic insert) and the
+   job row committed.
+   A refusal in this step leaves the nonce unused and the order free, so the same signed request
+   can be sent again later. Then the task is sent. If the broker cannot take it, the job is failed
+   at once (``broker_unavailable``) and the answer is 503, unless a worker has taken it meanwhile.
 
 The job's other endpoints take ``Authorization: Bearer <token>``, the token the POST answered;
 an unknown job and a wrong token get the same 404.
@@ -57,11 +62,13 @@ from datamarket.jobs.store import (
     JobStore,
     NewJob,
     OrderAlreadyUsed,
+    QueueCaps,
+    QueueFull,
 )
 from datamarket.metadata import declarations
 from provider.access import AccessBody, authenticate, authorize, nonce_window, parse_proof
 from provider.context import ProviderContext, current, json_body
-from provider.errors import Conflict, Forbidden, NotFound, Unavailable, Unprocessable
+from provider.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unavailable, Unprocessable
 
 log = logging.getLogger("provider.jobs")
 
@@ -69,6 +76,8 @@ bp = Blueprint("compute", __name__, url_prefix="/api/v1")
 
 #: A worker that has not been seen for this long does not count as serving its queue.
 WORKER_SEEN_S = 30.0
+#: ``Retry-After`` (seconds) of a refusal for a full queue: about the time a short job takes.
+QUEUE_RETRY_AFTER_S = 30
 
 
 @dataclass
@@ -209,8 +218,6 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
         )
     if environment not in compute.jobs.live_queues(WORKER_SEEN_S):
         raise Unavailable("no worker serves this environment now", code="no_worker")
-    if compute.jobs.pending_count() >= ctx.settings.max_pending_jobs:
-        raise Unavailable("the provider's job queue is full; try again later", code="queue_full")
     try:  # the result will be wrapped to this key: refuse an unusable one now, not after the run
         wrap_key(bytes(32), req.consumer_key_bytes, context="consumer-key-check")
     except InvalidPublicKey:
@@ -222,7 +229,6 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     record = ctx.chain.dataset(req.datatoken, latest.number)
     if record is None:
         raise Unavailable("the chain node did not answer for that block", code="chain_unavailable")
-    ctx.nonces.consume(req.consumer, req.nonce, nonce_window(ctx))
     try:
         created, token = compute.jobs.create(
             NewJob(
@@ -243,21 +249,35 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
             budget_units=record.epsilon_budget,
             chain_spent_units=record.epsilon_spent,
             chain_block=latest.number,
+            caps=QueueCaps(
+                total=ctx.settings.max_pending_jobs,
+                per_consumer=ctx.settings.max_pending_jobs_per_consumer,
+                per_dataset=ctx.settings.max_pending_jobs_per_dataset,
+            ),
+            admit=lambda: ctx.nonces.consume(req.consumer, req.nonce, nonce_window(ctx)),
         )
     except OrderAlreadyUsed as exc:
         raise Conflict(exc.message, code=exc.code, details=exc.details) from None
     except BudgetExceeded as exc:
         raise Unprocessable(exc.message, code=exc.code, details=exc.details) from None
+    except QueueFull as exc:
+        refusal = TooManyRequests if exc.code == "consumer_queue_full" else Unavailable
+        raise refusal(
+            exc.message, code=exc.code, details=exc.details, retry_after_s=QUEUE_RETRY_AFTER_S
+        ) from None
     try:
         enqueue(compute.celery, created.id, environment)
     except Exception as exc:
         log.warning("job %s: the broker did not take the task (%s)", created.id, type(exc).__name__)
-        compute.jobs.finish(
+        # A worker may have taken the job meanwhile (another job's task is a slot for it too): then
+        # it runs, and the answer is the job.
+        if compute.jobs.finish(
             created.id,
             FAILED,
             error={"code": "broker_unavailable", "message": "the job could not be queued", "details": {}},
-        )
-        raise Unavailable("the job queue is not available", code="broker_unavailable") from None
+            queued_only=True,
+        ):
+            raise Unavailable("the job queue is not available", code="broker_unavailable") from None
     ctx.metrics.compute_jobs.labels(environment=environment).inc()
     return {"job_id": created.id, "token": token, "state": created.state}
 

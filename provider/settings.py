@@ -11,6 +11,7 @@ problem is a :class:`~datamarket.errors.ConfigError` listing every bad setting b
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,12 @@ _NONCE_URL = url_schemes(
 )
 
 
+def _sqlite_path(url: str | None) -> str | None:
+    if not isinstance(url, str) or not url.startswith("sqlite:///"):
+        return None
+    return os.path.normpath(url.removeprefix("sqlite://"))
+
+
 @dataclass(frozen=True, kw_only=True, repr=False)
 class ProviderSettings(NodeSettings):
     #: ``sqlite:///path`` (default ``<data_dir>/nonces.db``), ``redis://...`` or ``postgresql://...``.
@@ -73,9 +80,22 @@ class ProviderSettings(NodeSettings):
     compute_environments: tuple[str, ...] = setting(("cpu",), parse=names, check=names_among("cpu", "gpu"))
     #: Queued or running jobs at most; more are refused with 503 until some finish.
     max_pending_jobs: int = setting(100, parse=integer, check=within(1, 1_000_000))
+    #: Queued or running jobs of one consumer at most (429 ``consumer_queue_full``) and of one dataset
+    #: (503 ``dataset_queue_full``), so that one buyer or one dataset cannot fill the whole queue.
+    max_pending_jobs_per_consumer: int = setting(10, parse=integer, check=within(1, 1_000_000))
+    max_pending_jobs_per_dataset: int = setting(25, parse=integer, check=within(1, 1_000_000))
     #: The bearer token ``GET /metrics`` asks for (the counts say how much business the provider
     #: does); None: ``/metrics`` is off.
     metrics_token: Secret | None = setting(None, parse=secret, check=_metrics_token, masked=True)
+
+    def problems(self) -> list[str]:
+        found = super().problems()
+        nonces = _sqlite_path(self.nonces_url)
+        if nonces is not None and nonces == _sqlite_path(self.jobs_url):
+            # A job's creation consumes the request's nonce while it holds the job database's
+            # write lock: one SQLite file for both would wait on itself.
+            found.append("nonces_url: must not be the job database's SQLite file (jobs_url)")
+        return found
 
     def complete(self) -> None:
         super().complete()

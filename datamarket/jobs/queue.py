@@ -1,10 +1,16 @@
 """Sending compute jobs to the workers: the broker, the queues and the task names.
 
-- ``datamarket.compute.run_job(job_id)``: one job, on the queue of its resource class (``cpu`` or
-  ``gpu``). ``acks_late`` with ``reject_on_worker_lost``: the message is acknowledged only when the
-  task returns, so a worker killed mid-job leaves it to be delivered again; the job database's
-  lease decides whether the redelivered task runs it (the lease lapsed) or drops it (it is final,
-  or another worker holds it).
+- ``datamarket.compute.run_job(job_id)``: a slot to run one job, sent when a job is created (and
+  again by the workers' sweep for a job whose task was lost or whose worker died), on the queue of
+  the job's resource class (``cpu`` or ``gpu``). The worker that takes it runs the job the job
+  database gives it in that environment, fair across datasets
+  (:meth:`datamarket.jobs.store.JobStore.claim_next`): not necessarily the job it names, and
+  nothing when no job is waiting. Every job sends one task and a task runs one job at most, so
+  the tasks cover the waiting jobs; one lost on the broker is replaced by the sweep.
+  ``acks_late`` with ``reject_on_worker_lost``: the message is acknowledged only when the task
+  returns, so a worker killed mid-job leaves it to be delivered again; the job database's leases
+  decide what the redelivered task runs (a job whose lease lapsed is waiting again; one another
+  worker holds is not).
 - ``datamarket.compute.post_receipts()``: posts the pending receipts in one transaction.
 
 Broker: Redis (or RabbitMQ) when ``broker_url`` says so; otherwise the embedded SQLite broker
@@ -50,6 +56,8 @@ def make_celery(broker: str, *, lease_s: float = 5.0) -> Celery:
 
 
 def enqueue(app: Celery, job_id: str, environment: str) -> None:
+    """A slot on ``environment``'s queue (see the module docstring); ``job_id`` gives the worker the
+    environment and, when nothing runs, the job whose receipt may be due."""
     app.send_task(RUN_JOB, args=[job_id], queue=environment)
 
 

@@ -18,6 +18,15 @@ Epsilon: a job reserves its requested epsilon when it is created, in the same tr
 checks the dataset's remaining budget; the reservation ends when its receipt is mined (the chain's
 ``epsilonSpent`` then holds it). A job is charged its epsilon whatever its outcome once it reached
 running; it is refunded (charged 0, the reservation ends with it) only when it ended before that.
+
+Admission: creating a job counts the pending jobs (queued or active) in all, of its consumer and of
+its dataset against :class:`QueueCaps` under one admission lock (PostgreSQL: a transaction-level
+advisory lock; SQLite: ``BEGIN IMMEDIATE``), so the caps hold exactly however many providers create
+jobs at once. A refused creation writes nothing.
+
+Fair order: a worker's task is a slot, not a job. :meth:`JobStore.claim_next` takes, in the task's
+environment, the dataset with the fewest jobs running, then the one served least recently
+(``compute_dataset_turns``), and of its jobs the oldest one that is queued or whose lease lapsed.
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from hashlib import sha256
@@ -107,10 +116,21 @@ workers = sa.Table(
     sa.Column("seen_at", sa.Float, nullable=False),
 )
 
-# One row per dataset, locked (PostgreSQL: SELECT ... FOR UPDATE) while a job reserves epsilon.
-budget_locks = sa.Table(
-    "compute_budget_locks", metadata, sa.Column("datatoken", sa.String(42), primary_key=True)
+# When a worker last took a job of each dataset, per environment: the fair order's memory.
+turns = sa.Table(
+    "compute_dataset_turns",
+    metadata,
+    sa.Column("datatoken", sa.String(42), primary_key=True),
+    sa.Column("environment", sa.String(8), primary_key=True),
+    sa.Column("served_at", sa.Float, nullable=False),
 )
+
+#: PostgreSQL: the transaction-level advisory lock that job creations take in turn (any constant
+#: that no other part of the system uses; the nonce store's is 7255021).
+ADMISSION_LOCK = 7_255_078
+#: How many jobs one :meth:`JobStore.claim_next` may end (cancelled, out of attempts) or lose to
+#: another worker before it gives up: the task then does nothing, and the sweep sends another.
+CLAIM_TRIES = 100
 
 
 class JobError(DatamarketError):
@@ -123,6 +143,27 @@ class OrderAlreadyUsed(JobError):
 
 class BudgetExceeded(JobError):
     code = "epsilon_exceeds_budget"
+
+
+class QueueFull(JobError):
+    """Too many pending jobs; ``code`` says whose: ``consumer_queue_full`` (the consumer's own),
+    ``dataset_queue_full`` (the dataset's) or ``queue_full`` (the provider's, in all)."""
+
+    code = "queue_full"
+
+    def __init__(self, code: str, message: str, *, details: dict[str, Any]) -> None:
+        super().__init__(message, details=details)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class QueueCaps:
+    """How many jobs may be pending (queued or active) at once: in all, of one consumer, of one
+    dataset. A cap above ``total`` never binds."""
+
+    total: int
+    per_consumer: int
+    per_dataset: int
 
 
 def ran(timings: dict) -> bool:
@@ -316,19 +357,29 @@ class JobStore:
     # ------------------------------------------------------------------------------ creating
 
     def create(
-        self, new: NewJob, *, budget_units: int, chain_spent_units: int, chain_block: int
+        self,
+        new: NewJob,
+        *,
+        budget_units: int,
+        chain_spent_units: int,
+        chain_block: int,
+        caps: QueueCaps | None = None,
+        admit: Callable[[], None] | None = None,
     ) -> tuple[Job, str]:
         """Create a job in ``queued``, reserving ``new.epsilon_units`` of the dataset's budget.
 
         ``budget_units`` and ``chain_spent_units`` are the chain's figures at ``chain_block``;
         reservations of jobs whose receipt was mined after that block still count. Raises
-        OrderAlreadyUsed (one order, one job) or BudgetExceeded. Returns the job and its bearer
-        token (only its hash is stored)."""
+        OrderAlreadyUsed (one order, one job), BudgetExceeded, or QueueFull when ``caps`` has no room
+        for the job. ``admit`` is called once every check passed, in the same transaction, before it
+        commits: whatever it raises undoes the creation (the provider consumes the request's nonce
+        there, so a refused request leaves its nonce unused and a lost nonce race leaves no job).
+        Returns the job and its bearer token (only its hash is stored)."""
         token = secrets.token_urlsafe(32)
         job_id = secrets.token_hex(16)
         now = self.clock()
         with self._tx() as conn:
-            self._lock_budget(conn, new.datatoken)
+            self._lock_admission(conn)
             existing = conn.execute(sa.select(jobs.c.id).where(jobs.c.order_id == new.order_id)).first()
             if existing is not None:
                 raise OrderAlreadyUsed(
@@ -343,6 +394,8 @@ class JobStore:
                         "the job asks for more epsilon than the dataset has left",
                         details={"requested": new.epsilon_units / 1e6, "remaining": max(remaining, 0) / 1e6},
                     )
+            if caps is not None:
+                self._check_caps(conn, new, caps)
             conn.execute(
                 jobs.insert().values(
                     id=job_id,
@@ -373,17 +426,47 @@ class JobStore:
                     receipt_status=R_NONE,
                 )
             )
+            if admit is not None:
+                admit()
         return self.get(job_id), token
 
-    def _lock_budget(self, conn: Connection, datatoken: str) -> None:
+    def _lock_admission(self, conn: Connection) -> None:
+        """Job creations take turns: what one counts (pending jobs, reserved epsilon, used orders)
+        cannot change under it until it commits. One lock for all, so no two creations can wait on
+        each other's locks in opposite orders."""
         if self._dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-
-            conn.execute(insert(budget_locks).values(datatoken=datatoken).on_conflict_do_nothing())
-            conn.execute(
-                sa.select(budget_locks).where(budget_locks.c.datatoken == datatoken).with_for_update()
-            )
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(ADMISSION_LOCK)))
         # SQLite: BEGIN IMMEDIATE already holds the database's write lock.
+
+    def _check_caps(self, conn: Connection, new: NewJob, caps: QueueCaps) -> None:
+        c = jobs.c
+        mine, dataset, total = conn.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(sa.case((c.consumer == new.consumer, 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((c.datatoken == new.datatoken, 1), else_=0)), 0),
+                sa.func.count(),
+            ).where(c.state.in_((QUEUED, *ACTIVE)))
+        ).one()
+        if mine >= caps.per_consumer:
+            raise QueueFull(
+                "consumer_queue_full",
+                "this consumer has as many jobs queued or running as the provider takes from one "
+                "consumer; try again when one has ended",
+                details={"pending": int(mine), "limit": caps.per_consumer},
+            )
+        if dataset >= caps.per_dataset:
+            raise QueueFull(
+                "dataset_queue_full",
+                "this dataset has as many jobs queued or running as the provider takes for one "
+                "dataset; try again later",
+                details={"datatoken": new.datatoken, "limit": caps.per_dataset},
+            )
+        if total >= caps.total:
+            raise QueueFull(
+                "queue_full",
+                "the provider's job queue is full; try again later",
+                details={"limit": caps.total},
+            )
 
     def _reserved(self, conn: Connection, datatoken: str, chain_block: int) -> int:
         """Epsilon held by this dataset's jobs that the chain (at ``chain_block``) does not count yet."""
@@ -448,47 +531,136 @@ class JobStore:
         unknown, held by a live lease, or claimed by someone else at the same moment. A lapsed job
         that has used its attempts is failed with worker_lost."""
         now = self.clock()
-        c = jobs.c
         with self._tx() as conn:
-            row = conn.execute(sa.select(jobs).where(c.id == job_id)).first()
-            if row is None or row.state in FINAL:
+            row = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+            if row is None or not self._takeable(row, now):
                 return None
-            lapsed = row.state in ACTIVE and (row.lease_until or 0) < now
-            if row.state != QUEUED and not lapsed:
+            if not self._take(conn, row, worker, now, lease_s=lease_s, max_attempts=max_attempts):
                 return None
-            if row.cancel_requested:
-                self._finish(conn, job_id, CANCELLED, now, error=None)
-                return None
-            if row.attempts >= max_attempts:
-                self._finish(
-                    conn,
-                    job_id,
-                    FAILED,
-                    now,
-                    error={
-                        "code": "worker_lost",
-                        "message": "the worker running the job stopped; no attempts left",
-                        "details": {"attempts": row.attempts},
-                    },
-                )
-                return None
-            owner = f"{worker}/{secrets.token_hex(6)}"
-            claimed = conn.execute(
-                jobs.update()
-                .where(c.id == job_id, c.state == row.state, c.attempts == row.attempts)
-                .values(
-                    state=STAGING,
-                    attempts=row.attempts + 1,
-                    lease_owner=owner,
-                    lease_until=now + lease_s,
-                    timings=self._timings_after(conn, job_id, now),
-                    state_since=now,
-                    progress=0.0,
+        return self.get(job_id)
+
+    def claim_next(self, environment: str, worker: str, *, lease_s: float, max_attempts: int) -> Job | None:
+        """Take the next job to run in ``environment``, as :meth:`claim` takes one: fair across
+        datasets. The dataset with the fewest jobs running (under a live lease) in that environment
+        goes first, then the one whose job was taken least recently, then the one with the oldest
+        waiting job; of its jobs, the oldest that is queued or whose lease lapsed. A job found
+        cancelled or out of attempts is ended on the way and the next one is looked at. None when
+        nothing is waiting."""
+        for _ in range(CLAIM_TRIES):
+            now = self.clock()
+            with self._tx() as conn:
+                row = self._next_waiting(conn, environment, now)
+                if row is None:
+                    return None
+                taken = self._take(conn, row, worker, now, lease_s=lease_s, max_attempts=max_attempts)
+            if taken:
+                return self.get(row.id)
+        return None
+
+    def _waiting(self, now: float) -> Any:
+        """The condition of a job a worker may take: queued, or active with a lapsed lease."""
+        c = jobs.c
+        return sa.or_(
+            c.state == QUEUED, sa.and_(c.state.in_(ACTIVE), sa.func.coalesce(c.lease_until, 0) < now)
+        )
+
+    def _takeable(self, row: Any, now: float) -> bool:
+        return row.state == QUEUED or (row.state in ACTIVE and (row.lease_until or 0) < now)
+
+    def _next_waiting(self, conn: Connection, environment: str, now: float) -> Any:
+        c = jobs.c
+        waiting = sa.and_(c.environment == environment, self._waiting(now))
+        by_dataset = (
+            sa.select(c.datatoken.label("datatoken"), sa.func.min(c.created_at).label("oldest"))
+            .where(waiting)
+            .group_by(c.datatoken)
+            .subquery()
+        )
+        running = (
+            sa.select(c.datatoken.label("datatoken"), sa.func.count().label("running"))
+            .where(c.environment == environment, c.state.in_(ACTIVE), c.lease_until >= now)
+            .group_by(c.datatoken)
+            .subquery()
+        )
+        t = turns.c
+        first = conn.execute(
+            sa.select(by_dataset.c.datatoken)
+            .select_from(
+                by_dataset.outerjoin(running, running.c.datatoken == by_dataset.c.datatoken).outerjoin(
+                    turns, sa.and_(t.datatoken == by_dataset.c.datatoken, t.environment == environment)
                 )
             )
-            if claimed.rowcount != 1:
-                return None  # another worker claimed it between the read and the update
-        return self.get(job_id)
+            .order_by(
+                sa.func.coalesce(running.c.running, 0),
+                sa.func.coalesce(t.served_at, -1.0),
+                by_dataset.c.oldest,
+                by_dataset.c.datatoken,
+            )
+            .limit(1)
+        ).first()
+        if first is None:
+            return None
+        return conn.execute(
+            sa.select(jobs)
+            .where(waiting, c.datatoken == first.datatoken)
+            .order_by(c.created_at, c.id)
+            .limit(1)
+        ).first()
+
+    def _take(
+        self, conn: Connection, row: Any, worker: str, now: float, *, lease_s: float, max_attempts: int
+    ) -> bool:
+        """Claim ``row`` (a job :meth:`_takeable` when it was read) for ``worker``; False when it was
+        ended instead (cancelled, or a lapsed job out of attempts) or another worker took it first."""
+        c = jobs.c
+        if row.cancel_requested:
+            self._finish(conn, row.id, CANCELLED, now, error=None)
+            return False
+        if row.attempts >= max_attempts:
+            self._finish(
+                conn,
+                row.id,
+                FAILED,
+                now,
+                error={
+                    "code": "worker_lost",
+                    "message": "the worker running the job stopped; no attempts left",
+                    "details": {"attempts": row.attempts},
+                },
+            )
+            return False
+        owner = f"{worker}/{secrets.token_hex(6)}"
+        claimed = conn.execute(
+            jobs.update()
+            .where(c.id == row.id, c.state == row.state, c.attempts == row.attempts)
+            .values(
+                state=STAGING,
+                attempts=row.attempts + 1,
+                lease_owner=owner,
+                lease_until=now + lease_s,
+                timings=self._timings_after(conn, row.id, now),
+                state_since=now,
+                progress=0.0,
+            )
+        )
+        if claimed.rowcount != 1:
+            return False  # another worker claimed it between the read and the update
+        self._served(conn, row.datatoken, row.environment, now)
+        return True
+
+    def _served(self, conn: Connection, datatoken: str, environment: str, now: float) -> None:
+        """Record that a job of ``datatoken`` was just taken in ``environment`` (the fair order)."""
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        upsert = insert(turns).values(datatoken=datatoken, environment=environment, served_at=now)
+        conn.execute(
+            upsert.on_conflict_do_update(
+                index_elements=[turns.c.datatoken, turns.c.environment],
+                set_={"served_at": upsert.excluded.served_at},
+            )
+        )
 
     def advance(self, job_id: str, worker: str, from_state: str, to_state: str, **values: Any) -> bool:
         """Move the job ``from_state -> to_state`` if ``worker`` still holds it. False otherwise
@@ -514,22 +686,28 @@ class JobStore:
             return bool(res.rowcount)
 
     def finish(
-        self, job_id: str, state: str, *, worker: str | None = None, error: dict | None = None, **values: Any
-    ) -> bool:
+        self, job_id: str, state: str, *, worker: str | None = None, error: dict | None = None,
+        queued_only: bool = False, **values: Any,
+    ) -> bool:  # fmt: skip
         """End the job in ``state`` (failed, rejected, cancelled; succeeded goes through advance).
-        With ``worker``, only if that worker still holds it. False if it was already final."""
+        With ``worker``, only if that worker still holds it; with ``queued_only``, only if no worker
+        has taken it. False if it was already final (or taken)."""
         now = self.clock()
         with self._tx() as conn:
-            return self._finish(conn, job_id, state, now, error=error, worker=worker, **values)
+            return self._finish(
+                conn, job_id, state, now, error=error, worker=worker, queued_only=queued_only, **values
+            )
 
     def _finish(
         self, conn: Connection, job_id: str, state: str, now: float, *, error: dict | None,
-        worker: str | None = None, **values: Any,
+        worker: str | None = None, queued_only: bool = False, **values: Any,
     ) -> bool:  # fmt: skip
         c = jobs.c
         cond = [c.id == job_id, c.state.notin_(FINAL)]
         if worker is not None:
             cond.append(c.lease_owner == worker)
+        if queued_only:
+            cond.append(c.state == QUEUED)
         timings = self._timings_after(conn, job_id, now)
         res = conn.execute(
             jobs.update()
@@ -811,4 +989,6 @@ __all__ = [
     "JobStore",
     "NewJob",
     "OrderAlreadyUsed",
+    "QueueCaps",
+    "QueueFull",
 ]

@@ -1,0 +1,89 @@
+"""A job database per test: SQLite in a temporary file, and PostgreSQL (127.0.0.1:5432, database
+``test``, each test in its own schema, so counts are the test's own; skipped when the server is
+unreachable, except in CI). The PostgreSQL variants are marked ``integration``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from datamarket.chain.devchain import dev_account
+from datamarket.jobs.store import JobStore, NewJob
+
+POSTGRES_URL = os.environ.get("DATAMARKET_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
+CONSUMER = dev_account(3).address
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _postgres(clock: Clock) -> Iterator[JobStore]:
+    schema = f"jobs_test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is required in CI but unreachable: {type(exc.orig).__name__}")
+        pytest.skip("PostgreSQL not reachable")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    store = JobStore(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}", clock=clock)
+    try:
+        yield store
+    finally:
+        store.close()
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[JobStore, Clock]]:
+    clock = Clock()
+    if request.param == "sqlite":
+        s = JobStore(f"sqlite:///{tmp_path / 'jobs.db'}", clock=clock)
+        yield s, clock
+        s.close()
+    else:
+        for s in _postgres(clock):
+            yield s, clock
+
+
+def address() -> str:
+    return "0x" + secrets.token_hex(20)
+
+
+def new_job(
+    *,
+    datatoken: str,
+    consumer: str = CONSUMER,
+    environment: str = "cpu",
+    order_id: int | None = None,
+    epsilon: int = 0,
+) -> NewJob:
+    return NewJob(
+        consumer=consumer,
+        datatoken=datatoken,
+        service_id=1,
+        order_tx="0x" + secrets.token_hex(32),
+        order_id=secrets.randbits(62) if order_id is None else order_id,
+        consumer_key="0x" + "11" * 32,
+        algorithm="dp_stats",
+        algorithm_hash="ab" * 32,
+        params={},
+        environment=environment,
+        epsilon_units=epsilon,
+        delta=1e-5,
+    )
