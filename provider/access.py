@@ -45,6 +45,7 @@ from provider import orders
 from provider.context import ProviderContext, current, json_body
 from provider.errors import Forbidden, Unprocessable
 from provider.nonces import MAX_NONCE, NonceError, NonceUsed
+from provider.ratelimit import limit_consumer
 
 MAX_PROOF_LENGTH = 64
 
@@ -111,6 +112,7 @@ def authenticate(ctx: ProviderContext, access: AccessBody, verify: Any = verify_
     req = access.request
     check_nonce_window(req.nonce, now_ms=int(ctx.clock() * 1000), window_ms=ctx.settings.nonce_window_ms)
     verify(req, access.signature, ctx.chain.chain_id, ctx.chain.market_address)
+    limit_consumer(ctx.limiter, req.consumer)  # only now is the consumer's address its own
     if req.nonce <= ctx.nonces.last(req.consumer):
         raise NonceUsed(
             "the nonce must be greater than the last one accepted from this address",

@@ -29,7 +29,8 @@ KeyUnwrapError 422 key_unwrap_failed and UnknownKey 422 unknown_key (the dataset
 open here); InvalidMetadata 422 invalid_metadata and MetadataHashMismatch 422
 metadata_hash_mismatch (the dataset's document is unusable); DocumentInvalid 422 metadata_invalid;
 DocumentUnavailable 503 metadata_unavailable, store_unavailable; ChainUnavailable 503
-chain_unavailable; NonceStoreUnavailable 503 nonce_store_unavailable. Werkzeug's own: 404
+chain_unavailable; NonceStoreUnavailable 503 nonce_store_unavailable; RateLimited 429 rate_limited
+(with ``Retry-After``, whole seconds). Werkzeug's own: 404
 not_found, 405 method_not_allowed, 413 request_too_large. Anything else: 500 internal_error.
 """
 
@@ -47,6 +48,7 @@ from datamarket.errors import ChainUnavailable, DatamarketError, safe_details
 from datamarket.metadata.document import InvalidMetadata, MetadataHashMismatch
 from datamarket.metadata.resolve import DocumentInvalid, DocumentUnavailable
 from datamarket.output_spec import InvalidOutputSpec
+from datamarket.ratelimit import RateLimited
 from provider.nonces import NonceError, NonceStoreUnavailable, NonceUsed
 
 log = logging.getLogger("provider.errors")
@@ -115,6 +117,7 @@ HTTP_STATUS: dict[type[BaseException], int] = {
     NonceUsed: 409,
     OrderExpired: 410,
     Unprocessable: 422,
+    RateLimited: 429,
     NonceError: 400,
     KeyUnwrapError: 422,
     UnknownKey: 422,
@@ -167,7 +170,10 @@ def register(app: Flask, on_error: Any = None) -> None:
             return respond(500, "internal_error", "internal error")
         if status >= 500:
             log.warning("%s: %s", exc.code, exc.message)
-        return respond(status, exc.code, exc.message, safe_details(exc.details))
+        response = respond(status, exc.code, exc.message, safe_details(exc.details))
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
