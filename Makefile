@@ -82,6 +82,7 @@ bench: install compile
 	$(PY) scripts/bench/indexer_catchup.py
 	$(PY) scripts/bench/indexer_freshness.py
 	$(PY) scripts/bench/catalog_search.py
+	$(PY) scripts/bench/fees_flood.py
 
 clean:
 	rm -rf artifacts cache coverage coverage.json .pytest_cache .hypothesis
