@@ -84,6 +84,7 @@ bench: install compile
 	$(PY) scripts/bench/catalog_search.py
 	$(PY) scripts/bench/slow_clients.py
 	$(PY) scripts/bench/load.py
+	$(PY) scripts/bench/fees_flood.py
 
 clean:
 	rm -rf artifacts cache coverage coverage.json .pytest_cache .hypothesis

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from datamarket import ratelimit
 from datamarket.config import (
     Settings,
     checksum_address,
@@ -69,6 +70,19 @@ class BackendSettings(Settings):
     #: Where users reach the pages (links in answers and pages); None: relative links only.
     public_url: str | None = setting(None, parse=text, check=_optional_http)
     log_level: str = setting("INFO", parse=upper, check=one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+    #: Where the API's and pages' request counts live: ``memory://`` (each worker counts its own) or
+    #: ``redis://...`` (every worker and machine shares them).
+    rate_limit_url: str = setting(
+        "memory://", parse=text, check=url_schemes(*ratelimit.SCHEMES, what="a memory:// or redis:// URL"),
+        url=True,
+    )  # fmt: skip
+    #: Reverse proxies in front that append the client to X-Forwarded-For; 0: the header is ignored.
+    trusted_proxies: int = setting(0, parse=integer, check=within(0, 11))
+    #: Requests per client address (``limits`` notation), by class: ``GET /healthz``; the JSON API;
+    #: the pages (each runs several queries and draws charts).
+    rate_limit_health: str = setting("50/second", parse=text, check=ratelimit.rule_check)
+    rate_limit_api: str = setting("50/second;1500/minute", parse=text, check=ratelimit.rule_check)
+    rate_limit_pages: str = setting("20/second;600/minute", parse=text, check=ratelimit.rule_check)
 
     def complete(self) -> None:
         self._set("data_dir", Path(self.data_dir))

@@ -15,6 +15,7 @@ from flask import Flask
 
 @cache
 def build() -> Flask:
+    from backend.api import ratelimit
     from backend.api.app import create_app
     from backend.db.engine import open_engine
     from backend.settings import BackendSettings
@@ -22,7 +23,10 @@ def build() -> Flask:
     settings = BackendSettings.load()
     chain_id = settings.chain_id or _node_chain_id(settings.rpc_url, settings.rpc_timeout_s)
     return create_app(
-        open_engine(str(settings.database_url)), chain_id=chain_id, public_url=settings.public_url
+        open_engine(str(settings.database_url)),
+        chain_id=chain_id,
+        public_url=settings.public_url,
+        rate_limits=ratelimit.config(settings),
     )
 
 

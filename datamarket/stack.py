@@ -316,9 +316,16 @@ def _environments() -> list[str]:
 
 
 SLOT_VAR = "DATAMARKET_WORKER_JOB_AGGREGATE_SLOT_S"
+#: The local market serves one machine, where every client has the same address (127.0.0.1): rate
+#: limits per address or consumer far above what its own tools (the demo, benchmarks) send.
+LOCAL_RATE_LIMIT = "1000/second"
+_RATE_LIMITED = (
+    *(f"DATAMARKET_PROVIDER_RATE_LIMIT_{name}" for name in ("HEALTH", "READ", "FEES", "HEAVY", "CONSUMER")),
+    *(f"DATAMARKET_BACKEND_RATE_LIMIT_{name}" for name in ("HEALTH", "API", "PAGES")),
+)
 #: Settings of the local market's services that the caller's environment may override: sample and
-#: aggregate runs k slots of this many seconds, short ones for a local market.
-LOCAL_DEFAULTS = {SLOT_VAR: "4"}
+#: aggregate runs k slots of this many seconds, short ones for a local market; the rate limits.
+LOCAL_DEFAULTS = {SLOT_VAR: "4", **dict.fromkeys(_RATE_LIMITED, LOCAL_RATE_LIMIT)}
 
 
 def provider_env(stack: Stack) -> dict[str, str]:

@@ -51,6 +51,7 @@ from provider import orders
 from provider.context import ProviderContext, current, json_body
 from provider.errors import Forbidden, Unprocessable
 from provider.nonces import MAX_NONCE, NonceError, Window
+from provider.ratelimit import limit_consumer
 
 MAX_PROOF_LENGTH = 64
 
@@ -118,6 +119,7 @@ def authenticate(ctx: ProviderContext, access: AccessBody, verify: Any = verify_
     window = nonce_window(ctx)
     check_nonce_window(req.nonce, window)
     verify(req, access.signature, ctx.chain.chain_id, ctx.chain.market_address)
+    limit_consumer(ctx.limiter, req.consumer)  # only now is the consumer's address its own
     ctx.nonces.check(req.consumer, req.nonce, window)
 
 

@@ -1,8 +1,8 @@
 """The provider's application factory. Importing this module does nothing; ``create_app`` builds.
 
 ``create_app(settings)`` makes the real adapters from the settings (a JSON-RPC chain reader, the
-content store, the X25519 key store, the nonce store). Tests pass their own adapters; the
-integration tests pass real ones wired to their anvil and stores.
+content store, the X25519 key store, the nonce store, the rate limiter). Tests pass their own
+adapters; the integration tests pass real ones wired to their anvil and stores.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from flask import Flask, Response, g, request
 
 from datamarket.chain.reader import ChainReader, Web3ChainReader
 from datamarket.crypto.keys import KeyStore
+from datamarket.ratelimit import RateLimiter
 from datamarket.storage import open_store
 from datamarket.storage.base import ContentStore
-from provider import access, errors, fees, info, ops
+from provider import access, errors, fees, info, ops, ratelimit
 from provider.context import EXTENSION, ProviderContext
 from provider.jobs import ComputeBackend
 from provider.jobs import bp as jobs_bp
@@ -45,6 +46,7 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.json.sort_keys = True  # type: ignore[attr-defined]
     address = settings.provider_address
+    limiter = RateLimiter(ratelimit.config(settings))
     ctx = ProviderContext(
         settings=settings,
         chain=chain
@@ -62,12 +64,14 @@ def create_app(
         clock=clock,
         address=address,
         compute=_compute_backend(settings, jobs),
+        limiter=limiter,
     )
     app.extensions[EXTENSION] = ctx
     for blueprint in (info.bp, access.bp, fees.bp, ops.bp, jobs_bp):
         app.register_blueprint(blueprint)
     errors.register(app, on_error=ctx.metrics.record_error)
     _instrument(app, ctx.metrics)
+    ratelimit.install(app, limiter)
     logging.getLogger("provider").setLevel(settings.log_level)
     return app
 

@@ -12,6 +12,7 @@ from flask import current_app, request
 from datamarket.chain.reader import ChainReader
 from datamarket.crypto.keys import KeyStore
 from datamarket.metadata.resolve import DocumentCache
+from datamarket.ratelimit import RateLimiter
 from datamarket.storage.base import ContentStore
 from provider.errors import BadRequest
 from provider.metrics import Metrics
@@ -37,6 +38,8 @@ class ProviderContext:
     documents: DocumentCache = field(default_factory=DocumentCache)
     #: The compute backend (``provider.jobs.ComputeBackend``) where the compute service is on.
     compute: Any = None
+    #: The request counts (``provider.ratelimit``); None: nothing is limited.
+    limiter: RateLimiter | None = None
 
     def close(self) -> None:
         self.nonces.close()

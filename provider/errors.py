@@ -32,7 +32,8 @@ KeyUnwrapError 422 key_unwrap_failed and UnknownKey 422 unknown_key (the dataset
 open here); InvalidMetadata 422 invalid_metadata and MetadataHashMismatch 422
 metadata_hash_mismatch (the dataset's document is unusable); DocumentInvalid 422 metadata_invalid;
 DocumentUnavailable 503 metadata_unavailable, store_unavailable; ChainUnavailable 503
-chain_unavailable; NonceStoreUnavailable 503 nonce_store_unavailable. Werkzeug's own: 404
+chain_unavailable; NonceStoreUnavailable 503 nonce_store_unavailable; RateLimited 429 rate_limited
+(with ``Retry-After``, whole seconds). Werkzeug's own: 404
 not_found, 405 method_not_allowed, 413 request_too_large. Anything else: 500 internal_error.
 """
 
@@ -50,6 +51,7 @@ from datamarket.errors import ChainUnavailable, DatamarketError, safe_details
 from datamarket.metadata.document import InvalidMetadata, MetadataHashMismatch
 from datamarket.metadata.resolve import DocumentInvalid, DocumentUnavailable
 from datamarket.output_spec import InvalidOutputSpec
+from datamarket.ratelimit import RateLimited
 from provider.nonces import NonceError, NonceExpired, NonceInFuture, NonceStoreUnavailable, NonceUsed
 
 log = logging.getLogger("provider.errors")
@@ -137,6 +139,7 @@ HTTP_STATUS: dict[type[BaseException], int] = {
     OrderExpired: 410,
     Unprocessable: 422,
     TooManyRequests: 429,
+    RateLimited: 429,
     NonceError: 400,
     KeyUnwrapError: 422,
     UnknownKey: 422,
@@ -192,6 +195,8 @@ def register(app: Flask, on_error: Any = None) -> None:
         response = respond(status, exc.code, exc.message, safe_details(exc.details))
         if isinstance(exc, ProviderError) and exc.retry_after_s is not None:
             response.headers["Retry-After"] = str(exc.retry_after_s)
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = str(exc.retry_after)
         return response
 
     @app.errorhandler(HTTPException)

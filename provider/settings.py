@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from datamarket import ratelimit
 from datamarket.chain.quotes import SERVICE_COMPUTE, SERVICE_DOWNLOAD, ZERO_ADDRESS
 from datamarket.config import (
     Secret,
@@ -87,6 +88,22 @@ class ProviderSettings(NodeSettings):
     #: The bearer token ``GET /metrics`` asks for (the counts say how much business the provider
     #: does); None: ``/metrics`` is off.
     metrics_token: Secret | None = setting(None, parse=secret, check=_metrics_token, masked=True)
+    #: Where request counts live: ``memory://`` (each worker counts its own) or ``redis://...``
+    #: (every worker and machine shares them).
+    rate_limit_url: str = setting(
+        "memory://", parse=text, check=url_schemes(*ratelimit.SCHEMES, what="a memory:// or redis:// URL"),
+        url=True,
+    )  # fmt: skip
+    #: Reverse proxies in front that append the client to X-Forwarded-For; 0: the header is ignored.
+    trusted_proxies: int = setting(0, parse=integer, check=within(0, 11))
+    #: Requests per client address (``limits`` notation), by class: ``GET /healthz``; cheap reads;
+    #: ``POST /fees``; access, compute submission, privacy and result archives (chain reads or
+    #: stored content); and signed requests per consumer, counted once its signature verified.
+    rate_limit_health: str = setting("50/second", parse=text, check=ratelimit.rule_check)
+    rate_limit_read: str = setting("100/second;3000/minute", parse=text, check=ratelimit.rule_check)
+    rate_limit_fees: str = setting("5/second;60/minute", parse=text, check=ratelimit.rule_check)
+    rate_limit_heavy: str = setting("10/second;300/minute", parse=text, check=ratelimit.rule_check)
+    rate_limit_consumer: str = setting("5/second;120/minute", parse=text, check=ratelimit.rule_check)
 
     def problems(self) -> list[str]:
         found = super().problems()

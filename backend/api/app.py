@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from backend.api import queries, records
+from backend.api import queries, ratelimit, records
 from backend.api.context import ApiContext, catalog, current, install
 from backend.api.errors import HTTP_CODES, ApiError, error_response
 from backend.api.views import bp as api_bp
+from datamarket.ratelimit import RateLimitConfig, RateLimited, RateLimiter
 
 log = logging.getLogger("backend.api")
 
@@ -25,9 +26,16 @@ PAGE_POLICY = (
 )
 
 
-def create_app(engine: Engine, *, chain_id: int, public_url: str | None = None) -> Flask:
+def create_app(
+    engine: Engine,
+    *,
+    chain_id: int,
+    public_url: str | None = None,
+    rate_limits: RateLimitConfig | None = None,
+) -> Flask:
     """The app over the catalog in ``engine`` for the chain ``chain_id``; ``public_url`` is where it
-    is reachable from outside (the OpenAPI document's server), when known."""
+    is reachable from outside (the OpenAPI document's server), when known; ``rate_limits``: the
+    requests it takes per client (default: the settings' defaults, counted in this process)."""
     from backend.web import views as web
 
     app = Flask("backend", static_folder=None, template_folder=None)
@@ -38,6 +46,7 @@ def create_app(engine: Engine, *, chain_id: int, public_url: str | None = None) 
     app.add_url_rule("/healthz", "healthz", healthz)
     _register_errors(app, web.render_error)
     _headers(app)
+    ratelimit.install(app, RateLimiter(rate_limits or ratelimit.config()))
     return app
 
 
@@ -74,6 +83,12 @@ def _register_errors(app: Flask, render_page_error) -> None:
     @app.errorhandler(ApiError)
     def _known(exc: ApiError) -> ResponseReturnValue:
         return respond(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(RateLimited)
+    def _limited(exc: RateLimited) -> ResponseReturnValue:
+        response = make_response(respond(429, exc.code, exc.message, exc.details))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:

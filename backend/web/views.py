@@ -34,7 +34,8 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
 
 def render_error(status: int, code: str, message: str) -> Response:
     """An error as a page (the API answers the same errors as JSON)."""
-    titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 503: "Catalog unavailable"}
+    titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 429: "Too many requests",
+              503: "Catalog unavailable"}  # fmt: skip
     body = render_template(
         "error.html", block=None, chain_id=None, status=status, code=code, message=message,
         title=titles.get(status, "Something went wrong"),

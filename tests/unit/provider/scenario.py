@@ -34,6 +34,11 @@ DATA_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
 
 #: The test provider's metrics token (a test value).
 METRICS_TOKEN = "a-metrics-token-for-tests"
+#: The tests send every request from one address and one consumer, as fast as they run: limits far
+#: above that (the rate-limit tests set their own).
+GENEROUS_LIMITS = {
+    f"rate_limit_{name}": "10000/second" for name in ("health", "read", "fees", "heavy", "consumer")
+}
 
 
 def settings_for(tmp: Path, **overrides: Any) -> ProviderSettings:
@@ -44,6 +49,7 @@ def settings_for(tmp: Path, **overrides: Any) -> ProviderSettings:
         "private_key": Secret(dev_account(2).key.hex()),
         "data_dir": tmp,
         "metrics_token": Secret(METRICS_TOKEN),
+        **GENEROUS_LIMITS,
     }
     values.update(overrides)
     return ProviderSettings(**values)

@@ -9,8 +9,10 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
+from backend.api import ratelimit
 from backend.api.app import create_app
 from backend.api.search import fts5_query, tsquery, words
+from datamarket.ratelimit import RateLimitConfig
 from tests.unit.backend.api.catalog_rows import ONE, USD, Catalog, account, address_of
 from tests.unit.backend.api.openapi_check import validating
 
@@ -89,7 +91,9 @@ def world(any_engine: Engine) -> dict[str, Any]:
     catalog.buy_and_order(heart.datatoken)
     order = catalog.buy_and_order(weather.datatoken)
     catalog.receipt(weather.datatoken, order, epsilon=10.0)  # spends all of weather's budget
-    client = validating(create_app(any_engine, chain_id=catalog.chain_id)).test_client()
+    # One client for the module's many searches, as fast as they run: limits far above them.
+    generous = RateLimitConfig(rules={name: "10000/second" for name in ratelimit.CLASSES})
+    client = validating(create_app(any_engine, chain_id=catalog.chain_id, rate_limits=generous)).test_client()
     return {
         "client": client,
         "heart": heart.datatoken,
