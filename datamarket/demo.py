@@ -1,12 +1,16 @@
-"""The demo: a whole market story on a real dataset, on a local market that it starts and stops.
+"""The demo: the market's three users, on a local market that it starts and stops.
 
-A publisher (dev account 2) publishes scikit-learn's breast_cancer table as CSV: profiled, encrypted
-on its machine, pinned in the content store, its key wrapped to the provider. A researcher (dev
-account 4) buys a datatoken, orders the download service, gets the key from the provider and
-decrypts locally; the demo checks that the sha256s agree. Then the publisher offers the same table for
-compute only, with a privacy budget, and the researcher trains a model on it with DP-SGD inside the
-provider's sandbox: it gets back the weights and metrics (never a row), the epsilon is charged to
-the budget and the job's receipt is posted on chain. The accounts are anvil's public dev keys.
+**The data owner** (dev account 2) publishes scikit-learn's breast_cancer table as CSV three ways:
+for download (profiled, encrypted on its machine, pinned in the content store, its key wrapped to the
+provider), for compute only under a privacy budget (trained on with DP-SGD, never downloaded), and for
+any algorithm under sample and aggregate; and publishes an algorithm (a logistic regression bundle).
+**The researcher** (dev account 4) searches the catalog, buys the downloadable table, gets the key
+from the provider and decrypts it locally (the sha256s must agree), trains a DP model on the
+compute-only one inside the provider's sandbox (it gets the weights and metrics back, never a row; the
+epsilon is charged to the budget and the job's receipt is posted on chain), and runs the published
+algorithm on the third. **The auditor** rebuilds both first datasets' histories from the chain alone,
+checks them against the catalog, and traces the model to the receipt of the job that made it. The
+accounts are anvil's public dev keys.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class DemoReport:
     receipt_tx: str = ""
     privacy: dict | None = None
     #: The untrusted algorithm's job, under sample and aggregate.
+    aggregate_dataset: str = ""
     aggregate_job_state: str = ""
     aggregate: dict | None = None
     #: The compute dataset's page in the catalog, and its audit from the chain alone.
@@ -71,6 +76,15 @@ class DemoReport:
     audit_ok: bool = False
     #: The job ids whose receipts commit to the model the researcher received (one: the DP job's).
     result_receipts: list[str] = field(default_factory=list)
+    #: The downloadable dataset's audit, and the algorithm the owner published (CID, bundle sha256).
+    download_audit_summary: str = ""
+    download_audit_ok: bool = False
+    algorithm_cid: str = ""
+    algorithm_sha256: str = ""
+    #: What the researcher's catalog search found: (dataset, name) of each.
+    found: list[list[str]] = field(default_factory=list)
+    #: The catalog's pages: the search, each dataset's page and audit.
+    pages: dict[str, str] = field(default_factory=dict)
 
 
 def write_breast_cancer_csv(path: Path) -> int:
@@ -119,6 +133,9 @@ def run(say: Callable[[str], None] = print, home: Path | None = None, *, keep: b
     if report.plaintext_sha256 != report.downloaded_sha256:
         raise DemoError("the downloaded file differs from the published one")
     say(f"audit: {report.audit_summary}")
+    say("pages of the catalog:")
+    for name, url in report.pages.items():
+        say(f"  {name:<26} {url}")
     if keep:
         say(f"dataset page: {report.page_url} (the market keeps running; `datamarket down` stops it)")
     else:
@@ -133,11 +150,40 @@ def _story(local: stack.Stack, work: Path, report: DemoReport, say: Callable[[st
     store = open_store(local.store)
     provider = ProviderClient(local.services["provider"].url)
     say(f"local market up: chain {chain.url}, provider {provider.base_url}, store {local.store}")
-
     source = work / "breast_cancer.csv"
     report.rows = write_breast_cancer_csv(source)
     say(f"wrote {source.name}: {report.rows} rows, {source.stat().st_size:,} bytes")
-    published = publish_file(
+
+    say("1. the data owner publishes (dev account 2)")
+    downloadable, compute_only, any_algorithm = _publish_all(
+        local, market, store, provider, source, report, say
+    )
+    say("2. the researcher (dev account 4)")
+    _search(local, market, report, say)
+    consumer = market.as_account(dev_account(CONSUMER))
+    report.buy_tx = orders.buy(consumer, downloadable.datatoken).tx_hash
+    say(f"bought a datatoken of {downloadable.dataset}: {report.buy_tx}")
+    result = flows.download(consumer, store, provider, downloadable.datatoken, work / "downloaded.csv")
+    # Hashed again from the file on disk, independently of the check the download made.
+    report.order_tx, report.downloaded_sha256 = result.order_tx, sha256_file(Path(result.path))
+    say(f"ordered ({result.order_tx}), got the key from the provider, decrypted {Path(result.path).name}")
+    same = "equal" if report.downloaded_sha256 == downloadable.plaintext_sha256 else "DIFFERENT"
+    say(f"sha256 published  {downloadable.plaintext_sha256}")
+    say(f"       downloaded {report.downloaded_sha256}: {same}")
+    _compute_story(local, market, store, provider, compute_only, work, report, say)
+    _untrusted_story(market, store, provider, any_algorithm, work, report, say)
+    say("3. the auditor")
+    _audit(local, market, store, work, report, say, downloadable.datatoken)
+
+
+def _publish_all(
+    local: stack.Stack, market: Market, store, provider: ProviderClient, source: Path, report: DemoReport,
+    say: Callable[[str], None],
+) -> tuple[Any, Any, Any]:  # fmt: skip
+    """The owner's three offers of the table, and the algorithm it publishes for the third."""
+    from datamarket.sdk.jobs import publish_bundle
+
+    downloadable = publish_file(
         PublishRequest(
             path=source, name="Breast cancer diagnostics",
             description="Features of cell nuclei from breast mass images, with the diagnosis.",
@@ -146,47 +192,38 @@ def _story(local: stack.Stack, work: Path, report: DemoReport, say: Callable[[st
         market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
         provider_url=provider.base_url,
     )  # fmt: skip
-    report.dataset, report.publish_tx = published.dataset, published.publish_tx
-    report.metadata_cid, report.data_cid = published.metadata_cid, published.data_cid
-    report.plaintext_sha256 = published.plaintext_sha256
-    say(f"published {published.dataset} for 5 lUSD")
-    say(f"  metadata {published.metadata_cid}, data {published.data_cid}")
+    report.dataset, report.publish_tx = downloadable.dataset, downloadable.publish_tx
+    report.metadata_cid, report.data_cid = downloadable.metadata_cid, downloadable.data_cid
+    report.plaintext_sha256 = downloadable.plaintext_sha256
+    say(f"published {downloadable.dataset} for download, 5 lUSD")
+    say(f"  encrypted on this machine; metadata {downloadable.metadata_cid}, data {downloadable.data_cid}")
+    compute_only = _publish_compute_only(
+        local, market, store, provider, source, name="Breast cancer diagnostics (compute only)",
+        description="The same table, offered only for training models under a privacy budget.",
+        max_epsilon_per_job=DP_EPSILON,
+        # The publisher's declarations: the label, and the ranges documented for the features.
+        targets=("target",), bounds={c: (lo, hi) for c, (lo, hi) in breast_cancer_bounds().items()},
+    )  # fmt: skip
+    report.compute_dataset = compute_only.dataset
+    say(f"published {compute_only.dataset} for compute only, 2 lUSD, privacy budget epsilon 10")
+    any_algorithm = _publish_compute_only(
+        local, market, store, provider, source, name="Breast cancer diagnostics (any algorithm)",
+        description="The same table; algorithms nobody vetted run under sample and aggregate.",
+        max_epsilon_per_job=AGGREGATE_EPSILON, allow_any_algorithm=True, aggregate_blocks=AGGREGATE_BLOCKS,
+    )  # fmt: skip
+    report.aggregate_dataset = any_algorithm.dataset
+    k = AGGREGATE_BLOCKS
+    say(f"published {any_algorithm.dataset}: any algorithm, under sample and aggregate (k = {k})")
+    report.algorithm_cid, report.algorithm_sha256, size = publish_bundle(store, UNTRUSTED_ALGORITHM)
+    say(f"published an algorithm, {UNTRUSTED_ALGORITHM.name}: {report.algorithm_cid} ({size:,} bytes)")
+    return downloadable, compute_only, any_algorithm
 
-    consumer = market.as_account(dev_account(CONSUMER))
-    report.buy_tx = orders.buy(consumer, published.datatoken).tx_hash
-    say(f"researcher bought a datatoken: {report.buy_tx}")
-    result = flows.download(consumer, store, provider, published.datatoken, work / "downloaded.csv")
-    # Hashed again from the file on disk, independently of the check the download made.
-    report.order_tx, report.downloaded_sha256 = result.order_tx, sha256_file(Path(result.path))
-    say(f"ordered ({result.order_tx}), got the key from the provider, decrypted {Path(result.path).name}")
-    same = "equal" if report.downloaded_sha256 == published.plaintext_sha256 else "DIFFERENT"
-    say(f"sha256 published  {published.plaintext_sha256}")
-    say(f"       downloaded {report.downloaded_sha256}: {same}")
-    _compute_story(local, market, store, provider, source, work, report, say)
-    _catalog_and_audit(local, market, store, work, report, say)
 
-
-def _catalog_and_audit(
-    local: stack.Stack, market: Market, store, work: Path, report: DemoReport, say: Callable[[str], None]
-) -> None:
-    """The researcher finds the dataset in the catalog; the auditor rebuilds its history from the chain
-    alone, checks it against what the catalog says, and finds the receipt behind the model."""
-    from datamarket.audit import comparison, history
-    from datamarket.audit.audits import audit_dataset, trace_result
-    from datamarket.audit.formats import summary_line
-    from datamarket.audit.provenance import saved_salt
-
+def _search(local: stack.Stack, market: Market, report: DemoReport, say: Callable[[str], None]) -> None:
+    """The researcher's search of the catalog, once the indexer has caught up with the publications."""
     backend = local.services["backend"].url
-    head = market.w3.eth.block_number
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        block = requests.get(f"{backend}/healthz", timeout=5).json().get("block") or {}
-        if (block.get("number") or -1) >= head:
-            break
-        time.sleep(0.2)
-    else:
-        raise DemoError("the indexer did not catch up with the chain within 60 s")
-    dataset = report.compute_dataset.split("/")[-1]
+    say(f"searching the catalog ({backend}) for 'breast cancer'...")
+    _wait_for_index(backend, market.w3.eth.block_number)
     # The documents are fetched beside the events: searchable once each is fetched and checked.
     deadline = time.monotonic() + 30
     while True:
@@ -194,16 +231,57 @@ def _catalog_and_audit(
         if len(found["items"]) == 3 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
+    report.found = [[f"eip155:{local.chain_id}/{d['datatoken']}", d["name"]] for d in found["items"]]
     say(f"catalog: a search for 'breast cancer' finds {len(found['items'])} datasets")
+    for d in found["items"]:
+        services = " and ".join(d.get("services") or ["?"])
+        say(f"  {d['name']} ({services})")
+    report.pages["catalog search"] = f"{backend}/?q=breast+cancer"
+
+
+def _wait_for_index(backend: str, head: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        block = requests.get(f"{backend}/healthz", timeout=5).json().get("block") or {}
+        if (block.get("number") or -1) >= head:
+            return
+        time.sleep(0.2)
+    raise DemoError("the indexer did not catch up with the chain within 60 s")
+
+
+def _audit(
+    local: stack.Stack, market: Market, store, work: Path, report: DemoReport, say: Callable[[str], None],
+    downloadable: str,
+) -> None:  # fmt: skip
+    """The auditor rebuilds both datasets' histories from the chain alone, checks them against what the
+    catalog says, and finds the receipt behind the model."""
+    from datamarket.audit import comparison, history
+    from datamarket.audit.audits import audit_dataset, trace_result
+    from datamarket.audit.formats import summary_line
+    from datamarket.audit.provenance import saved_salt
+
+    backend = local.services["backend"].url
+    _wait_for_index(backend, market.w3.eth.block_number)
+    chain = history.Chain(market.w3, market.address)
+    audits = {}
+    for datatoken in (downloadable, report.compute_dataset.split("/")[-1]):
+        audits[datatoken] = audit_dataset(
+            chain, datatoken, store=store, from_block=local.deploy_block, chain_id=local.chain_id,
+            backend=comparison.http_fetch(backend), backend_url=backend,
+        )  # fmt: skip
+        line = summary_line(audits[datatoken])
+        say(f"audit of eip155:{local.chain_id}/{datatoken} from the chain alone: {line}")
+    dataset = report.compute_dataset.split("/")[-1]
+    report.download_audit_summary = summary_line(audits[downloadable])
+    report.download_audit_ok = audits[downloadable].ok
+    report.audit_summary, report.audit_ok = summary_line(audits[dataset]), audits[dataset].ok
     report.page_url = f"{backend}/datasets/{dataset}"
     report.audit_url = f"{backend}/datasets/{dataset}/audit"
-    audit = audit_dataset(
-        history.Chain(market.w3, market.address), dataset, store=store, from_block=local.deploy_block,
-        chain_id=local.chain_id, backend=comparison.http_fetch(backend), backend_url=backend,
-    )  # fmt: skip
-    report.audit_summary, report.audit_ok = summary_line(audit), audit.ok
-    say(f"audit of {report.compute_dataset} from the chain alone: {report.audit_summary}")
-    chain = history.Chain(market.w3, market.address)
+    report.pages["downloadable dataset"] = f"{backend}/datasets/{downloadable}"
+    report.pages["its audit (download)"] = f"{backend}/datasets/{downloadable}/audit"
+    report.pages["compute-only dataset"] = report.page_url
+    report.pages["its audit (compute)"] = report.audit_url
+    report.pages["the researcher's account"] = f"{backend}/accounts/{dev_account(CONSUMER).address}"
     salt = saved_salt(work / "result")
     traced = trace_result(chain, work / "result", salt or "", from_block=local.deploy_block)
     report.result_receipts = [r.job_id for r in traced.receipts]
@@ -216,8 +294,9 @@ def _catalog_and_audit(
         f"the model in result/ was produced by job {report.job_id}'s receipt (epsilon "
         f"{traced.receipts[0].epsilon / 1e6:g}, algorithm {traced.receipts[0].algorithm_hash[:18]}...)"
     )
-    if not audit.ok:
-        raise DemoError("the audit found problems: " + report.audit_summary)
+    problems = [summary_line(a) for a in audits.values() if not a.ok]
+    if problems:
+        raise DemoError("the audit found problems: " + "; ".join(problems))
 
 
 def _publish_compute_only(
@@ -245,20 +324,11 @@ DP_PARAMS = {"target": "target", "model": "mlp", "epochs": 15, "hidden": 128, "b
 
 
 def _compute_story(
-    local: stack.Stack, market: Market, store, provider: ProviderClient, source: Path, work: Path,
+    local: stack.Stack, market: Market, store, provider: ProviderClient, published: Any, work: Path,
     report: DemoReport, say: Callable[[str], None],
 ) -> None:  # fmt: skip
     from datamarket.sdk import jobs, results
 
-    published = _publish_compute_only(
-        local, market, store, provider, source, name="Breast cancer diagnostics (compute only)",
-        description="The same table, offered only for training models under a privacy budget.",
-        max_epsilon_per_job=DP_EPSILON,
-        # The publisher's declarations: the label, and the ranges documented for the features.
-        targets=("target",), bounds={c: (lo, hi) for c, (lo, hi) in breast_cancer_bounds().items()},
-    )  # fmt: skip
-    report.compute_dataset = published.dataset
-    say(f"published {published.dataset} for compute only, privacy budget epsilon 10")
     consumer = market.as_account(dev_account(CONSUMER))
     handle = jobs.start_job(
         consumer, provider, store, published.datatoken, algorithm="train_tabular",
@@ -266,7 +336,7 @@ def _compute_story(
         epsilon=DP_EPSILON, jobs_dir=work / "jobs",
     )  # fmt: skip
     report.job_id = handle.job_id
-    say(f"researcher ordered compute ({handle.order_tx}), job {handle.job_id}: train_tabular with DP-SGD")
+    say(f"ordered compute on it ({handle.order_tx}), job {handle.job_id}: train_tabular with DP-SGD")
     last: list[str] = []
 
     def show(status: dict) -> None:
@@ -297,7 +367,6 @@ def _compute_story(
     say(f"receipt on chain: {report.receipt_tx} (block {final['receipt']['block']})")
     p = report.privacy
     say(f"privacy budget: {p['budget']:g} epsilon, spent {p['spent']:g}, remaining {p['remaining']:g}")
-    _untrusted_story(local, market, store, provider, source, work, report, say)
 
 
 #: The untrusted algorithm of the demo, run under sample and aggregate on k blocks.
@@ -307,17 +376,11 @@ AGGREGATE_EPSILON = 3.0
 
 
 def _untrusted_story(
-    local: stack.Stack, market: Market, store, provider: ProviderClient, source: Path, work: Path,
-    report: DemoReport, say: Callable[[str], None],
+    market: Market, store, provider: ProviderClient, published: Any, work: Path, report: DemoReport,
+    say: Callable[[str], None],
 ) -> None:  # fmt: skip
     from datamarket.sdk import jobs, results
 
-    published = _publish_compute_only(
-        local, market, store, provider, source, name="Breast cancer diagnostics (any algorithm)",
-        description="The same table; algorithms nobody vetted run under sample and aggregate.",
-        max_epsilon_per_job=AGGREGATE_EPSILON, allow_any_algorithm=True, aggregate_blocks=AGGREGATE_BLOCKS,
-    )  # fmt: skip
-    say(f"published {published.dataset}: any algorithm, under sample and aggregate (k = {AGGREGATE_BLOCKS})")
     consumer = market.as_account(dev_account(CONSUMER))
     n = len(breast_cancer_bounds()) + 1
     handle = jobs.start_job(
@@ -325,7 +388,7 @@ def _untrusted_story(
         params={"target": "target", "bounds": breast_cancer_bounds()}, epsilon=AGGREGATE_EPSILON,
         output={"format": "json", "shape": [n], "lower": -1.0, "upper": 1.0}, jobs_dir=work / "jobs",
     )  # fmt: skip
-    say(f"researcher runs its own logistic regression (a bundle nobody vetted), job {handle.job_id}")
+    say(f"runs the published logistic regression (a bundle nobody vetted) on it, job {handle.job_id}")
     final = jobs.wait(handle, poll_s=0.25, timeout=600)
     report.aggregate_job_state = final["state"]
     if final["state"] != "succeeded":

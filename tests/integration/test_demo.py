@@ -43,6 +43,17 @@ def test_demo_json_reports_the_whole_story():
     assert report["audit_ok"] is True
     assert report["audit_summary"].endswith("0 problems, 0 disagreements with the backend: OK")
     assert [int(j, 16) for j in report["result_receipts"]] == [int(report["job_id"], 16)]
+    # The three roles: the owner published three offers and an algorithm, the researcher found all
+    # three in the catalog, the auditor audited both the downloadable and the compute-only dataset.
+    offers = {report["dataset"], report["compute_dataset"], report["aggregate_dataset"]}
+    assert {dataset for dataset, _ in report["found"]} == offers
+    assert report["algorithm_cid"].startswith("bafk") and len(report["algorithm_sha256"]) == 64
+    assert report["download_audit_ok"] is True
+    assert report["download_audit_summary"].endswith("0 disagreements with the backend: OK")
+    backend = report["page_url"].split("/datasets/")[0]
+    assert all(url.startswith(backend + "/") for url in report["pages"].values())
+    downloadable = report["dataset"].rsplit("/", 1)[1]
+    assert report["pages"]["downloadable dataset"] == f"{backend}/datasets/{downloadable}"
 
 
 def test_demo_prints_the_story_and_stops_the_market():
@@ -54,6 +65,14 @@ def test_demo_prints_the_story_and_stops_the_market():
     assert "catalog: a search for 'breast cancer' finds 3 datasets" in result.output
     assert "the model in result/ was produced by job" in result.output
     lines = result.output.strip().splitlines()
-    assert lines[-3] == "local market stopped"
-    assert lines[-2].startswith("audit: ") and lines[-2].endswith("0 disagreements with the backend: OK")
+    acts = ["1. the data owner publishes (dev account 2)", "2. the researcher (dev account 4)"]
+    acts.append("3. the auditor")
+    assert [line for line in lines if line in acts] == acts
+    assert "published an algorithm, logistic_regression: bafk" in result.output
+    assert sum(line.startswith("audit of eip155:31337/0x") for line in lines) == 2
+    stopped = lines.index("local market stopped")
+    assert lines[stopped + 1].startswith("audit: ") and lines[stopped + 1].endswith("with the backend: OK")
+    assert lines[stopped + 2] == "pages of the catalog:"
+    pages = lines[stopped + 3 : -1]
+    assert len(pages) == 6 and all("http://127.0.0.1:" in line for line in pages)
     assert lines[-1].startswith("dataset page: http://127.0.0.1:") and "--keep" in lines[-1]

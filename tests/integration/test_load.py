@@ -25,8 +25,8 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[stack.Sta
     home = tmp_path_factory.mktemp("load")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DATAMARKET_HOME", str(home / "market"))
-        local = stack.up(home / "market")
         try:
+            local = stack.up(home / "market")
             buyers, _ = load.prepare(local, CLIENTS, home)
             provider, backend = (local.services[name].url for name in ("provider", "backend"))
             yield local, load.run(provider, backend, buyers, SECONDS)

@@ -80,8 +80,8 @@ def scaled(tmp_path_factory: pytest.TempPathFactory, ipfs_node) -> Iterator[Scal
             "DATAMARKET_BACKEND_DATABASE_URL": databases[2],
         }.items():
             mp.setenv(name, value)
-        local = stack.up(home)
         try:
+            local = stack.up(home)
             log = (home / "logs" / "worker-2.log").open("wb")
             second = subprocess.Popen(
                 [sys.executable, "-m", "compute_to_data", "--queues", "gpu,cpu", "--concurrency", "1"],
