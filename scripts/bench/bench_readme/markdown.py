@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -24,7 +25,11 @@ def table(header: Sequence[str], rows: Iterable[Sequence[object]], left: int = 1
 
 def fixed(value: float, digits: int = 0) -> str:
     """``value`` with ``digits`` decimals, rounded half up as it was recorded (0.0895 is 0.090, where
-    binary floating point would give 0.089)."""
+    binary floating point would give 0.089). NaN and infinities as Python writes them."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"not a number: {value!r}")
+    if not math.isfinite(value):
+        return str(value)
     return str(Decimal(repr(value)).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from bench_readme import plots
 from bench_readme.document import SECTIONS, render_document
-from bench_readme.markdown import WIDTH, wrap
+from bench_readme.markdown import WIDTH, fixed, wrap
 from bench_readme.results import load
 from bench_readme.section import Section, TemplateError, render
 
@@ -113,7 +113,7 @@ def test_a_file_that_is_not_json_is_named_with_the_reason(tmp_path):
 def test_a_known_file_of_another_shape_is_listed_as_recorded_not_dropped(tmp_path):
     write(tmp_path, "indexer_freshness.json", {**figures.FRESHNESS, "p50_s": "fast"})
     text = section_of(readme(tmp_path), "Catalog freshness")
-    assert "do not have the shape this section reads (ValueError" in text
+    assert "do not have the shape this section reads (TypeError: not a number: 'fast')" in text
     assert "| p50_s | fast |" in text and "| p90_s | 0.627 |" in text
 
 
@@ -188,6 +188,20 @@ def test_matplotlib_draws_the_same_png_from_the_same_figures(tmp_path):
     png = (tmp_path / "a.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     assert png == (tmp_path / "b.png").read_bytes()
+
+
+def test_numbers_round_half_up_as_recorded_and_refuse_what_is_not_a_number():
+    assert [fixed(0.0895, 3), fixed(0.285, 2), fixed(1038.5, 0), fixed(7, 1)] == [
+        "0.090",
+        "0.29",
+        "1039",
+        "7.0",
+    ]
+    assert fixed(float("nan"), 1) == "nan"
+    with pytest.raises(TypeError, match="not a number"):
+        fixed("12", 1)
+    with pytest.raises(TypeError):
+        fixed(True, 1)
 
 
 def test_prose_is_wrapped_and_tables_and_code_are_not():
