@@ -8,13 +8,14 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 NPX := npx --no-install
 
-.PHONY: help install sandbox compile abi lint format test test-unit test-contracts test-python coverage demo bench clean
+.PHONY: help install sandbox compile abi lint format test test-unit test-contracts test-python coverage demo bench bench-report clean
 
 help:
 	@echo "make demo      run the contracts demo on a local anvil (installs what is missing)"
 	@echo "make test      lint, Hardhat tests with coverage, pytest (installs what is missing)"
 	@echo "make test-unit the fast suite for the edit-test loop: no network, no chain (about a minute)"
-	@echo "make bench     benchmarks; figures in bench/results/"
+	@echo "make bench     benchmarks; figures in bench/results/, written up in bench/README.md"
+	@echo "make bench-report  bench/README.md and its plots from the recorded figures (runs no benchmark)"
 	@echo "make abi       recompile and export ABIs into the Python package"
 
 install: node_modules/.installed $(VENV)/.installed sandbox
@@ -85,6 +86,11 @@ bench: install compile
 	$(PY) scripts/bench/slow_clients.py
 	$(PY) scripts/bench/load.py
 	$(PY) scripts/bench/fees_flood.py
+	$(PY) scripts/bench/report.py
+
+# bench/README.md and bench/plots/ from bench/results/; a plot is drawn again only when its figures changed.
+bench-report: $(VENV)/.installed
+	$(PY) scripts/bench/report.py
 
 clean:
 	rm -rf artifacts cache coverage coverage.json .pytest_cache .hypothesis
