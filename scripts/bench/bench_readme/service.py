@@ -130,6 +130,38 @@ def slow_charts(results: Results) -> list[Chart]:
     ]
 
 
+FLOOD_RUNS = {
+    "unlimited": "no limit (before)",
+    "default": "default limit, each worker counting",
+    "default_redis": "default limit, counted in Redis",
+}
+
+
+def flood_fill(results: Results) -> dict[str, str]:
+    r = results["fees_flood.json"]
+    rows = []
+    for key, name in FLOOD_RUNS.items():
+        run = r["runs"].get(key)
+        if run is None:
+            continue
+        other = run["other_client"]
+        rows.append([
+            name, fixed(run["sent_per_s"], 1), fixed(run["served_per_s"], 2),
+            f"{fixed(run['share_429'] * 100, 1)}%",
+            _probe(run, "served_p50_ms") if run.get("served_p50_ms") is not None else NONE,
+            f"{other['served']} of {other['asked']}, p50 {fixed(other['p50_ms'], 1)} ms",
+        ])  # fmt: skip
+    return {
+        "threads": str(r["threads"]),
+        "limit": r["default_fees_limit"],
+        "machine": machines.describe(r),
+        "table": table(
+            ["run", "sent per s", "quotes served per s", "answered 429", "served p50", "the other client"],
+            rows,
+        ),
+    }
+
+
 SECTIONS = (
     Section(
         template="load",
@@ -148,5 +180,13 @@ SECTIONS = (
         measures="/healthz latency while clients trickle their requests, sync against gevent workers",
         fill=slow_fill,
         charts=slow_charts,
+    ),
+    Section(
+        template="fees_flood",
+        title="A flood of fee quotes",
+        script="scripts/bench/fees_flood.py",
+        results=("fees_flood.json",),
+        measures="one client flooding POST /api/v1/fees, without and with rate limits",
+        fill=flood_fill,
     ),
 )
