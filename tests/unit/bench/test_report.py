@@ -103,10 +103,10 @@ def test_a_file_no_section_knows_gets_a_section_of_its_top_level_figures(tmp_pat
 
 
 def test_a_file_that_is_not_json_is_named_with_the_reason(tmp_path):
-    (tmp_path / "fees_flood.json").write_text("{not json")
+    (tmp_path / "made_up.json").write_text("{not json")
     (tmp_path / "gas.json").write_text("[1, 2")
     text = readme(tmp_path)
-    assert "`bench/results/fees_flood.json` is not JSON (" in section_of(text, "fees_flood")
+    assert "`bench/results/made_up.json` is not JSON (" in section_of(text, "made_up")
     assert "Not readable: `gas.json` (not JSON (" in section_of(text, "Gas")
 
 
