@@ -19,7 +19,8 @@ ProviderError (DatamarketError)
 ├── NotFound                   404  order_not_found, unknown_dataset, metrics_off
 ├── Conflict                   409  order_pending
 ├── OrderExpired               410  order_expired
-├── Unprocessable              422  nonce_in_future, metadata_invalid
+├── Unprocessable              422  nonce_in_future, metadata_invalid, dataset_too_large (POST /compute:
+│                                   the document's declared size is over max_dataset_bytes)
 └── Unavailable                503  quote_nonce_unavailable, no_worker, queue_full, broker_unavailable
 
 Errors of the kernel, mapped here too:
