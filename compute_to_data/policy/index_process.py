@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from datamarket.errors import DatamarketError
+from datamarket.jobs.dataset_size import RAW_INDEX_MEMORY_MB
 
 from . import index_file
 from .limits import PolicyLimits
@@ -84,7 +85,7 @@ class IndexLimits:
     """What the child may use: address space (bytes) and CPU seconds; the wall clock gets twice the
     CPU time and 10 s more (a busy machine), after which the child is killed."""
 
-    memory_bytes: int = 4096 * MIB
+    memory_bytes: int = RAW_INDEX_MEMORY_MB * MIB
     cpu_s: int = 300
 
     @property
