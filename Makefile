@@ -77,6 +77,7 @@ bench: install compile
 	$(PY) scripts/bench/data_path.py
 	$(PY) scripts/bench/job_start.py
 	$(PY) scripts/bench/sandbox_overhead.py
+	$(PY) scripts/bench/raw_index.py
 	$(PY) scripts/bench/dp_utility.py
 	$(PY) scripts/bench/sample_aggregate_utility.py
 	$(PY) scripts/bench/gpu_train.py

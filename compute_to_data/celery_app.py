@@ -38,8 +38,10 @@ class Worker:
     def __init__(self, settings: WorkerSettings, app: Celery, queues: tuple[str, ...]) -> None:
         from compute_to_data import receipts, runner, sandbox
         from compute_to_data.leases import LeaseKeeper
+        from compute_to_data.policy import index_process
         from datamarket.chain.reader import Web3ChainReader
         from datamarket.crypto.keys import KeyStore
+        from datamarket.jobs.dataset_size import max_dataset_bytes
         from datamarket.jobs.store import JobStore
         from datamarket.storage import open_store
 
@@ -80,11 +82,17 @@ class Worker:
             aggregate_slot_s=float(settings.job_aggregate_slot_s),
             published_algorithms=settings.published_algorithms,
             max_metadata_bytes=settings.max_metadata_bytes,
+            index_limits=index_process.IndexLimits(
+                memory_bytes=settings.raw_index_memory_mb * 1024 * 1024, cpu_s=settings.raw_index_time_s
+            ),
+            max_dataset_bytes=max_dataset_bytes(settings.raw_index_memory_mb),
             gpus=gpus,
             # On a queue this worker serves (a gpu-only worker must post too).
             on_final=lambda job_id: schedule_receipts(app, settings.receipt_batch_delay_s, queues[0]),
         )
         self.poster = receipts.ReceiptPoster(self.jobs, settings)
+        self._index_process = index_process
+        index_process.prestart()  # the first job's raw-row index need not wait for its libraries
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sweep_loop, name="job-sweeper", daemon=True)
         self._thread.start()
@@ -119,6 +127,7 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
         self.leases.stop()
+        self._index_process.close()
 
 
 _worker: Worker | None = None

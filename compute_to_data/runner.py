@@ -23,7 +23,7 @@ import shutil
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from hashlib import sha256
 from pathlib import Path
@@ -34,6 +34,7 @@ from datamarket.chain.reader import ChainReader
 from datamarket.crypto import keys, stream
 from datamarket.crypto.contexts import COMPUTE_OFFERS, content_context, result_context
 from datamarket.errors import ChainUnavailable, DatamarketError
+from datamarket.jobs.dataset_size import DEFAULT_MAX_DATASET_BYTES
 from datamarket.jobs.store import (
     CANCELLED,
     CHECKING,
@@ -51,6 +52,7 @@ from datamarket.metadata.resolve import DatasetDocument, DocumentCache, Document
 from datamarket.storage.base import ChunkReader, ContentStore, StorageError, StoreUnavailable, cat_bytes
 
 from . import failures, policy, sample_aggregate, sandbox
+from .policy import index_process
 
 log = logging.getLogger("datamarket.compute")
 
@@ -165,6 +167,10 @@ class WorkerContext:
     gpus: GpuPool = field(default_factory=GpuPool)
     python: Path | None = None
     policy_limits: policy.PolicyLimits = field(default_factory=policy.PolicyLimits)
+    #: The child process that builds the raw-row index: its memory and CPU time.
+    index_limits: index_process.IndexLimits = field(default_factory=index_process.IndexLimits)
+    #: The largest dataset (declared ciphertext size) staged; its content is read up to that size.
+    max_dataset_bytes: int = DEFAULT_MAX_DATASET_BYTES
     #: Called with the job id when a job ends (the worker schedules the receipts' batch).
     on_final: Callable[[str], None] = lambda job_id: None
 
@@ -260,7 +266,7 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
     doc, files = stage_data(ctx, job, data_dir)
     if sample_aggregate.applies(ctx, job, doc):  # an untrusted algorithm: docs/privacy.md
         return sample_aggregate.run(ctx, job, workdir, doc, files, cancel)
-    index = policy.RawIndex.from_files(files)
+    index = build_raw_index(ctx, files, workdir, cancel)
     stage_algorithm(ctx, job, job_dir / "algorithm", doc)
     device = "cuda" if job.environment == "gpu" else "cpu"
     service = doc.service(job.service_id) or {}
@@ -328,8 +334,38 @@ def _attempt(ctx: WorkerContext, job: Job, workdir: Path, cancel: threading.Even
     }
 
 
+def build_raw_index(
+    ctx: WorkerContext, files: list[Path], workdir: Path, cancel: threading.Event
+) -> policy.RawIndex:
+    """The output policy's raw-row index of the staged files, built in a capped child process."""
+    try:
+        return index_process.build_index(
+            files, workdir, limits=ctx.index_limits, policy_limits=ctx.policy_limits, cancel=cancel
+        )
+    except index_process.IndexBuildCancelled:
+        raise Stopped from None
+    except index_process.IndexBuildError as exc:
+        raise JobFailure(exc.code, exc.message) from None
+
+
+class _LongerThanDeclared(Exception):
+    """The store gave more bytes than the dataset's document declares."""
+
+
+def _at_most(chunks: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    """``chunks`` while they total at most ``limit`` bytes; :class:`_LongerThanDeclared` before the
+    first chunk that goes beyond (so no byte past ``limit`` is passed on, nor read further)."""
+    seen = 0
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise _LongerThanDeclared
+        yield chunk
+
+
 def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> tuple[DatasetDocument, list[Path]]:
-    """Decrypt the dataset's file into ``data_dir`` (a tmpfs sized to it)."""
+    """Decrypt the dataset's file into ``data_dir`` (a tmpfs sized to it), reading no more than the
+    declared size, itself at most ``max_dataset_bytes``."""
     record = ctx.chain.dataset(job.datatoken)
     if record is None:
         raise JobFailure("unknown_dataset", "the dataset is no longer on the market")
@@ -337,6 +373,13 @@ def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> tuple[DatasetDoc
         ctx.chain, ctx.store, job.datatoken, record, max_bytes=ctx.max_metadata_bytes
     )
     entry = doc.file
+    declared = int(entry["size"])  # the ciphertext's; the document is checked to match plaintext_size
+    if declared > ctx.max_dataset_bytes:
+        raise JobFailure(
+            "dataset_too_large",
+            "the dataset is larger than this provider's workers take for compute",
+            details={"size": declared, "max_dataset_bytes": ctx.max_dataset_bytes},
+        )
     sandbox.prepare_output(data_dir, int(entry["plaintext_size"]) + (1 << 20))
     # Bound to the dataset the job was ordered for: a wrap copied from another dataset fails here,
     # before any byte is decrypted or the algorithm starts. Either offer may run jobs; the document
@@ -354,7 +397,7 @@ def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> tuple[DatasetDoc
     target = data_dir / data_file_name(entry.get("content_type", ""))
     try:
         stream.decrypt_to_path(
-            ChunkReader(ctx.store.cat(entry["cid"])),
+            ChunkReader(_at_most(ctx.store.cat(entry["cid"]), declared)),
             target,
             content_key,
             expected_sha256=entry["plaintext_sha256"],
@@ -362,6 +405,10 @@ def stage_data(ctx: WorkerContext, job: Job, data_dir: Path) -> tuple[DatasetDoc
     except stream.DecryptionError:
         raise JobFailure(
             "data_corrupted", "the dataset's ciphertext does not decrypt to its published hash"
+        ) from None
+    except _LongerThanDeclared:
+        raise JobFailure(
+            "dataset_too_large", "the dataset's content is longer than its document declares"
         ) from None
     finally:
         del content_key

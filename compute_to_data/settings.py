@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from datamarket.config import integer, number, path, positive_up_to, setting, within
 from datamarket.errors import ConfigError
+from datamarket.jobs.dataset_size import RAW_INDEX_MEMORY_MB
 from datamarket.node_settings import NodeSettings
 
 WORKER_TABLE = "worker"
@@ -37,6 +38,11 @@ class WorkerSettings(NodeSettings):
     job_max_attempts: int = setting(2, parse=integer, check=within(1, 101))
     #: Receipts wait this long (seconds) for others to share their transaction.
     receipt_batch_delay_s: float = setting(2.0, parse=number, check=positive_up_to(3600))
+    #: The child process that builds a job's raw-row index (the output policy's) before the run: its
+    #: address space (MiB) and CPU seconds. Datasets of up to 1/64 of the memory are staged
+    #: (``datamarket.jobs.dataset_size``); raise the provider's ``max_dataset_bytes`` with it.
+    raw_index_memory_mb: int = setting(RAW_INDEX_MEMORY_MB, parse=integer, check=within(512, 1024 * 1024 + 1))
+    raw_index_time_s: int = setting(300, parse=integer, check=within(1, 86400 + 1))
     #: An empty cgroup v2 folder delegated to the worker, where its own cgroup holds processes (a
     #: container's, a service's); default: ``datamarket/`` under the worker's own cgroup.
     sandbox_cgroup: Path | None = setting(None, parse=path)

@@ -19,7 +19,8 @@ ProviderError (DatamarketError)
 ├── NotFound                   404  order_not_found, unknown_dataset, metrics_off
 ├── Conflict                   409  order_pending
 ├── OrderExpired               410  order_expired
-├── Unprocessable              422  metadata_invalid
+├── Unprocessable              422  metadata_invalid, dataset_too_large (POST /compute: the document's
+│                                   declared size is over max_dataset_bytes)
 ├── TooManyRequests            429  consumer_queue_full (Retry-After)
 └── Unavailable                503  quote_nonce_unavailable, no_worker, broker_unavailable,
                                     queue_full and dataset_queue_full (Retry-After)

@@ -68,6 +68,7 @@ from datamarket.jobs.store import (
 from datamarket.metadata import declarations
 from provider.access import AccessBody, authenticate, authorize, nonce_window, parse_proof
 from provider.context import ProviderContext, current, json_body
+from provider.dataset_size import check_dataset_size
 from provider.errors import Conflict, Forbidden, NotFound, TooManyRequests, Unavailable, Unprocessable
 
 log = logging.getLogger("provider.jobs")
@@ -180,6 +181,7 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     req: ComputeRequest = access.request  # type: ignore[assignment]
     authenticate(ctx, access, verify=verify_compute_signature)
     doc = authorize(ctx, req, access.allowlist_proof, kind="compute")  # type: ignore[arg-type]
+    check_dataset_size(doc, ctx.settings.max_dataset_bytes)
     service = doc.service(req.service_id)
     assert service is not None  # authorize checked it
     algorithm, algorithm_hash, needs_epsilon = algorithm_of(job, service, ctx)

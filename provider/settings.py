@@ -30,6 +30,7 @@ from datamarket.config import (
     url_schemes,
     within,
 )
+from datamarket.jobs.dataset_size import DEFAULT_MAX_DATASET_BYTES
 from datamarket.node_settings import NodeSettings
 
 ENV_PREFIX = NodeSettings.ENV_PREFIX
@@ -85,6 +86,10 @@ class ProviderSettings(NodeSettings):
     #: (503 ``dataset_queue_full``), so that one buyer or one dataset cannot fill the whole queue.
     max_pending_jobs_per_consumer: int = setting(10, parse=integer, check=within(1, 1_000_000))
     max_pending_jobs_per_dataset: int = setting(25, parse=integer, check=within(1, 1_000_000))
+    #: The largest dataset (its document's declared ``size``) a compute job may be submitted for;
+    #: larger ones get 422 ``dataset_too_large``. Default: what the workers' default raw-row index
+    #: memory takes (``datamarket.jobs.dataset_size``).
+    max_dataset_bytes: int = setting(DEFAULT_MAX_DATASET_BYTES, parse=integer, check=within(1, 2**63))
     #: The bearer token ``GET /metrics`` asks for (the counts say how much business the provider
     #: does); None: ``/metrics`` is off.
     metrics_token: Secret | None = setting(None, parse=secret, check=_metrics_token, masked=True)

@@ -1,8 +1,9 @@
 """The output policy: whether a finished job's outputs (and logs) may be released (docs/compute.md).
 
 The package: ``limits`` (caps, file types, the verdict), ``tokens`` and ``hashing`` (what the
-raw-row scan compares), ``raw_index`` (the index of the inputs and the scan) and ``outputs`` (the
-policy itself, the manifest and the output hash).
+raw-row scan compares), ``raw_index`` (the index of the inputs and the scan), ``index_process`` and
+``index_file`` (the index built in a child process capped in memory and time, handed back as a file)
+and ``outputs`` (the policy itself, the manifest and the output hash).
 
 :func:`check_outputs` walks the job's ``/out`` and returns a :class:`Verdict`. The first violation
 found wins (files in sorted path order, then the epsilon declaration, then the logs); a rejected
@@ -28,7 +29,8 @@ File rules
 
 The raw-row scan
 ----------------
-:class:`RawIndex` is built on the host from the job's decrypted input files before the run. CSV/TSV
+:class:`RawIndex` is built on the host from the job's decrypted input files before the run (the
+worker builds it in a capped child process: ``index_process``). CSV/TSV
 (and Parquet, JSON Lines) files are tables whose cells are all read as strings; any other text file
 is one column whose rows are its non-empty lines; binary files are skipped.
 

@@ -80,10 +80,14 @@ class _HashTable:
     """Sorted 64-bit hashes (each with a reference) behind a bitmap of their top bits, so that most
     needles are dismissed by one gather before the binary search."""
 
-    def __init__(self, hashes: np.ndarray, refs: np.ndarray) -> None:
-        order = np.argsort(hashes, kind="stable")
-        self.hashes = hashes[order]
-        self.refs = refs[order]
+    def __init__(self, hashes: np.ndarray, refs: np.ndarray, *, presorted: bool = False) -> None:
+        """``presorted``: ``hashes`` and ``refs`` are already in order (another table's arrays)."""
+        if presorted:
+            self.hashes, self.refs = hashes, refs
+        else:
+            order = np.argsort(hashes, kind="stable")
+            self.hashes = hashes[order]
+            self.refs = refs[order]
         bits = min(26, max(16, math.ceil(math.log2(max(len(hashes), 1) * 16))))
         self.shift = _U64(64 - bits)
         self.bitmap = np.zeros(1 << bits, dtype=bool)

@@ -692,6 +692,8 @@ def _read_table(path: Path, max_rows: int) -> pd.DataFrame | None:
             return pd.read_parquet(path).head(max_rows).astype(str)
         if suffix in (".jsonl", ".ndjson"):
             return pd.read_json(path, lines=True, dtype=False, nrows=max_rows).astype(str)
+    except MemoryError:  # out of memory is no reason to take the table for text: the build fails
+        raise
     except Exception:  # unreadable as a table: indexed as text lines instead
         return None
     return None
