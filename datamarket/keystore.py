@@ -1,5 +1,5 @@
-"""Encrypted key files: the Web3 Secret Storage (version 3) JSON that geth, clef, foundry's ``cast wallet``,
-MetaMask's export and eth-account's ``Account.encrypt`` write.
+"""Encrypted key files: the Web3 Secret Storage (version 3) JSON that geth, clef, foundry's ``cast wallet``
+and eth-account's ``Account.encrypt`` write, and that wallets such as MetaMask import.
 
 A keystore is read like a key file: it must be a regular file that only its owner may read or write
 (mode 0600), of at most :data:`MAX_KEYSTORE_BYTES`. Its key derivation must be scrypt or PBKDF2 within
