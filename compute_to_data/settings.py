@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from datamarket.config import integer, number, path, positive_up_to, setting, within
 from datamarket.errors import ConfigError
 from datamarket.jobs.dataset_size import RAW_INDEX_MEMORY_MB
-from datamarket.node_settings import NodeSettings
+from datamarket.node_settings import KEY_INPUTS, NodeSettings
 
 WORKER_TABLE = "worker"
 
@@ -59,8 +59,7 @@ class WorkerSettings(NodeSettings):
         if not isinstance(own, dict):
             raise ConfigError(f"[{WORKER_TABLE}]: must be a table")
         shared = {k: v for k, v in values.items() if k in cls.own_fields(NodeSettings)}
-        if "private_key_file" in values:
-            shared["private_key_file"] = values["private_key_file"]
+        shared.update({k: v for k, v in values.items() if k in KEY_INPUTS})
         return {**shared, **own}
 
 

@@ -284,7 +284,7 @@ class Settings:
         if config_file:
             values.update(cls.from_toml(read_toml(Path(config_file), cls.TITLE)))
         for name in (*cls.specs(), *cls.extra_inputs()):
-            raw = env.get(cls.env_name(name) if name in cls.specs() else cls.ENV_PREFIX + name.upper())
+            raw = env.get(cls.input_env_name(name))
             if raw is not None and raw != "":
                 values[name] = raw
         return cls.from_mapping(values)
@@ -293,6 +293,11 @@ class Settings:
     def extra_inputs(cls) -> tuple[str, ...]:
         """Inputs that are not fields (for example a file to read a field from)."""
         return ()
+
+    @classmethod
+    def input_env_name(cls, name: str) -> str:
+        """The environment variable of a field or an extra input (default: this class's prefix)."""
+        return cls.env_name(name) if name in cls.specs() else cls.ENV_PREFIX + name.upper()
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> dict[str, Any]:
@@ -340,11 +345,17 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
 
 def read_key_file(path: Path, name: str = "private_key_file") -> Secret:
     """A key from a file that only its owner may read."""
+    return Secret(read_owner_only(path, name).strip())
+
+
+def read_owner_only(path: Path, name: str) -> str:
+    """The text of a file that only its owner may read or write (a key, a password), named ``name``
+    in errors."""
     try:
         if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(f"{name}: readable by group or others; set its mode to 0600")
-        return Secret(path.read_text().strip())
-    except OSError:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError):
         raise ConfigError(f"{name}: cannot be read") from None
 
 
@@ -363,6 +374,7 @@ __all__ = [
     "path",
     "positive_up_to",
     "read_key_file",
+    "read_owner_only",
     "read_toml",
     "secret",
     "setting",

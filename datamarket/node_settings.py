@@ -6,9 +6,12 @@ store, job database and broker, so these settings are declared once, here, and r
 (``provider.settings.ProviderSettings``) and the worker (``compute_to_data.settings.WorkerSettings``)
 each add their own.
 
-The wallet key comes from ``DATAMARKET_PROVIDER_PRIVATE_KEY`` or from a file named by
-``private_key_file`` (mode 0600); a TOML file may not hold the key itself. It is kept in a
-:class:`~datamarket.config.Secret`, so logging the settings shows no key.
+The wallet key comes from exactly one of ``DATAMARKET_PROVIDER_PRIVATE_KEY``, a file named by
+``private_key_file`` (mode 0600) or an encrypted keystore named by ``private_key_keystore`` (mode 0600,
+see :mod:`datamarket.keystore`), whose password is ``DATAMARKET_PROVIDER_PRIVATE_KEY_KEYSTORE_PASSWORD``
+or the content of ``private_key_keystore_password_file`` (mode 0600). A TOML file may hold neither the
+key nor the password. The key is kept in a :class:`~datamarket.config.Secret`, so logging the settings
+shows no key; the password is not kept at all.
 """
 
 from __future__ import annotations
@@ -40,6 +43,21 @@ from datamarket.config import (
     within,
 )
 from datamarket.errors import ConfigError
+from datamarket.keystore import decrypt_keystore, read_password_file
+
+#: Inputs that are no fields: where the key comes from (all but ``private_key`` itself), read by every
+#: class deriving from NodeSettings under ``DATAMARKET_PROVIDER_*`` and the file's top level.
+KEY_INPUTS = (
+    "private_key_file",
+    "private_key_keystore",
+    "private_key_keystore_password",
+    "private_key_keystore_password_file",
+)
+#: The key's sources: exactly one is set.
+KEY_SOURCES = ("private_key", "private_key_file", "private_key_keystore")
+_PASSWORD_INPUTS = ("private_key_keystore_password", "private_key_keystore_password_file")
+#: Never in a TOML file: the key and the keystore's password.
+_NOT_IN_FILES = {"private_key": "private_key_file", "private_key_keystore_password": "..._password_file"}
 
 _PRIVATE_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 _RPC_URL = url_schemes("http", "https", "ws", "wss", what="an http(s) or ws(s) URL")
@@ -129,22 +147,69 @@ class NodeSettings(Settings):
 
     @classmethod
     def extra_inputs(cls) -> tuple[str, ...]:
-        return ("private_key_file",)
+        return KEY_INPUTS
+
+    @classmethod
+    def input_env_name(cls, name: str) -> str:
+        if name in KEY_INPUTS:
+            return NodeSettings.ENV_PREFIX + name.upper()
+        return super().input_env_name(name)
 
     @classmethod
     def prepare(cls, values: dict[str, Any], problems: list[str]) -> None:
-        key_file = values.pop("private_key_file", None)
-        if key_file is not None and "private_key" not in values:
-            try:
-                values["private_key"] = read_key_file(Path(key_file))
-            except ConfigError as exc:
-                problems.append(exc.message)
+        inputs = {name: values.pop(name) for name in KEY_INPUTS if name in values}
+        try:
+            key = _key_from(inputs, has_key="private_key" in values)
+        except ConfigError as exc:
+            problems.append(exc.message)
+            # Stands in for the key that could not be read, so that it is not also called missing;
+            # the problem above stops the load before any check sees it.
+            values["private_key"] = Secret("")
+            return
+        if key is not None:
+            values["private_key"] = key
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> dict[str, Any]:
-        if "private_key" in data:
-            raise ConfigError("private_key: not allowed in the config file; use private_key_file")
+        for name, instead in _NOT_IN_FILES.items():
+            if name in data:
+                raise ConfigError(f"{name}: not allowed in the config file; use {instead}")
         return dict(data)
 
 
-__all__ = ["NodeSettings"]
+def _key_from(inputs: dict[str, Any], *, has_key: bool) -> Secret | None:
+    """The key that a key file or a keystore holds (None: neither is set)."""
+    sources = [name for name in KEY_SOURCES if name in inputs or (name == "private_key" and has_key)]
+    if len(sources) > 1:
+        raise ConfigError(f"{', '.join(sources)}: set one key source, not {len(sources)}")
+    passwords = [n for n in _PASSWORD_INPUTS if n in inputs]
+    if sources != ["private_key_keystore"]:
+        if passwords:
+            raise ConfigError(f"{passwords[0]}: set without private_key_keystore")
+        if sources == ["private_key_file"]:
+            return read_key_file(_path(inputs, "private_key_file"))
+        return None
+    if len(passwords) != 1:
+        raise ConfigError(
+            "private_key_keystore: needs one of private_key_keystore_password and "
+            "private_key_keystore_password_file"
+        )
+    if passwords == ["private_key_keystore_password"]:
+        password = inputs["private_key_keystore_password"]
+        if not isinstance(password, str):
+            raise ConfigError("private_key_keystore_password: not a valid value")
+        secret_password = Secret(password)
+    else:
+        name = "private_key_keystore_password_file"
+        secret_password = read_password_file(_path(inputs, name), name)
+    return decrypt_keystore(_path(inputs, "private_key_keystore"), secret_password, "private_key_keystore")
+
+
+def _path(inputs: dict[str, Any], name: str) -> Path:
+    try:
+        return path(inputs[name])
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: not a valid value") from None
+
+
+__all__ = ["KEY_INPUTS", "KEY_SOURCES", "NodeSettings"]

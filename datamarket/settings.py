@@ -4,8 +4,15 @@ Sources, later ones winning: the local market's ``stack.json`` (when ``datamarke
 optional TOML file (``DATAMARKET_CONFIG``), then environment variables ``DATAMARKET_RPC_URL``,
 ``DATAMARKET_MARKET``, ``DATAMARKET_MARKET_DEPLOY_BLOCK``, ``DATAMARKET_STORE``,
 ``DATAMARKET_PROVIDER_URL``, ``DATAMARKET_PAYMENT_TOKEN``, ``DATAMARKET_PRIVATE_KEY``,
-``DATAMARKET_PIN_SERVICE_URL`` and ``DATAMARKET_PIN_SERVICE_TOKEN``. The private key and the pinning
-service's token are never printed: ``repr`` masks them (the token is a :class:`~datamarket.config.Secret`).
+``DATAMARKET_KEYSTORE``, ``DATAMARKET_KEYSTORE_PASSWORD``, ``DATAMARKET_KEYSTORE_PASSWORD_FILE``,
+``DATAMARKET_PIN_SERVICE_URL`` and ``DATAMARKET_PIN_SERVICE_TOKEN``. The private key, the keystore's
+password and the pinning service's token are never printed: ``repr`` masks them (the password and the
+token are :class:`~datamarket.config.Secret` s).
+
+The signing key is ``DATAMARKET_PRIVATE_KEY`` or an encrypted keystore (``DATAMARKET_KEYSTORE``, mode
+0600, :mod:`datamarket.keystore`) with its password in ``DATAMARKET_KEYSTORE_PASSWORD`` or in the file
+``DATAMARKET_KEYSTORE_PASSWORD_FILE`` (mode 0600); never both. The keystore is decrypted when a
+command first signs, once per process.
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ _ENV = {
     "provider_url": "DATAMARKET_PROVIDER_URL",
     "payment_token": "DATAMARKET_PAYMENT_TOKEN",
     "private_key": "DATAMARKET_PRIVATE_KEY",
+    "keystore": "DATAMARKET_KEYSTORE",
+    "keystore_password": "DATAMARKET_KEYSTORE_PASSWORD",
+    "keystore_password_file": "DATAMARKET_KEYSTORE_PASSWORD_FILE",
     "pin_service_url": "DATAMARKET_PIN_SERVICE_URL",
     "pin_service_token": "DATAMARKET_PIN_SERVICE_TOKEN",
 }
@@ -47,6 +57,10 @@ class ClientSettings:
     #: The block the market was deployed in: where reading its history starts (``datamarket audit``).
     market_deploy_block: int = 0
     private_key: str = field(default="", repr=False)
+    #: An encrypted keystore (Web3 Secret Storage) and its password, or the file holding it.
+    keystore: str = ""
+    keystore_password: Secret | None = None
+    keystore_password_file: str = ""
     #: A remote pinning service (the IPFS Pinning Service API) and its access token (``datamarket pin``).
     pin_service_url: str = ""
     pin_service_token: Secret | None = None
@@ -67,20 +81,55 @@ class ClientSettings:
             raise ConfigError(f"market {self.market!r} is not a checksummed address")
         return self
 
+    @property
+    def has_key(self) -> bool:
+        """Whether a signing key is configured (a private key or a keystore)."""
+        return bool(self.private_key or self.keystore)
+
     def account(self, dev_index: int | None = None) -> LocalAccount:
-        """The signing account: a public dev account by index (local chain only), else the key."""
+        """The signing account: a public dev account by index (local chain only), else the key (the
+        keystore's, decrypted once per process)."""
         if dev_index is not None:
             if self.chain_id != DEV_CHAIN_ID:
                 raise ConfigError(
                     "--account picks a public dev account, which exists only on the local chain"
                 )
             return dev_account(dev_index)
+        if self.keystore:
+            return Account.from_key(self._keystore_key().reveal())
         if not self.private_key:
-            raise ConfigError("no account: set DATAMARKET_PRIVATE_KEY or pass --account N on the local chain")
+            raise ConfigError(
+                "no account: set DATAMARKET_KEYSTORE or DATAMARKET_PRIVATE_KEY, "
+                "or pass --account N on the local chain"
+            )
         try:
             return Account.from_key(self.private_key)
         except (ValueError, TypeError):
             raise ConfigError("DATAMARKET_PRIVATE_KEY is not a valid private key") from None
+
+    def _keystore_key(self) -> Secret:
+        from datamarket.keystore import decrypt_keystore, read_password_file
+
+        password = self.keystore_password
+        if password is None:
+            name = _ENV["keystore_password_file"]
+            password = read_password_file(Path(self.keystore_password_file).expanduser(), name)
+        return decrypt_keystore(Path(self.keystore).expanduser(), password, _ENV["keystore"])
+
+    def key_source_problem(self) -> str | None:
+        """What is wrong with the key's settings, by name: two sources, or a keystore password that
+        is missing, doubled or without a keystore."""
+        if self.private_key and self.keystore:
+            return "set one key source: DATAMARKET_PRIVATE_KEY or DATAMARKET_KEYSTORE, not both"
+        passwords = [_ENV[n] for n in ("keystore_password", "keystore_password_file") if getattr(self, n)]
+        if passwords and not self.keystore:
+            return f"{passwords[0]} is set without DATAMARKET_KEYSTORE"
+        if self.keystore and len(passwords) != 1:
+            return (
+                "DATAMARKET_KEYSTORE needs its password in one of DATAMARKET_KEYSTORE_PASSWORD and "
+                "DATAMARKET_KEYSTORE_PASSWORD_FILE"
+            )
+        return None
 
 
 def client_home(environ: dict[str, str] | None = None) -> Path:
@@ -116,6 +165,11 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
         unknown = set(values) - {f.name for f in fields(ClientSettings)}
         if unknown:
             raise ConfigError(f"unknown settings in {config}: {', '.join(sorted(unknown))}")
+        if "keystore_password" in values:
+            raise ConfigError("keystore_password: not allowed in the settings file; use a password file")
+        for name in ("keystore", "keystore_password_file"):
+            if name in values and not isinstance(values[name], str):
+                raise ConfigError(f"{name} must be a string")
         settings = replace(settings, **_secret_token(values))
     overrides = {name: environment.get(var, environ) for name, var in _ENV.items()}
     overrides = {name: value for name, value in overrides.items() if value}
@@ -127,7 +181,13 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
     if "rpc_url" in overrides and overrides["rpc_url"] != settings.rpc_url:
         # Another node than the local market's: its chain is unknown until asked, never assumed local.
         overrides["chain_id"] = 0
-    return replace(settings, **_secret_token(overrides))
+    if "keystore_password" in overrides:
+        overrides["keystore_password"] = Secret(overrides["keystore_password"])
+    settings = replace(settings, **_secret_token(overrides))
+    problem = settings.key_source_problem()
+    if problem:
+        raise ConfigError(problem)
+    return settings
 
 
 def _secret_token(values: dict) -> dict:

@@ -33,6 +33,7 @@ from datamarket.chain.devchain import DEV_CHAIN_ID, DevChain, dev_account, free_
 from datamarket.chain.market import Market, deploy_test_token, mint_test_token
 from datamarket.config import mask_url
 from datamarket.errors import DatamarketError
+from datamarket.node_settings import KEY_INPUTS, NodeSettings
 from datamarket.settings import client_home
 
 PROVIDER_ACCOUNT = 3
@@ -333,6 +334,9 @@ def provider_env(stack: Stack) -> dict[str, str]:
     Redis where ``DATAMARKET_BROKER_URL`` names one, else the embedded SQLite broker."""
     broker = environment.get("DATAMARKET_BROKER_URL")
     return {
+        # The local provider signs with its dev key: another key source in the caller's environment
+        # (a real provider's keystore) is not its, and would make two.
+        **dict.fromkeys((NodeSettings.input_env_name(name) for name in KEY_INPUTS), ""),
         **({"DATAMARKET_PROVIDER_BROKER_URL": broker} if broker else {}),
         "DATAMARKET_PROVIDER_DATA_DIR": str(stack.path / "provider"),
         "DATAMARKET_PROVIDER_SERVICES": "download,compute",

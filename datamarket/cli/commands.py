@@ -25,6 +25,7 @@ _COMMANDS = {
     "store": "datamarket.storage.cli:store",
     "pin": "datamarket.cli.pins:pin",
     "audit": "datamarket.cli.audit:audit",
+    "market": "datamarket.cli.market:market",
 }
 
 

@@ -13,7 +13,7 @@ CONSUMER = 4
 
 account_option = click.option(
     "--account", "dev_index", type=int, default=None,
-    help="Sign with public dev account N of the local chain (default: DATAMARKET_PRIVATE_KEY).",
+    help="Sign with public dev account N of the local chain (default: the configured key).",
 )  # fmt: skip
 
 
@@ -45,7 +45,7 @@ def on_local_market() -> bool:
     from datamarket.settings import load_settings
 
     settings = load_settings()
-    return not settings.private_key and settings.chain_id == DEV_CHAIN_ID
+    return not settings.has_key and settings.chain_id == DEV_CHAIN_ID
 
 
 __all__ = ["CONSUMER", "PUBLISHER", "account_option", "connect", "on_local_market", "signer"]

@@ -22,9 +22,12 @@ from tests.conftest import World
 METRICS_TOKEN = "test-metrics-token-0123456789"
 
 
-def provider_env(anvil: DevChain, world: World, folder: Path, account: LocalAccount) -> tuple[dict, Path]:
+def provider_env(
+    anvil: DevChain, world: World, folder: Path, account: LocalAccount, key_env: dict[str, str] | None = None
+) -> tuple[dict, Path]:
     """The environment and config file of a provider signing with ``account`` (a public dev key),
-    with its data under ``folder``."""
+    with its data under ``folder``. ``key_env``: variables set last, naming another source of that key
+    than a key file (a keystore)."""
     folder.mkdir(parents=True, exist_ok=True)
     key_file = folder / "provider.key"
     key_file.write_text(account.key.hex())
@@ -40,6 +43,9 @@ def provider_env(anvil: DevChain, world: World, folder: Path, account: LocalAcco
         "DATAMARKET_PROVIDER_STORE": str(folder / "store"),
         "DATAMARKET_PROVIDER_METRICS_TOKEN": METRICS_TOKEN,
     }
+    if key_env is not None:
+        del env["DATAMARKET_PROVIDER_PRIVATE_KEY_FILE"]
+        env.update(key_env)
     return env, config
 
 
@@ -56,11 +62,17 @@ def provider_cli_json(env: dict, *args: str) -> dict:
 
 @contextmanager
 def serve_provider(
-    anvil: DevChain, world: World, folder: Path, account: LocalAccount, *, store: Path | None = None
+    anvil: DevChain,
+    world: World,
+    folder: Path,
+    account: LocalAccount,
+    *,
+    store: Path | None = None,
+    key_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Serve a provider (two gunicorn workers) until the block ends; its base URL. ``store``: the
-    content store folder to share with the test (default: its own)."""
-    env, config = provider_env(anvil, world, folder, account)
+    content store folder to share with the test (default: its own); ``key_env``: see provider_env."""
+    env, config = provider_env(anvil, world, folder, account, key_env)
     if store is not None:
         env["DATAMARKET_PROVIDER_STORE"] = str(store)
     port = free_port()

@@ -23,6 +23,7 @@ def code_variables() -> set[str]:
     names = set(environment.VARIABLES)
     for cls in (ProviderSettings, WorkerSettings, BackendSettings):
         names |= {cls.env_name(name) for name in cls.specs()}
+        names |= {cls.input_env_name(name) for name in cls.extra_inputs()}
         names.add(cls.CONFIG_ENV)
     return names
 
