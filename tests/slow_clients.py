@@ -52,6 +52,21 @@ def trickling(url: str, path: str, clients: int, *, every_s: float = 1.0) -> Ite
             s.close()
 
 
+def still_waiting(sock: socket.socket) -> bool:
+    """Whether the server still holds ``sock``'s connection open, answering nothing yet (it has
+    neither answered, say with a refusal, nor closed)."""
+    sock.setblocking(False)
+    try:
+        sock.recv(1, socket.MSG_PEEK)  # an answer, or the end of the connection
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
 def timed_gets(url: str, count: int, *, timeout: float = 10.0) -> list[tuple[int, float]]:
     """``count`` GETs of ``url`` one after another: (status, seconds) of each. A request that gets
     no answer within ``timeout`` raises, which is what a blocked server looks like."""

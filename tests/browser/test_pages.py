@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.chain_catalog import Demo
 
@@ -29,13 +31,13 @@ def test_search_from_the_home_page(browser: Any, site: tuple[str, Demo], screens
     field = browser.find_element(By.ID, "q")
     field.send_keys("breast cancer")
     browser.find_element(By.CSS_SELECTOR, "form.search button[type=submit]").click()
-    assert "q=breast+cancer" in browser.current_url
+    arrived(browser, expected_conditions.url_contains("q=breast+cancer"))
     results = browser.find_elements(By.CSS_SELECTOR, "li.result h3 a")
     assert [a.text for a in results] == [demo.name]
     assert browser.find_element(By.CSS_SELECTOR, "li.result .price").text == demo.price_text
     screenshot(browser, screenshots, "search")
     results[0].click()
-    assert browser.current_url == f"{base}/datasets/{demo.datatoken}"
+    arrived(browser, expected_conditions.url_to_be(f"{base}/datasets/{demo.datatoken}"))
 
 
 def test_the_dataset_page(browser: Any, site: tuple[str, Demo], screenshots: Path) -> None:
@@ -92,9 +94,14 @@ def test_the_account_page(browser: Any, site: tuple[str, Demo], screenshots: Pat
     )
     assert len(orders) == 2
     browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=account-orders-heading] tbody a").click()
-    assert browser.current_url == f"{base}/datasets/{demo.datatoken}"
+    arrived(browser, expected_conditions.url_to_be(f"{base}/datasets/{demo.datatoken}"))
     browser.get(f"{base}/accounts/{demo.publisher}")
     assert (
         demo.name in browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=published-heading]").text
     )
     screenshot(browser, screenshots, "account")
+
+
+def arrived(browser: Any, condition: Any) -> None:
+    """Until a click's navigation has landed where ``condition`` says (a click returns before it does)."""
+    WebDriverWait(browser, 10).until(condition)

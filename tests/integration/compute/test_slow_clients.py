@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.compute.market import ComputeMarket
-from tests.slow_clients import REFUSED_BY_THE_SERVER, check_json_refusal, timed_gets, trickling
+from tests.slow_clients import REFUSED_BY_THE_SERVER, check_json_refusal, still_waiting, timed_gets, trickling
 
 pytestmark = pytest.mark.integration
 
@@ -17,8 +17,9 @@ TRICKLERS = 20
 @pytest.mark.parametrize(("service", "path"), [("provider", "/api/v1/fees"), ("backend", "/api/v1/datasets")])
 def test_trickling_clients_block_nobody(compute_market: ComputeMarket, service: str, path: str) -> None:
     url = compute_market.local.services[service].url
-    with trickling(url, path, TRICKLERS):
+    with trickling(url, path, TRICKLERS) as sockets:
         answers = timed_gets(url + "/healthz", 5)
+        assert all(still_waiting(s) for s in sockets)  # held open, still reading their bodies
     assert [status for status, _ in answers] == [200] * 5
 
 

@@ -69,12 +69,15 @@ def serve_provider(
     *,
     store: Path | None = None,
     key_env: dict[str, str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """Serve a provider (two gunicorn workers) until the block ends; its base URL. ``store``: the
-    content store folder to share with the test (default: its own); ``key_env``: see provider_env."""
+    content store folder to share with the test (default: its own); ``key_env``: see provider_env;
+    ``extra_env``: more settings."""
     env, config = provider_env(anvil, world, folder, account, key_env)
     if store is not None:
         env["DATAMARKET_PROVIDER_STORE"] = str(store)
+    env.update(extra_env or {})
     port = free_port()
     cmd = [sys.executable, "-c", "from provider.cli import provider; provider()", "serve",
            "--port", str(port), "--workers", "2", "--config", str(config)]  # fmt: skip
