@@ -23,23 +23,28 @@ def _address(url: str) -> tuple[str, int]:
 
 
 @contextmanager
-def trickling(url: str, path: str, clients: int, *, every_s: float = 1.0) -> Iterator[list[socket.socket]]:
-    """``clients`` connections to ``url`` that each send a POST's headers, then its body one byte
-    every ``every_s`` seconds, until the block ends. Yields their sockets once all headers are sent."""
+def trickling(
+    url: str, path: str, clients: int, *, every_s: float = 1.0, method: str = "POST"
+) -> Iterator[list[socket.socket]]:
+    """``clients`` connections to ``url`` that each send the start of a request, then one byte every
+    ``every_s`` seconds, until the block ends: a POST sends its headers and trickles its body; a GET
+    trickles a header that never ends. Yields their sockets once the starts are sent."""
     stop = threading.Event()
     sockets = [socket.create_connection(_address(url), timeout=10) for _ in range(clients)]
-    head = (
-        f"POST {path} HTTP/1.1\r\nHost: {urlsplit(url).netloc}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {ANNOUNCED}\r\n\r\n"
-    ).encode()
+    host = f"Host: {urlsplit(url).netloc}\r\n"
+    if method == "POST":
+        body = f"Content-Type: application/json\r\nContent-Length: {ANNOUNCED}\r\n\r\n"
+        head = f"POST {path} HTTP/1.1\r\n{host}{body}"
+    else:
+        head = f"{method} {path} HTTP/1.1\r\n{host}X-Slow: "
     for s in sockets:
-        s.sendall(head)
+        s.sendall(head.encode())
 
     def drip() -> None:
         while not stop.wait(every_s):
             for s in sockets:
                 with suppress(OSError):
-                    s.sendall(b" ")
+                    s.sendall(b"a")
 
     thread = threading.Thread(target=drip, daemon=True)
     thread.start()

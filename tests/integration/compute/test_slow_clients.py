@@ -14,10 +14,20 @@ pytestmark = pytest.mark.integration
 TRICKLERS = 20
 
 
-@pytest.mark.parametrize(("service", "path"), [("provider", "/api/v1/fees"), ("backend", "/api/v1/datasets")])
-def test_trickling_clients_block_nobody(compute_market: ComputeMarket, service: str, path: str) -> None:
+@pytest.mark.parametrize(
+    ("service", "method", "path"),
+    [
+        ("provider", "POST", "/api/v1/fees"),
+        ("provider", "GET", "/api/v1/info"),
+        ("backend", "GET", "/api/v1/datasets"),
+    ],
+)
+def test_trickling_clients_block_nobody(
+    compute_market: ComputeMarket, service: str, method: str, path: str
+) -> None:
+    """A POST's body, or a GET's headers, a byte a second."""
     url = compute_market.local.services[service].url
-    with trickling(url, path, TRICKLERS) as sockets:
+    with trickling(url, path, TRICKLERS, method=method) as sockets:
         answers = timed_gets(url + "/healthz", 5)
         assert all(still_waiting(s) for s in sockets)  # held open, still reading their bodies
     assert [status for status, _ in answers] == [200] * 5
