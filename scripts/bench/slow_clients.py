@@ -30,6 +30,7 @@ OUT = Path(__file__).resolve().parents[2] / "bench" / "results" / "slow_clients.
 TRICKLERS = (0, 2, 20, 200)
 PROBES = int(os.environ.get("BENCH_PROBES", "20"))
 TIMEOUT_S = 5.0
+LIMITED = ("HEALTH", "READ", "FEES", "HEAVY", "CONSUMER")
 WORKER_CLASSES = {"sync (before)": "sync", "gevent (now)": "datamarket.gunicorn_worker.JsonGeventWorker"}
 
 
@@ -91,6 +92,8 @@ def main() -> None:
             "DATAMARKET_PROVIDER_PRIVATE_KEY": dev_account(2).key.hex(),
             "DATAMARKET_PROVIDER_DATA_DIR": str(work / "provider"),
             "DATAMARKET_PROVIDER_STORE": str(work / "store"),
+            # Limits no client here reaches: the figures are the server's, not the rate limiter's.
+            **{f"DATAMARKET_PROVIDER_RATE_LIMIT_{name}": "10000/second" for name in LIMITED},
         }
         for name, worker_class in WORKER_CLASSES.items():
             process, url = serve(env, worker_class, work / f"{worker_class}.log")
