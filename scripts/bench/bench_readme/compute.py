@@ -99,6 +99,26 @@ def gpu_fill(results: Results) -> dict[str, str]:
     }
 
 
+def raw_index_fill(results: Results) -> dict[str, str]:
+    r = results["raw_index.json"]
+    rows = []
+    for case in r["cases"]:
+        inside, child = case["in_process"], case["child"]
+        rows.append([
+            f"{case['dataset'].replace('_', ' ')}, {case['size_mib']} MiB",
+            f"{fixed(inside['wall_s'], 2)} s", f"{fixed(inside['worker_peak_after_mib'], 0)} MiB",
+            f"{fixed(child['wall_s'], 2)} s", f"{fixed(child['worker_peak_after_mib'], 0)} MiB",
+            f"{fixed(child['child_peak_mib'], 0)} MiB", f"+{fixed(case['overhead_s'], 2)} s",
+        ])  # fmt: skip
+    return {
+        "machine": machines.describe(r),
+        "table": table(
+            ["dataset", "in the worker", "worker peak", "in a child", "worker peak", "child peak", "cost"],
+            rows,
+        ),
+    }
+
+
 SECTIONS = (
     Section(
         template="job_start",
@@ -123,5 +143,13 @@ SECTIONS = (
         results=("gpu_train.json",),
         measures="GPU training throughput, bare and in the sandbox",
         fill=gpu_fill,
+    ),
+    Section(
+        template="raw_index",
+        title="The raw-row index in a child process",
+        script="scripts/bench/raw_index.py",
+        results=("raw_index.json",),
+        measures="the raw-row index built in a memory-capped child beside in the worker: time and memory",
+        fill=raw_index_fill,
     ),
 )
