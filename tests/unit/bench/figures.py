@@ -52,7 +52,7 @@ LOAD = {
     "replayed": {"409": 400},
 }  # fmt: skip
 #: A results file no section reads: scalars, a nested mapping, a list of records.
-RAW_INDEX = {
+MADE_UP = {
     "benchmark": "raw_index",
     "machine": {"python": "3.11.7", "cpu": "Test CPU", "cores": 2},
     "rows": 31337,

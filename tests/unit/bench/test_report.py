@@ -90,16 +90,16 @@ def test_a_known_file_that_is_missing_is_reported_as_not_recorded(tmp_path):
 
 
 def test_a_file_no_section_knows_gets_a_section_of_its_top_level_figures(tmp_path):
-    write(tmp_path, "raw_index.json", figures.RAW_INDEX)
+    write(tmp_path, "made_up.json", figures.MADE_UP)
     text = readme(tmp_path)
-    raw = section_of(text, "raw_index")
-    assert "## raw_index (`bench/results/raw_index.json`)" in raw
+    raw = section_of(text, "made_up")
+    assert "## made_up (`bench/results/made_up.json`)" in raw
     assert "| rows | 31,337 |" in raw
     assert "| ratio | 0.1235 |" in raw
     assert "| totals.peak_mib | 77.7 |" in raw
     assert "| csv | 10 | 0.625 |" in raw and "| dense_text | 10 | 0.875 |" in raw
-    assert "| - | `bench/results/raw_index.json` | no section reads it yet" in text
-    assert "| `raw_index.json` | 2 CPUs, Test CPU, Python 3.11.7 |" in text
+    assert "| - | `bench/results/made_up.json` | no section reads it yet" in text
+    assert "| `made_up.json` | 2 CPUs, Test CPU, Python 3.11.7 |" in text
 
 
 def test_a_file_that_is_not_json_is_named_with_the_reason(tmp_path):
@@ -128,7 +128,7 @@ def test_the_same_figures_give_the_same_readme(tmp_path):
     for name, data in (
         ("gas.json", figures.GAS),
         ("load.json", figures.LOAD),
-        ("raw.json", figures.RAW_INDEX),
+        ("raw.json", figures.MADE_UP),
     ):
         write(tmp_path, name, data)
     first = render_document(load(tmp_path))
