@@ -33,6 +33,7 @@ from datamarket.storage import open_store
 from tests.integration.compute.market import JOBS, LIMITS, publish_compute_dataset, require_bubblewrap
 from tests.integration.storage.conftest import ipfs_node  # noqa: F401  the session's IPFS node
 from tests.postgres import create_database, drop_database
+from tests.redis_service import require_redis
 
 pytestmark = pytest.mark.integration
 
@@ -50,22 +51,10 @@ class ScaledMarket:
     store: object
 
 
-def _redis() -> str:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_timeout=2).flushdb()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required in CI but unreachable: {exc}")
-        pytest.skip("Redis not reachable")
-    return REDIS_URL
-
-
 @pytest.fixture(scope="module")
 def scaled(tmp_path_factory: pytest.TempPathFactory, ipfs_node) -> Iterator[ScaledMarket]:  # noqa: F811
     require_bubblewrap()
-    broker = _redis()
+    broker = require_redis(REDIS_URL, flush=True)
     databases = [create_database(f"dm_scale_{name}") for name in ("jobs", "nonces", "catalog")]
     home = tmp_path_factory.mktemp("scaled") / "market"
     second = None

@@ -10,13 +10,13 @@ import secrets
 from pathlib import Path
 
 import pytest
-import redis
 
 from backend.api import ratelimit
 from backend.api.app import create_app
 from backend.db.engine import open_engine
 from backend.db.migrate import upgrade
 from backend.settings import BackendSettings
+from tests.redis_service import require_redis
 
 pytestmark = pytest.mark.integration
 
@@ -26,13 +26,7 @@ MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 
 @pytest.fixture
 def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required in CI but unreachable: {type(exc).__name__}")
-        pytest.skip("Redis not reachable")
-    return REDIS_URL
+    return require_redis(REDIS_URL)
 
 
 def test_two_apps_share_one_count(tmp_path: Path, redis_url: str) -> None:

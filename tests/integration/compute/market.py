@@ -21,6 +21,7 @@ from datamarket.sdk.job_files import JobHandle
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file
 from datamarket.storage.base import ContentStore
+from tests import redis_service
 
 JOBS = Path(__file__).parent / "jobs"
 REDIS_URL = os.environ.get("DATAMARKET_TEST_BROKER_URL", "redis://127.0.0.1:6379/13")
@@ -40,17 +41,7 @@ LIMITS = {
 
 
 def require_redis() -> str:
-    import redis
-
-    try:
-        client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-        client.flushdb()
-        client.close()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required in CI but unreachable: {exc}")
-        pytest.skip("Redis not reachable")
-    return REDIS_URL
+    return redis_service.require_redis(REDIS_URL, flush=True)
 
 
 def require_bubblewrap() -> None:

@@ -12,12 +12,12 @@ import secrets
 from pathlib import Path
 
 import pytest
-import redis
 from eth_account import Account
 
 from datamarket.chain.devchain import DevChain
 from tests.conftest import World
 from tests.integration.provider.world import ProviderWorld, make_provider_world
+from tests.redis_service import require_redis
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,7 @@ ACCESS = "/api/v1/access"
 
 @pytest.fixture
 def redis_url() -> str:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis is required in CI but unreachable: {type(exc).__name__}")
-        pytest.skip("Redis not reachable")
-    return REDIS_URL
+    return require_redis(REDIS_URL)
 
 
 def new_client_address() -> str:
