@@ -221,7 +221,8 @@ def _start_provider(stack: Stack, port: int) -> None:
     current = stack.services.get("provider")
     if current is not None and current.alive():
         return
-    port = port or free_port()
+    # The same port as before: the URL is in the published datasets' documents and the buyers' job files.
+    port = port or (urlsplit(current.url).port if current is not None else None) or free_port()
     log = stack.path / "logs" / "provider.log"
     env = provider_env(stack)
     cmd = [sys.executable, "-m", "gunicorn", "--config", "python:provider.gunicorn_conf",
