@@ -102,8 +102,8 @@ class Worker:
 
     def _sweep_loop(self) -> None:
         """Heartbeat; send again the jobs whose task was lost or whose worker died; post the
-        receipts still pending (after a failed post, or from a provider that failed a job) and
-        settle batches a dead worker left half-posted."""
+        receipts still pending (after a failed post, or from a provider that failed a job), settle
+        batches a dead worker left half-posted and those the chain lost."""
         gpus = len(self.ctx.gpus.devices)
         while True:
             try:
@@ -117,6 +117,7 @@ class Worker:
                         # other workers on this machine keep theirs).
                         self._sandbox.sweep(f"job-{job.id}")
                     enqueue(self.app, job.id, job.environment)
+                self.poster.recheck_posted()
                 self.poster.recover_stale()
                 self.poster.post_pending()
             except Exception:

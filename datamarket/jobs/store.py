@@ -936,6 +936,26 @@ class JobStore:
             ).all()
         return [r.id for r in rows]
 
+    def posted_above(self, block: int) -> list[Job]:
+        """The jobs whose receipt was recorded posted in a block after ``block``."""
+        c = jobs.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs).where(c.receipt_status == R_POSTED, c.receipt_block > block).order_by(c.id)
+            ).all()
+        return [Job.from_row(r) for r in rows]
+
+    def receipts_unsettled(self, tx: str) -> int:
+        """The receipts recorded posted in ``tx``, which the chain no longer has in that block (it
+        lost its newest blocks), back to ``posting`` in a batch of their own, stale at once: the
+        next :meth:`stale_batches` caller asks the chain what became of them. How many."""
+        with self._tx() as conn:
+            return conn.execute(
+                jobs.update()
+                .where(jobs.c.receipt_tx == tx, jobs.c.receipt_status == R_POSTED)
+                .values(receipt_status=R_POSTING, receipt_batch=secrets.token_hex(16), receipt_since=0.0)
+            ).rowcount
+
     def stale_batches(self, older_than_s: float) -> dict[str, list[Job]]:
         """Batches in ``posting`` for longer than ``older_than_s``: their worker died while posting
         (or is stuck). Whether their transaction landed is for the caller to ask the chain."""
