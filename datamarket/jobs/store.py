@@ -725,12 +725,21 @@ class JobStore:
             self._after_final(conn, job_id, state)
         return bool(res.rowcount)
 
+    def withdraw(self, job_id: str) -> bool:
+        """Delete a job no worker has taken (its task never reached the broker): its order is free
+        for another job and it leaves no receipt. False if a worker took it meanwhile."""
+        with self._tx() as conn:
+            c = jobs.c
+            return bool(
+                conn.execute(jobs.delete().where(c.id == job_id, c.state == QUEUED, c.attempts == 0)).rowcount
+            )
+
     def _after_final(self, conn: Connection, job_id: str, state: str) -> None:
         """A final job gets its receipt queued, charged its epsilon whatever its outcome once its
         algorithm may have read the data (it reached running, on any attempt); refunded (charged 0)
-        only when it ended before that: a staging failure (key, store, chain, corrupted data), the
-        broker not taking it, or the buyer's cancel before it ran. Success or failure is never an
-        oracle: a job that fails on purpose costs what a job that succeeds costs."""
+        only when it ended before that: a staging failure (key, store, chain, corrupted data) or the
+        buyer's cancel before it ran. Success or failure is never an oracle: a job that fails on
+        purpose costs what a job that succeeds costs."""
         c = jobs.c
         timings = json.loads(conn.execute(sa.select(c.timings).where(c.id == job_id)).scalar_one() or "{}")
         charged = c.epsilon_units if state == SUCCEEDED or ran(timings) else 0
