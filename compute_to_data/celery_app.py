@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from sqlalchemy.exc import OperationalError
 
 from compute_to_data.settings import WorkerSettings
 from datamarket.jobs.queue import POST_RECEIPTS, RUN_JOB, enqueue, make_celery, schedule_receipts
@@ -26,6 +27,8 @@ log = logging.getLogger("datamarket.compute")
 REAP_INTERVAL_S = 5.0
 #: A job still queued this long after its task was sent is sent again (the task was lost).
 QUEUED_RESEND_S = 120.0
+#: A task that met the job database down is sent again after this long, this many times at most.
+DB_RETRY_S, DB_RETRIES = 2.0, 10
 
 
 # ------------------------------------------------------------------------------------ worker side
@@ -102,8 +105,8 @@ class Worker:
 
     def _sweep_loop(self) -> None:
         """Heartbeat; send again the jobs whose task was lost or whose worker died; post the
-        receipts still pending (after a failed post, or from a provider that failed a job) and
-        settle batches a dead worker left half-posted."""
+        receipts still pending (after a failed post, or from a provider that failed a job), settle
+        batches a dead worker left half-posted and those the chain lost."""
         gpus = len(self.ctx.gpus.devices)
         while True:
             try:
@@ -117,6 +120,7 @@ class Worker:
                         # other workers on this machine keep theirs).
                         self._sandbox.sweep(f"job-{job.id}")
                     enqueue(self.app, job.id, job.environment)
+                self.poster.recheck_posted()
                 self.poster.recover_stale()
                 self.poster.post_pending()
             except Exception:
@@ -145,7 +149,13 @@ def build_worker_app(settings: WorkerSettings, queues: tuple[str, ...]) -> Celer
 
     @app.task(name=RUN_JOB, bind=True, acks_late=True, reject_on_worker_lost=True)
     def run_job(self: Any, job_id: str) -> str | None:
-        return current().run(job_id)
+        try:
+            return current().run(job_id)
+        except OperationalError as exc:
+            # The job database lost the connection (restarted, or the session was ended) while this
+            # slot was being taken: the slot comes back shortly, rather than at the next resend.
+            log.warning("job database unavailable (%s); the task is tried again", type(exc.orig).__name__)
+            raise self.retry(countdown=DB_RETRY_S, max_retries=DB_RETRIES) from None
 
     @app.task(name=POST_RECEIPTS, acks_late=True)
     def post_receipts() -> int:

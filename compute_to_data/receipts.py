@@ -39,6 +39,9 @@ BATCH_LIMIT = 100
 STALE_AFTER_S = 180.0
 #: How often a receipt that the market refused is tried again, alone.
 REFUSED_RETRY_S = 600.0
+#: A receipt this many blocks below the chain's head is final; above, the worker checks that the
+#: chain still has its transaction in its block (a chain may lose its newest blocks).
+FINAL_DEPTH = 64
 #: What :meth:`ReceiptPoster._post` found: landed, reverted by the market, or not known now (the
 #: node is down, or the transaction is unconfirmed and left to ``recover_stale``).
 POSTED, REVERTED, UNKNOWN = "posted", "reverted", "unknown"
@@ -82,6 +85,33 @@ class ReceiptPoster:
                 self.jobs.receipts_failed(batch)
             else:
                 self.jobs.receipts_posted(batch, *outcome)
+
+    def recheck_posted(self, depth: int = FINAL_DEPTH) -> None:
+        """Receipts recorded posted in the newest ``depth`` blocks whose transaction the chain no
+        longer has in that block (a reorganisation, or a local node killed before it wrote its last
+        blocks to disk) go back to be settled by :meth:`recover_stale`: posted again unless the
+        chain has them elsewhere."""
+        w3 = self.market.w3
+        try:
+            head = w3.eth.block_number
+            recent: dict[str, list[Job]] = {}
+            for job in self.jobs.posted_above(head - depth):
+                recent.setdefault(job.receipt_tx or "", []).append(job)
+            for tx, posted in recent.items():
+                block = posted[0].receipt_block or 0
+                if block <= head and self._mined_in(tx) == block:
+                    continue
+                count = self.jobs.receipts_unsettled(tx)
+                log.warning("receipts transaction %s is not in block %d now: settling %d receipts again",
+                            tx, block, count)  # fmt: skip
+        except Exception as exc:  # the node is not answering: ask again at the next sweep
+            log.warning("checking the posted receipts failed (%s)", type(exc).__name__)
+
+    def _mined_in(self, tx: str) -> int | None:
+        try:
+            return int(self.market.w3.eth.get_transaction_receipt(tx)["blockNumber"])
+        except TransactionNotFound:
+            return None
 
     def _outcome(self, taken: list[Job]) -> tuple[str, int] | str | None:
         w3 = self.market.w3

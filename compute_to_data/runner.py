@@ -29,6 +29,8 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
+
 from datamarket import builtins, bundle
 from datamarket.chain.reader import ChainReader
 from datamarket.crypto import keys, stream
@@ -219,9 +221,9 @@ def run_job(ctx: WorkerContext, job_id: str, hold: Callable[[str], Any]) -> str 
             pass
         except JobFailure as exc:
             failure = exc
-        except (ChainUnavailable, StoreUnavailable, DocumentUnavailable) as exc:
-            # A passing outage of the node or the store: the job goes back to the queue (its
-            # consumer paid for it), unless it has used its attempts.
+        except (ChainUnavailable, StoreUnavailable, DocumentUnavailable, OperationalError) as exc:
+            # A passing outage of the node, the store or the job database (a lost connection): the
+            # job goes back to the queue (its consumer paid for it), unless it has used its attempts.
             log.warning("job %s: %s; giving it back to the queue", job_id, type(exc).__name__)
             outage = True
         except Exception:
@@ -229,16 +231,21 @@ def run_job(ctx: WorkerContext, job_id: str, hold: Callable[[str], Any]) -> str 
             failure = JobFailure("internal_error", "the worker failed running the job")
         finally:
             _cleanup(workdir)
+        # The attempt's outcome is written even across a lost connection to the job database: its
+        # writes are conditional (on the state and this worker's lease), so one that did land is
+        # not applied twice.
         if success is not None:
-            ctx.jobs.advance(job_id, owner, PUBLISHING, SUCCEEDED, **success)
+            _reconnecting(lambda: ctx.jobs.advance(job_id, owner, PUBLISHING, SUCCEEDED, **success))
         elif outage:
-            ctx.jobs.requeue(
+            _reconnecting(lambda: ctx.jobs.requeue(
                 job_id, owner, max_attempts=ctx.max_attempts,
-                error={"code": "provider_unavailable", "message": "the chain or the content store did not "
-                       "answer, on every attempt", "details": {}},
-            )  # fmt: skip
+                error={"code": "provider_unavailable", "message": "the chain, the content store or the job "
+                       "database did not answer, on every attempt", "details": {}},
+            ))  # fmt: skip
         elif failure is not None:
-            ctx.jobs.finish(job_id, failure.state, worker=owner, error=failure.as_error())
+            _reconnecting(
+                lambda: ctx.jobs.finish(job_id, failure.state, worker=owner, error=failure.as_error())
+            )
     now = ctx.jobs.get(job_id)
     if now is not None and not now.final and now.cancel_requested:
         ctx.jobs.finish(job_id, CANCELLED)
@@ -246,6 +253,23 @@ def run_job(ctx: WorkerContext, job_id: str, hold: Callable[[str], Any]) -> str 
     if now is not None and now.final:
         ctx.on_final(job_id)
     return now.state if now is not None else None
+
+
+#: A write the job database lost the connection for is tried again this many times, this far apart.
+DB_ATTEMPTS, DB_RETRY_S = 5, 0.5
+
+
+def _reconnecting(write: Callable[[], Any]) -> Any:
+    """``write()``, again on a new connection when the job database dropped the one it used."""
+    for attempt in range(DB_ATTEMPTS):
+        try:
+            return write()
+        except OperationalError:
+            if attempt == DB_ATTEMPTS - 1:
+                raise
+            log.warning("the job database dropped the connection; writing again")
+            time.sleep(DB_RETRY_S)
+    return None
 
 
 def _step(ctx: WorkerContext, job: Job, from_state: str, to_state: str, **values: Any) -> None:

@@ -1,11 +1,12 @@
 """The local market: ``datamarket up`` / ``down`` / ``status`` on one machine.
 
-``up`` starts anvil with its state on disk (contracts are deployed once and survive restarts), uses
-the content store (a kubo-compatible node when ``DATAMARKET_IPFS_API`` is set, otherwise the embedded
-store under the stack's home) and starts the provider under gunicorn, a compute worker, the indexer
-and the backend (catalog API and pages) under gunicorn. Everything lives in one home
-folder (default ``.datamarket`` in the current directory, or ``DATAMARKET_HOME``): state, logs, the
-provider's encryption keys, and ``stack.json``, which records the processes and contract addresses.
+``up`` starts anvil with its state on disk (contracts are deployed once and survive restarts; see
+:mod:`datamarket.chain_keeper`), uses the content store (a kubo-compatible node when
+``DATAMARKET_IPFS_API`` is set, otherwise the embedded store under the stack's home) and starts the
+provider under gunicorn, a compute worker, the indexer and the backend (catalog API and pages) under
+gunicorn. Everything lives in one home folder (default ``.datamarket`` in the current directory, or
+``DATAMARKET_HOME``): state, logs, the provider's encryption keys, and ``stack.json``, which records
+the processes and contract addresses.
 
 The local market's accounts are anvil's public dev accounts (see ``devchain``): account 0 deploys
 and owns the market, account 1 collects the market fee, account 3 is the provider, and accounts
@@ -193,10 +194,11 @@ def _start_chain(stack: Stack, port: int) -> None:
     port = port or (urlsplit(current.url).port if current is not None else None) or free_port()
     log = stack.path / "logs" / "chain.log"
     state = stack.path / "chain" / "state.json"
-    cmd = [find_anvil(), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(DEV_CHAIN_ID),
-           "--state", str(state), "--state-interval", "5"]  # fmt: skip
+    # anvil under the keeper, which writes its state to disk atomically after every new block.
+    cmd = [sys.executable, "-m", "datamarket.chain_keeper", str(state), "--", find_anvil(),
+           "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(DEV_CHAIN_ID)]  # fmt: skip
     pid = _spawn(cmd, log)
-    service = Service("chain", f"http://127.0.0.1:{port}", pid, str(log), program="anvil")
+    service = Service("chain", f"http://127.0.0.1:{port}", pid, str(log), program="datamarket.chain_keeper")
     stack.services["chain"] = service
     stack.save()
     chain = DevChain(port=port)
@@ -222,7 +224,8 @@ def _start_provider(stack: Stack, port: int) -> None:
     current = stack.services.get("provider")
     if current is not None and current.alive():
         return
-    port = port or free_port()
+    # The same port as before: the URL is in the published datasets' documents and the buyers' job files.
+    port = port or (urlsplit(current.url).port if current is not None else None) or free_port()
     log = stack.path / "logs" / "provider.log"
     env = provider_env(stack)
     cmd = [sys.executable, "-m", "gunicorn", "--config", "python:provider.gunicorn_conf",

@@ -24,8 +24,9 @@ and cancellation; ``GET /api/v1/privacy/<datatoken>`` (docs/compute.md).
    ``queue_full``), each with ``Retry-After``; then the nonce is consumed (one atomic insert) and the
    job row committed.
    A refusal in this step leaves the nonce unused and the order free, so the same signed request
-   can be sent again later. Then the task is sent. If the broker cannot take it, the job is failed
-   at once (``broker_unavailable``) and the answer is 503, unless a worker has taken it meanwhile.
+   can be sent again later. Then the task is sent. If the broker cannot take it, the job is
+   withdrawn (its order is free again) and the answer is 503 ``broker_unavailable``, unless a
+   worker has taken it meanwhile.
 
 The job's other endpoints take ``Authorization: Bearer <token>``, the token the POST answered;
 an unknown job and a wrong token get the same 404.
@@ -55,7 +56,6 @@ from datamarket.crypto.keys import InvalidPublicKey, wrap_key
 from datamarket.jobs.queue import enqueue, make_celery
 from datamarket.jobs.spec import job_hash, parse_job_spec
 from datamarket.jobs.store import (
-    FAILED,
     SUCCEEDED,
     BudgetExceeded,
     Job,
@@ -272,13 +272,8 @@ def start_job(ctx: ProviderContext, body: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:
         log.warning("job %s: the broker did not take the task (%s)", created.id, type(exc).__name__)
         # A worker may have taken the job meanwhile (another job's task is a slot for it too): then
-        # it runs, and the answer is the job.
-        if compute.jobs.finish(
-            created.id,
-            FAILED,
-            error={"code": "broker_unavailable", "message": "the job could not be queued", "details": {}},
-            queued_only=True,
-        ):
+        # it runs, and the answer is the job. Otherwise it is withdrawn: its order stays usable.
+        if compute.jobs.withdraw(created.id):
             raise Unavailable("the job queue is not available", code="broker_unavailable") from None
     ctx.metrics.compute_jobs.labels(environment=environment).inc()
     return {"job_id": created.id, "token": token, "state": created.state}

@@ -174,10 +174,16 @@ class Indexer:
                     return BlockRef(block.number, block.hash, block.timestamp)
             below = stored[-1].number - 1
 
-    def run(self, stop: threading.Event, *, poll_s: float = 0.25, retry_s: float = 2.0) -> None:
-        """Step until ``stop`` is set; a node that is away is retried, not fatal."""
+    def run(
+        self, stop: threading.Event, *, poll_s: float = 0.25, retry_s: float = 2.0,
+        check: Callable[[], None] | None = None,
+    ) -> None:  # fmt: skip
+        """Step until ``stop`` is set; a node that is away is retried, not fatal. ``check`` runs
+        before each step (the writer's lock: it raises when the lock is lost)."""
         while not stop.is_set():
             started = time.monotonic()
+            if check is not None:
+                check()
             try:
                 self.step()
             except ChainUnavailable as exc:

@@ -11,6 +11,8 @@ import logging
 import threading
 
 import requests
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from web3 import HTTPProvider, Web3
 
 from backend.db.engine import open_engine
@@ -35,6 +37,11 @@ def rpc_for(settings: BackendSettings) -> Rpc:
     return Rpc(Web3(provider))
 
 
+#: After the catalog database dropped a connection, the indexer waits this long, then takes the
+#: writer's lock again (on a new connection) and goes on from the checkpoint.
+RECONNECT_S = 1.0
+
+
 def run(settings: BackendSettings, stop: threading.Event, *, on_lock: threading.Event | None = None) -> None:
     """Index until ``stop`` is set. ``on_lock`` is set once this process holds the writer's lock."""
     if not settings.store:
@@ -43,9 +50,23 @@ def run(settings: BackendSettings, stop: threading.Event, *, on_lock: threading.
         )
     engine = open_engine(settings.database_url or "")
     upgrade(engine)
+    while not stop.is_set():
+        try:
+            _index_while_held(settings, engine, stop, on_lock)
+        except OperationalError as exc:  # a lost connection (the server ended the session, or restarted)
+            log.warning("the catalog database dropped a connection (%s); taking the writer's lock again",
+                        type(exc.orig).__name__)  # fmt: skip
+            stop.wait(RECONNECT_S)
+
+
+def _index_while_held(
+    settings: BackendSettings, engine: Engine, stop: threading.Event, on_lock: threading.Event | None
+) -> None:
+    """Take the writer's lock and index from the checkpoint until ``stop`` is set; raises the
+    driver's error when a connection (the lock's among them) is lost."""
     log.info("waiting for the catalog's writer lock")
-    with writer_lock(engine, stop) as held:
-        if not held:
+    with writer_lock(engine, stop) as lock:
+        if not lock:
             return
         log.info("holding the catalog's writer lock; indexing market %s", settings.market)
         if on_lock is not None:
@@ -57,12 +78,13 @@ def run(settings: BackendSettings, stop: threading.Event, *, on_lock: threading.
         indexer.open()
         fetcher = DocumentFetcher(engine, open_store(settings.store), max_bytes=settings.max_metadata_bytes,
                                   retry_max_s=settings.document_retry_max_s)  # fmt: skip
-        documents = threading.Thread(target=fetcher.run, args=(stop,), name="documents", daemon=True)
+        done = threading.Event()
+        documents = threading.Thread(target=fetcher.run, args=(done,), name="documents", daemon=True)
         documents.start()
         try:
-            indexer.run(stop, poll_s=settings.poll_interval_s)
+            indexer.run(stop, poll_s=settings.poll_interval_s, check=lock.check)
         finally:
-            stop.set()
+            done.set()
             documents.join(timeout=10)
 
 

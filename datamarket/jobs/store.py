@@ -725,12 +725,21 @@ class JobStore:
             self._after_final(conn, job_id, state)
         return bool(res.rowcount)
 
+    def withdraw(self, job_id: str) -> bool:
+        """Delete a job no worker has taken (its task never reached the broker): its order is free
+        for another job and it leaves no receipt. False if a worker took it meanwhile."""
+        with self._tx() as conn:
+            c = jobs.c
+            return bool(
+                conn.execute(jobs.delete().where(c.id == job_id, c.state == QUEUED, c.attempts == 0)).rowcount
+            )
+
     def _after_final(self, conn: Connection, job_id: str, state: str) -> None:
         """A final job gets its receipt queued, charged its epsilon whatever its outcome once its
         algorithm may have read the data (it reached running, on any attempt); refunded (charged 0)
-        only when it ended before that: a staging failure (key, store, chain, corrupted data), the
-        broker not taking it, or the buyer's cancel before it ran. Success or failure is never an
-        oracle: a job that fails on purpose costs what a job that succeeds costs."""
+        only when it ended before that: a staging failure (key, store, chain, corrupted data) or the
+        buyer's cancel before it ran. Success or failure is never an oracle: a job that fails on
+        purpose costs what a job that succeeds costs."""
         c = jobs.c
         timings = json.loads(conn.execute(sa.select(c.timings).where(c.id == job_id)).scalar_one() or "{}")
         charged = c.epsilon_units if state == SUCCEEDED or ran(timings) else 0
@@ -935,6 +944,26 @@ class JobStore:
                 .order_by(c.receipt_since, c.id)
             ).all()
         return [r.id for r in rows]
+
+    def posted_above(self, block: int) -> list[Job]:
+        """The jobs whose receipt was recorded posted in a block after ``block``."""
+        c = jobs.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(jobs).where(c.receipt_status == R_POSTED, c.receipt_block > block).order_by(c.id)
+            ).all()
+        return [Job.from_row(r) for r in rows]
+
+    def receipts_unsettled(self, tx: str) -> int:
+        """The receipts recorded posted in ``tx``, which the chain no longer has in that block (it
+        lost its newest blocks), back to ``posting`` in a batch of their own, stale at once: the
+        next :meth:`stale_batches` caller asks the chain what became of them. How many."""
+        with self._tx() as conn:
+            return conn.execute(
+                jobs.update()
+                .where(jobs.c.receipt_tx == tx, jobs.c.receipt_status == R_POSTED)
+                .values(receipt_status=R_POSTING, receipt_batch=secrets.token_hex(16), receipt_since=0.0)
+            ).rowcount
 
     def stale_batches(self, older_than_s: float) -> dict[str, list[Job]]:
         """Batches in ``posting`` for longer than ``older_than_s``: their worker died while posting

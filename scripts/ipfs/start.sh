@@ -22,6 +22,12 @@ if [[ ! -x "$JSIPFS" ]]; then
     exit 1
 fi
 export IPFS_PATH="$DIR"
+# A node killed without its cleanup (SIGKILL, power loss) leaves its repo lock and API file behind,
+# and js-ipfs refuses a locked repo for 20 s: they are dropped when the node recorded here is gone
+# (a zombie, which this machine's init may never reap, is gone too).
+if [[ -f "$DIR/daemon.pid" ]] && ! "$(dirname "${BASH_SOURCE[0]}")/running.sh" "$(cat "$DIR/daemon.pid")"; then
+    rm -rf "$DIR/repo.lock" "$DIR/api"
+fi
 if [[ ! -f "$DIR/config" ]]; then
     "$JSIPFS" init --profile test >"$DIR/init.log" 2>&1 || { cat "$DIR/init.log" >&2; exit 1; }
 fi

@@ -13,7 +13,7 @@ PIDFILE="$1/daemon.pid"
 PID="$(cat "$PIDFILE")"
 if kill -TERM -- "-$PID" 2>/dev/null; then
     for _ in $(seq 1 100); do
-        kill -0 -- "-$PID" 2>/dev/null || break
+        "$(dirname "${BASH_SOURCE[0]}")/running.sh" "$PID" || break
         sleep 0.1
     done
     kill -KILL -- "-$PID" 2>/dev/null || true

@@ -1,5 +1,6 @@
 """Killed with SIGKILL in the middle of its work, an indexer resumes with no gap and no duplicate; two
-indexers on one PostgreSQL: one writes, the other waits on the advisory lock and takes over."""
+indexers on one PostgreSQL: one writes, the other waits on the advisory lock and takes over; an
+indexer whose database sessions the server ended takes its lock again and goes on."""
 
 from __future__ import annotations
 
@@ -99,5 +100,41 @@ def test_a_second_indexer_waits_and_takes_over_when_the_first_is_killed(
         kill(first)
         if second is not None:
             kill(second)
+    assert stored_positions(engine) == chain_event_positions(world)
+    assert_catalog_is_chain(world, engine)
+
+
+def _holders(url: str) -> int:
+    with psycopg.connect(url) as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM pg_locks JOIN pg_database d ON d.oid = pg_locks.database "
+            "WHERE locktype = 'advisory' AND granted AND d.datname = current_database()"
+        ).fetchone()
+    return count
+
+
+def test_an_indexer_whose_sessions_were_ended_takes_its_lock_again(
+    world: World, tmp_path, postgres_database
+) -> None:
+    url = postgres_database()
+    engine = new_catalog(url)
+    env = indexer_env(world, url, tmp_path)
+    log = tmp_path / "indexer.log"
+    busy_market(world, 3)
+    process = start_indexer(env, log)
+    try:
+        wait_until(lambda: checkpoint(engine) >= world.w3.eth.block_number, "the indexer")
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        wait_until(lambda: "taking the writer's lock again" in log.read_text(), "the lost lock noticed")
+        wait_until(lambda: _holders(url) == 1, "the lock taken again")
+        busy_market(world, 3)
+        wait_until(lambda: checkpoint(engine) >= world.w3.eth.block_number, "the indexer going on")
+        assert process.poll() is None
+    finally:
+        kill(process)
     assert stored_positions(engine) == chain_event_positions(world)
     assert_catalog_is_chain(world, engine)

@@ -15,7 +15,7 @@ from datamarket.chain.events import ComputeReceiptPosted
 from datamarket.jobs import store as J
 from datamarket.jobs.store import JobStore, NewJob
 from provider.settings import ProviderSettings, Secret
-from tests.conftest import World
+from tests.conftest import World, evm_revert, evm_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -121,6 +121,28 @@ def test_a_recorded_transaction_the_node_never_saw_goes_back_to_pending(setup) -
     poster.recover_stale()
     assert store.get(ids[0]).receipt_status == J.R_PENDING and store.get(ids[0]).receipt_tx is None
     assert poster.post_pending() == 1
+
+
+def test_a_posted_receipt_whose_block_the_chain_lost_is_posted_again_once(setup) -> None:
+    world, store, poster, _, datatoken = setup
+    ids = finished_jobs(store, datatoken, world.accounts.consumer.address, 2)
+    before = evm_snapshot(world.w3)
+    assert poster.post_pending() == 2
+    lost = store.get(ids[0]).receipt_tx
+    poster.recheck_posted()  # on chain in its block: left alone
+    assert {(store.get(i).receipt_status, store.get(i).receipt_tx) for i in ids} == {(J.R_POSTED, lost)}
+    evm_revert(world.w3, before)  # the chain loses the receipt's block (a node restarted from older state)
+    poster.recheck_posted()
+    poster.recover_stale()
+    assert {store.get(i).receipt_status for i in ids} == {J.R_PENDING}
+    assert poster.post_pending() == 2
+    posted = receipts_on_chain(world, world.deploy_block)
+    assert sorted(e.job_id[-32:] for e in posted) == sorted(ids)
+    assert world.market.dataset(datatoken).epsilon_spent == 1_500_000
+    poster.recheck_posted()  # the same signed transaction again (same nonce, same receipts): on chain now
+    assert {(store.get(i).receipt_status, store.get(i).receipt_tx) for i in ids} == {
+        (J.R_POSTED, posted[0].meta.tx_hash)
+    }
 
 
 def test_a_receipt_the_market_refuses_holds_back_none_of_the_others(setup) -> None:
