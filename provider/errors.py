@@ -43,7 +43,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from datamarket.auth import InvalidRequest, InvalidSignature
 from datamarket.crypto.keys import InvalidPublicKey, KeyUnwrapError, UnknownKey
@@ -203,7 +203,10 @@ def register(app: Flask, on_error: Any = None) -> None:
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = _HTTP_CODES.get(status, "http_error")
-        return respond(status, code, exc.name if status != 413 else "the request body is too large")
+        response = respond(status, code, exc.name if status != 413 else "the request body is too large")
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # a 405 names them (RFC 9110)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

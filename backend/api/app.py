@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from backend.api import queries, ratelimit, records
 from backend.api.context import ApiContext, catalog, current, install
@@ -93,7 +93,10 @@ def _register_errors(app: Flask, render_page_error) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
-        return respond(status, HTTP_CODES.get(status, "http_error"), exc.name)
+        response = make_response(respond(status, HTTP_CODES.get(status, "http_error"), exc.name))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # a 405 names them (RFC 9110)
+        return response
 
     @app.errorhandler(OperationalError)
     def _database(exc: OperationalError) -> ResponseReturnValue:

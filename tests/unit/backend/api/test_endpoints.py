@@ -320,8 +320,11 @@ def test_routing_errors_are_json(app: Flask) -> None:
     client = app.test_client()
     missing = client.get("/api/v1/nothing-here")
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
-    post = client.post("/api/v1/datasets")
-    assert post.status_code == 405 and post.json["error"]["code"] == "method_not_allowed"
+    for method in ("POST", "TRACE"):
+        refused = client.open("/api/v1/datasets", method=method)
+        assert refused.status_code == 405 and refused.json["error"]["code"] == "method_not_allowed"
+        assert set(refused.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+        assert refused.mimetype == "application/json"
 
 
 def test_unexpected_errors_say_nothing_of_the_inside(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
