@@ -39,6 +39,9 @@ def create_app(
     from backend.web import views as web
 
     app = Flask("backend", static_folder=None, template_folder=None)
+    # Only GET is answered; the API's GETs are simple cross-origin requests, which need no preflight,
+    # so OPTIONS is refused like any other method instead of Flask's empty text/html 200.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     install(app, ApiContext(engine=engine, chain_id=chain_id, public_url=public_url))
     app.register_blueprint(api_bp)
