@@ -305,6 +305,19 @@ BAD = [
 ]
 
 
+def test_an_empty_parameter_counts_as_absent(app: Flask, story: dict[str, Any]) -> None:
+    """As the document says (allowEmptyValue): an empty form field sends ``name=``."""
+    names = ("q", "tag", "publisher", "provider", "service", "min_price", "max_price", "payment_token",
+             "state", "budget_left", "sort", "limit", "cursor")  # fmt: skip
+    plain = get(app, "/api/v1/datasets")
+    empty = get(app, "/api/v1/datasets", **dict.fromkeys(names, ""))
+    assert plain.status_code == empty.status_code == 200 and empty.json == plain.json
+    assert plain.json["items"]
+    path = f"/api/v1/datasets/{story['dt']}/history"
+    history = get(app, path, limit="", cursor="")
+    assert history.status_code == 200 and history.json == get(app, path).json
+
+
 @pytest.mark.parametrize(("path", "query", "param"), BAD)
 def test_bad_parameters_are_named(
     app: Flask, story: dict[str, Any], path: str, query: dict, param: str
