@@ -290,6 +290,7 @@ BAD = [
     ("/api/v1/datasets", {"q": "x" * 501}, "q"),
     ("/api/v1/datasets", {"q": "a\x00b"}, "q"),
     ("/api/v1/datasets", {"tag": "t" * 65}, "tag"),
+    ("/api/v1/datasets", {"tag": ["a", "b\x00"]}, "tag"),
     ("/api/v1/datasets", {"tag": [f"t{i}" for i in range(17)]}, "tag"),
     ("/api/v1/datasets", {"sort": ["price", "newest"]}, "sort"),
     ("/api/v1/datasets", {"cursor": "not base64 !"}, "cursor"),
