@@ -95,10 +95,14 @@ REFUSED_BY_THE_SERVER = [
 ]  # fmt: skip
 
 
-def check_json_refusal(url: str, request: bytes, status: int, code: str) -> None:
+def check_json_refusal(url: str, request: bytes, status: int, code: str) -> dict:
+    """Send ``request``; AssertionError unless it is refused ``status`` in the JSON error shape with
+    ``code``. Returns the answer's JSON."""
     got, headers, body = raw_exchange(url, request)
     assert got == status, (got, body[:200])
     assert headers["content-type"] == "application/json", headers
-    error = json.loads(body)["error"]
+    answer = json.loads(body)
+    error = answer["error"]
     assert error["code"] == code and isinstance(error["message"], str) and error["details"] == {}
     assert b"<html" not in body.lower() and b"<script>" not in body
+    return answer
