@@ -14,7 +14,13 @@ from tests.fuzz import campaign
 from tests.fuzz.campaign import Answer, Campaign
 from tests.fuzz.market import FuzzMarket
 from tests.openapi import OpenApi, pointer
-from tests.slow_clients import REFUSED_BY_THE_SERVER, check_json_refusal, raw_exchange
+from tests.slow_clients import (
+    REFUSED_BY_THE_SERVER,
+    check_json_refusal,
+    malformed_chunked,
+    one_answer,
+    raw_exchange,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -122,4 +128,14 @@ def test_the_servers_refusals_of_an_operation_are_documented_for_it(
 ) -> None:
     got, headers, body = raw_exchange(fuzz_market.backend, request_bytes)
     document.check("/api/v1/datasets", "GET", got, headers["content-type"], body)
+    assert got == status
+
+
+@pytest.mark.parametrize(("method", "status"), [("GET", 200), ("POST", 405)])
+def test_a_malformed_chunked_body_gets_one_answer_as_documented(
+    fuzz_market: FuzzMarket, document: OpenApi, method: str, status: int
+) -> None:
+    """The API reads no body: the answer, and no second one from gunicorn after it."""
+    got, headers, body = one_answer(fuzz_market.backend, malformed_chunked(method, "/api/v1/stats"))
+    document.check("/api/v1/stats", method, got, headers["content-type"], body)
     assert got == status

@@ -15,7 +15,13 @@ from tests.fuzz import campaign
 from tests.fuzz.campaign import Answer, Campaign
 from tests.fuzz.market import METRICS_TOKEN, FuzzMarket
 from tests.openapi import OpenApi, pointer
-from tests.slow_clients import REFUSED_BY_THE_SERVER, check_json_refusal, raw_exchange
+from tests.slow_clients import (
+    REFUSED_BY_THE_SERVER,
+    check_json_refusal,
+    malformed_chunked,
+    one_answer,
+    raw_exchange,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -167,3 +173,18 @@ def test_the_servers_refusals_of_an_operation_are_documented_for_it(
     got, headers, body = raw_exchange(fuzz_market.provider, request_bytes)
     document.check("/api/v1/nonce", "GET", got, headers["content-type"], body)
     assert got == status
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("POST", "/api/v1/access", 400), ("POST", "/api/v1/fees", 400), ("POST", "/api/v1/compute", 400),
+     ("GET", "/api/v1/info", 200), ("PUT", "/api/v1/fees", 405)],
+)  # fmt: skip
+def test_a_malformed_chunked_body_gets_one_answer_as_documented(
+    fuzz_market: FuzzMarket, document: OpenApi, method: str, path: str, status: int
+) -> None:
+    """Read by the endpoint: 400 bad_request (it was a 500). Left unread (a GET, a 405): the answer,
+    and no second one from gunicorn after it."""
+    got, headers, body = one_answer(fuzz_market.provider, malformed_chunked(method, path))
+    document.check(path, method, got, headers["content-type"], body)
+    assert got == status and (status != 400 or json.loads(body)["error"]["code"] == "bad_request")
