@@ -10,7 +10,7 @@ path or a node URL. Anything unexpected becomes ``500 internal_error`` with no d
 line, with the traceback, for the operator).
 
 ProviderError (DatamarketError)
-├── BadRequest                 400  invalid_json, invalid_request
+├── BadRequest                 400  invalid_json, invalid_request, bad_request (a body not readable)
 ├── Unauthorized               401  unauthorized (GET /metrics without its token)
 ├── Forbidden                  403  dataset_not_active, not_allowlisted, not_this_provider,
 │   │                               service_not_offered, service_not_downloadable
