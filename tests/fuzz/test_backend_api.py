@@ -24,8 +24,8 @@ from tests.slow_clients import (
 
 pytestmark = pytest.mark.integration
 
-#: Generated cases per operation and phase: about 2,000 requests in all.
-EXAMPLES = 60
+#: Generated cases per operation and phase: some 1,600 to 1,800 requests in all.
+EXAMPLES = 80
 
 
 def explained(check: str, answer: Answer) -> bool:
