@@ -13,6 +13,11 @@ request line or headers over its limits, a malformed request, a bad chunk. Its a
 clients of the APIs parse JSON, so this worker writes the services' error object instead, ``{"error":
 {"code", "message", "details"}}``. The message is gunicorn's (it may quote what the client sent: it is
 JSON-encoded and cut to :data:`MAX_MESSAGE` characters), except for 500, which says nothing more.
+
+**One answer per request.** A request whose chunked body is malformed, sent to an endpoint that
+does not read bodies, has its answer before gunicorn reads the rest of the body; gunicorn would then
+write a second answer, a 400, which a client keeping the connection takes for the answer to its next
+request. This worker closes the connection instead.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import json
 from typing import Any
 
 from gunicorn import util
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkExtension, InvalidChunkSize
 from gunicorn.workers.ggevent import GeventWorker
 
 #: Connections one worker process serves at once (gunicorn's ``worker_connections``).
@@ -63,6 +69,17 @@ def write_json_error(sock: Any, status_int: int, reason: str, mesg: str) -> None
     util.write_nonblock(sock, error_response(status_int, reason, mesg))
 
 
+#: What gunicorn raises for a malformed chunked body.
+BODY_ERRORS = (InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension)
+
+
+def answered_already(req: Any, exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the body of a request that has its answer: before it parses the
+    next request on a connection, gunicorn reads what the application left unread of the last one's
+    body (a 405, a GET), and ``req``, the next request, is None then."""
+    return req is None and isinstance(exc, BODY_ERRORS)
+
+
 class JsonGeventWorker(GeventWorker):  # type: ignore[misc]
     """Gunicorn's gevent worker, whose own error answers are the services' JSON error object."""
 
@@ -72,5 +89,12 @@ class JsonGeventWorker(GeventWorker):  # type: ignore[misc]
         util.write_error = write_json_error
         super().init_process()
 
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        if answered_already(req, exc):
+            # A second answer would be read as the answer to the client's next request: close.
+            self.log.debug("closing the connection after a malformed request body: %s", exc)
+            return
+        super().handle_error(req, client, addr, exc)
 
-__all__ = ["WORKER_CLASS", "WORKER_CONNECTIONS", "JsonGeventWorker", "error_response"]
+
+__all__ = ["WORKER_CLASS", "WORKER_CONNECTIONS", "JsonGeventWorker", "answered_already", "error_response"]

@@ -44,6 +44,8 @@ def create_app(
     """A provider app for ``settings``; each adapter not given is built from the settings."""
     app = Flask("provider")
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
+    # OPTIONS is no method of the API (no CORS here): 405 in JSON, not Flask's empty text/html 200.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = True  # type: ignore[attr-defined]
     address = settings.provider_address
     limiter = RateLimiter(ratelimit.config(settings))

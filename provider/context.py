@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app, request
+from werkzeug.exceptions import HTTPException
 
 from datamarket.chain.reader import ChainReader
 from datamarket.crypto.keys import KeyStore
@@ -53,8 +54,14 @@ def current() -> ProviderContext:
 
 def json_body() -> dict[str, Any]:
     """The request body as a JSON object: strict (no NaN, no duplicate keys), else 400 invalid_json.
-    Bodies over MAX_CONTENT_LENGTH never get here (Werkzeug answers 413)."""
-    raw = request.get_data(cache=False)
+    Bodies over MAX_CONTENT_LENGTH never get here (Werkzeug answers 413); a body that cannot be read
+    is 400 bad_request."""
+    try:
+        raw = request.get_data(cache=False)
+    except HTTPException:
+        raise
+    except Exception:  # the server's own type for a malformed body (gunicorn: a bad chunk), whichever
+        raise BadRequest("the request body could not be read: it is malformed", code="bad_request") from None
 
     def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         if len({k for k, _ in pairs}) != len(pairs):

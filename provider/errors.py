@@ -10,7 +10,7 @@ path or a node URL. Anything unexpected becomes ``500 internal_error`` with no d
 line, with the traceback, for the operator).
 
 ProviderError (DatamarketError)
-├── BadRequest                 400  invalid_json, invalid_request
+├── BadRequest                 400  invalid_json, invalid_request, bad_request (a body not readable)
 ├── Unauthorized               401  unauthorized (GET /metrics without its token)
 ├── Forbidden                  403  dataset_not_active, not_allowlisted, not_this_provider,
 │   │                               service_not_offered, service_not_downloadable
@@ -44,7 +44,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from datamarket.auth import InvalidRequest, InvalidSignature
 from datamarket.crypto.keys import InvalidPublicKey, KeyUnwrapError, UnknownKey
@@ -204,7 +204,10 @@ def register(app: Flask, on_error: Any = None) -> None:
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
         code = _HTTP_CODES.get(status, "http_error")
-        return respond(status, code, exc.name if status != 413 else "the request body is too large")
+        response = respond(status, code, exc.name if status != 413 else "the request body is too large")
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # a 405 names them (RFC 9110)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -104,6 +104,21 @@ def raw_exchange(url: str, request: bytes, *, timeout: float = 10.0) -> tuple[in
     return int(lines[0].split()[1]), {k.lower(): v for k, v in headers.items()}, body
 
 
+def malformed_chunked(method: str, path: str) -> bytes:
+    """A request whose chunked body has a chunk size that is not hexadecimal."""
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"
+    ).encode()
+
+
+def one_answer(url: str, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """:func:`raw_exchange`, and AssertionError unless the server wrote one answer and nothing else."""
+    status, headers, body = raw_exchange(url, request)
+    assert len(body) == int(headers["content-length"]), body[:400]
+    return status, headers, body
+
+
 #: Requests gunicorn refuses itself, and the status and JSON error code it must answer with. Each is
 #: under 8 KiB, which gunicorn reads whole, so it closes with nothing unread (no reset).
 REFUSED_BY_THE_SERVER = [
@@ -115,10 +130,14 @@ REFUSED_BY_THE_SERVER = [
 ]  # fmt: skip
 
 
-def check_json_refusal(url: str, request: bytes, status: int, code: str) -> None:
+def check_json_refusal(url: str, request: bytes, status: int, code: str) -> dict:
+    """Send ``request``; AssertionError unless it is refused ``status`` in the JSON error shape with
+    ``code``. Returns the answer's JSON."""
     got, headers, body = raw_exchange(url, request)
     assert got == status, (got, body[:200])
     assert headers["content-type"] == "application/json", headers
-    error = json.loads(body)["error"]
+    answer = json.loads(body)
+    error = answer["error"]
     assert error["code"] == code and isinstance(error["message"], str) and error["details"] == {}
     assert b"<html" not in body.lower() and b"<script>" not in body
+    return answer

@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from backend.api import queries, ratelimit, records
 from backend.api.context import ApiContext, catalog, current, install
@@ -39,6 +39,9 @@ def create_app(
     from backend.web import views as web
 
     app = Flask("backend", static_folder=None, template_folder=None)
+    # Only GET is answered; the API's GETs are simple cross-origin requests, which need no preflight,
+    # so OPTIONS is refused like any other method instead of Flask's empty text/html 200.
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     install(app, ApiContext(engine=engine, chain_id=chain_id, public_url=public_url))
     app.register_blueprint(api_bp)
@@ -93,7 +96,10 @@ def _register_errors(app: Flask, render_page_error) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> ResponseReturnValue:
         status = exc.code or 500
-        return respond(status, HTTP_CODES.get(status, "http_error"), exc.name)
+        response = make_response(respond(status, HTTP_CODES.get(status, "http_error"), exc.name))
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # a 405 names them (RFC 9110)
+        return response
 
     @app.errorhandler(OperationalError)
     def _database(exc: OperationalError) -> ResponseReturnValue:

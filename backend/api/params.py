@@ -101,8 +101,10 @@ def tags(args: Any, name: str = "tag") -> list[str]:
     if len(values) > MAX_TAGS:
         raise BadParameter(name, f"must be given at most {MAX_TAGS} times")
     for value in values:
-        if len(value) > MAX_TAG_CHARS or "\x00" in value:
+        if len(value) > MAX_TAG_CHARS:
             raise BadParameter(name, f"each tag must be 1 to {MAX_TAG_CHARS} characters")
+        if "\x00" in value:
+            raise BadParameter(name, "must not contain NUL characters")
     return values
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, InvalidRequestLine
 
-from datamarket.gunicorn_worker import MAX_MESSAGE, error_response
+from datamarket.gunicorn_worker import MAX_MESSAGE, answered_already, error_response
 
 
 def parse(raw: bytes) -> tuple[str, dict[str, str], dict]:
@@ -46,3 +47,12 @@ def test_what_the_client_sent_is_quoted_as_json_text_and_cut() -> None:
 
 def test_an_empty_message_falls_back_to_the_reason() -> None:
     assert parse(error_response(400, "Bad Request", ""))[2]["error"]["message"] == "Bad Request"
+
+
+def test_a_malformed_body_left_unread_by_an_answered_request_gets_no_second_answer() -> None:
+    """Raised while gunicorn skips the body the application did not read, before the next request."""
+    assert answered_already(None, InvalidChunkSize(b"zz"))
+    assert answered_already(None, ChunkMissingTerminator(b"xx"))
+    # A request being read, or a request line that is not one: these are answered (in JSON).
+    assert not answered_already(object(), InvalidChunkSize(b"zz"))
+    assert not answered_already(None, InvalidRequestLine("PRI * HTTP/2.0"))

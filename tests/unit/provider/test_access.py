@@ -138,6 +138,25 @@ def test_bodies_that_are_not_a_json_object_are_invalid_json(scenario: Scenario, 
     assert (response.status_code, response.json["error"]["code"]) == (400, "invalid_json")
 
 
+def test_a_body_that_cannot_be_read_is_400_not_500(scenario: Scenario) -> None:
+    """A chunked body with a bad chunk size: gunicorn raises its own error from the input stream."""
+
+    class MalformedChunk(Exception):
+        pass
+
+    class Stream:
+        def read(self, *_: object) -> bytes:
+            raise MalformedChunk("Invalid chunk size: b'zz'")
+
+        readline = readinto = read
+
+    response = scenario.client.post(
+        ACCESS, data=b"{}" * 5, content_type="application/json", environ_overrides={"wsgi.input": Stream()}
+    )
+    assert (response.status_code, response.json["error"]["code"]) == (400, "bad_request")
+    assert "zz" not in response.json["error"]["message"]
+
+
 def test_a_body_over_64_kib_is_413(scenario: Scenario) -> None:
     response = scenario.client.post(ACCESS, data=b"x" * (64 * 1024 + 1), content_type="application/json")
     assert (response.status_code, response.json["error"]["code"]) == (413, "request_too_large")

@@ -113,8 +113,12 @@ def test_routing_errors_use_the_error_shape(scenario: Scenario) -> None:
     c = scenario.client
     response = c.get("/nope")
     assert (response.status_code, response.json["error"]["code"]) == (404, "not_found")
-    response = c.get("/api/v1/access")
-    assert (response.status_code, response.json["error"]["code"]) == (405, "method_not_allowed")
+    for method in ("GET", "PUT", "TRACE", "OPTIONS"):
+        response = c.open("/api/v1/access", method=method)
+        assert (response.status_code, response.json["error"]["code"]) == (405, "method_not_allowed")
+        assert response.headers["Allow"] == "POST" and response.mimetype == "application/json"
+    response = c.options("/api/v1/info")
+    assert response.status_code == 405 and set(response.headers["Allow"].split(", ")) == {"GET", "HEAD"}
 
 
 def test_unexpected_errors_are_500_without_detail(tmp_path, scenario: Scenario) -> None:

@@ -290,6 +290,7 @@ BAD = [
     ("/api/v1/datasets", {"q": "x" * 501}, "q"),
     ("/api/v1/datasets", {"q": "a\x00b"}, "q"),
     ("/api/v1/datasets", {"tag": "t" * 65}, "tag"),
+    ("/api/v1/datasets", {"tag": ["a", "b\x00"]}, "tag"),
     ("/api/v1/datasets", {"tag": [f"t{i}" for i in range(17)]}, "tag"),
     ("/api/v1/datasets", {"sort": ["price", "newest"]}, "sort"),
     ("/api/v1/datasets", {"cursor": "not base64 !"}, "cursor"),
@@ -303,6 +304,19 @@ BAD = [
     ("/api/v1/datasets/{dt}", {"verbose": "1"}, "verbose"),
     ("/api/v1/stats", {"x": "1"}, "x"),
 ]
+
+
+def test_an_empty_parameter_counts_as_absent(app: Flask, story: dict[str, Any]) -> None:
+    """As the document says (allowEmptyValue): an empty form field sends ``name=``."""
+    names = ("q", "tag", "publisher", "provider", "service", "min_price", "max_price", "payment_token",
+             "state", "budget_left", "sort", "limit", "cursor")  # fmt: skip
+    plain = get(app, "/api/v1/datasets")
+    empty = get(app, "/api/v1/datasets", **dict.fromkeys(names, ""))
+    assert plain.status_code == empty.status_code == 200 and empty.json == plain.json
+    assert plain.json["items"]
+    path = f"/api/v1/datasets/{story['dt']}/history"
+    history = get(app, path, limit="", cursor="")
+    assert history.status_code == 200 and history.json == get(app, path).json
 
 
 @pytest.mark.parametrize(("path", "query", "param"), BAD)
@@ -320,8 +334,11 @@ def test_routing_errors_are_json(app: Flask) -> None:
     client = app.test_client()
     missing = client.get("/api/v1/nothing-here")
     assert missing.status_code == 404 and missing.json["error"]["code"] == "not_found"
-    post = client.post("/api/v1/datasets")
-    assert post.status_code == 405 and post.json["error"]["code"] == "method_not_allowed"
+    for method in ("POST", "TRACE", "OPTIONS"):
+        refused = client.open("/api/v1/datasets", method=method)
+        assert refused.status_code == 405 and refused.json["error"]["code"] == "method_not_allowed"
+        assert set(refused.headers["Allow"].split(", ")) == {"GET", "HEAD"}
+        assert refused.mimetype == "application/json"
 
 
 def test_unexpected_errors_say_nothing_of_the_inside(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
