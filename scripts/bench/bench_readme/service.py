@@ -19,9 +19,11 @@ def _statuses(statuses: Mapping[str, int]) -> str:
 
 def load_fill(results: Results) -> dict[str, str]:
     r = results["load.json"]
+    earlier = results.earlier_run("load.json")
+    runs = [("now", r)] + ([("before", earlier["figures"])] if earlier else [])
     rows = [
         [
-            ENDPOINTS[kind],
+            ENDPOINTS[kind] + ("" if when == "now" else ", before"),
             number(x["requests"]),
             f"{fixed(x['ok_per_s'], 1)}",
             f"{fixed(x['p50_ms'], 1)} ms",
@@ -29,7 +31,10 @@ def load_fill(results: Results) -> dict[str, str]:
             f"{fixed(x['max_ms'], 1)} ms",
             _statuses(x["statuses"]),
         ]
-        for kind, x in ((k, r[k]) for k in ENDPOINTS if k in r)
+        for kind in ENDPOINTS
+        for when, run in runs
+        if kind in run
+        for x in (run[kind],)
     ]
     replayed = r.get("replayed") or {}
     return {
@@ -37,6 +42,7 @@ def load_fill(results: Results) -> dict[str, str]:
         "seconds": f"{r['seconds']:g}",
         "machine": machines.describe(r),
         "table": table(["endpoint", "requests", "answered per s", "p50", "p99", "max", "statuses"], rows),
+        "before": f"Before: {earlier['source']}." if earlier else "",
         "nonces": (
             f"Nonces accepted: {number(r['accepted_nonces'])}, accepted twice: "
             f"{number(r['doubled_nonces'])}; the accepted requests sent again were answered "
