@@ -93,10 +93,12 @@ class ReceiptPoster:
         chain has them elsewhere."""
         w3 = self.market.w3
         try:
-            head = w3.eth.block_number
             recent: dict[str, list[Job]] = {}
-            for job in self.jobs.posted_above(head - depth):
+            for job in self.jobs.posted_above(w3.eth.block_number - depth):
                 recent.setdefault(job.receipt_tx or "", []).append(job)
+            # The head once the receipts are listed: each was recorded from a node at or above its
+            # block, so a block above this head is one the chain lost, not one posted meanwhile.
+            head = w3.eth.block_number
             for tx, posted in recent.items():
                 block = posted[0].receipt_block or 0
                 if block <= head and self._mined_in(tx) == block:

@@ -187,3 +187,20 @@ def test_a_refused_receipt_lands_once_the_market_takes_it(setup) -> None:
     landed = store.get(job)
     assert landed.receipt_status == J.R_POSTED and landed.receipt_error is None
     assert world.market.dataset(published.datatoken).epsilon_spent == 1_500_000
+
+
+def test_a_receipt_posted_while_the_check_lists_them_is_left_alone(setup) -> None:
+    """Another thread posts a receipt between the check's first look at the head and its listing:
+    its block is above that first head, yet the chain has it; it stays posted."""
+    world, store, poster, _, datatoken = setup
+    first, second = finished_jobs(store, datatoken, world.accounts.consumer.address, 2)
+    listed = store.posted_above
+
+    def posted_meanwhile(block: int):
+        assert poster.post_pending() == 2  # mined above the head the check read first
+        return listed(block)
+
+    store.posted_above = posted_meanwhile
+    poster.recheck_posted()
+    store.posted_above = listed
+    assert {store.get(i).receipt_status for i in (first, second)} == {J.R_POSTED}
