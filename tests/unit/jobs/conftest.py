@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from datamarket.chain.devchain import dev_account
 from datamarket.jobs.store import JobStore, NewJob
+from tests.postgres import schema_url
 
 POSTGRES_URL = os.environ.get("DATAMARKET_TEST_POSTGRES_URL", "postgresql://127.0.0.1:5432/test")
 CONSUMER = dev_account(3).address
@@ -28,25 +28,12 @@ class Clock:
 
 
 def _postgres(clock: Clock) -> Iterator[JobStore]:
-    schema = f"jobs_test_{secrets.token_hex(6)}"
-    admin = sa.create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI but unreachable: {type(exc.orig).__name__}")
-        pytest.skip("PostgreSQL not reachable")
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    store = JobStore(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}", clock=clock)
-    try:
-        yield store
-    finally:
-        store.close()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with schema_url("jobs_test", POSTGRES_URL) as url:
+        store = JobStore(url, clock=clock)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])

@@ -6,18 +6,17 @@ skipped when the server is unreachable, except in CI). The PostgreSQL variants a
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from sqlalchemy import Engine
 
 from backend.api.app import create_app
 from backend.db.engine import open_engine
 from backend.db.migrate import upgrade
+from tests.postgres import schema_url
 from tests.unit.backend.api.catalog_rows import CHAIN_ID, Catalog
 from tests.unit.backend.api.openapi_check import validating
 
@@ -38,26 +37,13 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def postgres_engine() -> Iterator[Engine]:
-    schema = f"api_test_{secrets.token_hex(6)}"
-    admin = open_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required in CI but unreachable: {type(exc.orig).__name__}")
-        pytest.skip("PostgreSQL not reachable")
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    engine = open_engine(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}")
-    try:
-        upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with schema_url("api_test", POSTGRES_URL) as url:
+        engine = open_engine(url)
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
