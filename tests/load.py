@@ -125,11 +125,23 @@ def run(provider_url: str, backend_url: str, buyers: list[Buyer], duration_s: fl
 
 
 def _timed(session: requests.Session, method: str, url: str, answers: list, kind: str, **kwargs) -> str:
+    """One request, timed. A kept-alive connection that the server closed just as it was reused (the
+    race every HTTP client meets: nothing reached the server) is retried once on a new connection, as
+    clients do, and counted under ``reconnect``; a request the server took and did not answer would
+    come back refused (a used nonce), not as 200."""
     started = time.perf_counter()
-    try:
-        status = str(session.request(method, url, timeout=30, **kwargs).status_code)
-    except requests.RequestException as exc:
-        status = f"error: {type(exc).__name__}"
+    for attempt in (1, 2):
+        try:
+            status = str(session.request(method, url, timeout=30, **kwargs).status_code)
+            break
+        except requests.ConnectionError as exc:
+            status = f"error: {type(exc).__name__}"
+            if attempt == 1:
+                session.close()  # drop the pooled connections: the retry opens a new one
+                answers.append(("reconnect", kind, 0.0))
+        except requests.RequestException as exc:
+            status = f"error: {type(exc).__name__}"
+            break
     answers.append((kind, status, time.perf_counter() - started))
     return status
 
