@@ -79,7 +79,8 @@ def walk_dfs(
             size += len(block)
             if blocks > limits.max_blocks or size > limits.max_bytes:
                 raise DagTooLarge(
-                    f"the DAG of {root} is larger than {limits.max_blocks} blocks or {limits.max_bytes} bytes",
+                    f"the DAG of {root} is larger than {limits.max_blocks} blocks "
+                    f"or {limits.max_bytes} bytes",
                     details={"cid": str(root)},
                 )
             if not dups:
