@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, request
 
 from datamarket.storage import car
-from datamarket.storage.base import StorageError
+from datamarket.storage.base import InvalidCID, StorageError
 from datamarket.storage.cid import CID, IDENTITY
 from datamarket.storage.traversal import links, walk_dfs
 from gateway.context import GatewayContext, current
@@ -35,7 +35,7 @@ EXPOSED = "Content-Length, Content-Type, Content-Disposition, Etag, X-Ipfs-Path,
 
 @bp.route("/ipfs/<cid>", methods=["GET", "HEAD"])
 def ipfs(cid: str) -> Response:
-    root = CID.parse(cid)
+    root = _parse(cid)
     wanted = negotiate(request.headers.get("Accept"), request.args)
     ctx = current()
     root_block = ctx.store.get_block(str(root))
@@ -52,11 +52,19 @@ def ipfs(cid: str) -> Response:
 
 @bp.route("/ipfs/<cid>/<path:path>", methods=["GET", "HEAD"])
 def ipfs_path(cid: str, path: str) -> Response:
-    CID.parse(cid)
+    _parse(cid)
     raise PathNotServed(
         "paths below a CID are not served: the store holds files, each at its own /ipfs/{cid}",
         details={"path": path},
     )
+
+
+def _parse(cid: str) -> CID:
+    try:
+        return CID.parse(cid)
+    except InvalidCID as exc:
+        message = exc.message if repr(cid) in exc.message else f"{cid!r} is not a CID ({exc.message})"
+        raise InvalidCID(message, details={"cid": cid[:100]}) from None
 
 
 def _car_stream(ctx: GatewayContext, root: CID, root_block: bytes, wanted: Wanted) -> Iterator[bytes]:
