@@ -7,6 +7,7 @@ The body is the same as every datamarket service's::
 GatewayError (DatamarketError)
 ├── BadRequest       400  invalid_request (a parameter's value), format_required (no Accept, no format)
 ├── PathNotServed    404  path_not_served (a path below the CID: the store holds files, not folders)
+├── NotCached        412  not_cached (Cache-Control: only-if-cached, and the store lacks the root)
 └── NotAcceptable    406  not_acceptable (a response format, CAR version or order it does not serve)
 
 Errors of the kernel, mapped here too: InvalidCID 400 invalid_cid; ContentNotFound 404
@@ -53,6 +54,10 @@ class PathNotServed(GatewayError, KeyError):
     code = "path_not_served"
 
 
+class NotCached(GatewayError, KeyError):
+    code = "not_cached"
+
+
 class NotAcceptable(GatewayError, ValueError):
     code = "not_acceptable"
 
@@ -63,6 +68,7 @@ HTTP_STATUS: dict[type[Exception], int] = {
     PathNotServed: 404,
     ContentNotFound: 404,
     NotAcceptable: 406,
+    NotCached: 412,
     UnsupportedContent: 422,
     ContentCorrupted: 502,
     StoreUnavailable: 503,

@@ -242,6 +242,16 @@ def test_an_absent_cid_is_404_without_the_store_s_path(store, client):
         assert answer.headers["Cache-Control"] == "no-store"
 
 
+def test_only_if_cached_is_412_for_an_absent_root(store, client):
+    absent = CID.of_block(b"not stored", version=1, codec=RAW)
+    answer = client.get(f"/ipfs/{absent}?format=raw", headers={"Cache-Control": "only-if-cached"})
+    assert answer.status_code == 412 and answer.json["error"]["code"] == "not_cached"
+    cid = store.add(io.BytesIO(sample(5)))
+    assert (
+        client.get(f"/ipfs/{cid}?format=raw", headers={"Cache-Control": "only-if-cached"}).status_code == 200
+    )
+
+
 def test_paths_below_a_cid_are_404(store, client):
     cid = store.add(io.BytesIO(sample(5)))
     answer = client.get(f"/ipfs/{cid}/file.txt?format=car")
