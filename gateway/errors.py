@@ -138,6 +138,7 @@ __all__ = [
     "FormatRequired",
     "GatewayError",
     "NotAcceptable",
+    "NotCached",
     "PathNotServed",
     "register",
     "status_of",
