@@ -7,15 +7,15 @@ The body is the same as every datamarket service's::
 GatewayError (DatamarketError)
 ├── BadRequest       400  invalid_request (a parameter's value), format_required (no Accept, no format)
 ├── PathNotServed    404  path_not_served (a path below the CID: the store holds files, not folders)
-├── NotCached        412  not_cached (Cache-Control: only-if-cached, and the store lacks the root)
-└── NotAcceptable    406  not_acceptable (a response format, CAR version or order it does not serve)
+├── NotAcceptable    406  not_acceptable (a response format, CAR version or order it does not serve)
+└── NotCached        412  not_cached (Cache-Control: only-if-cached, and the store lacks the root)
 
-Errors of the kernel, mapped here too: InvalidCID 400 invalid_cid; ContentNotFound 404
-content_not_found; UnsupportedContent 422 unsupported_content; ContentCorrupted 502
-content_corrupted (the store holds a block that does not match its CID); StoreUnavailable 503
-store_unavailable; other StorageErrors 502. Werkzeug's own: 404 not_found, 405 method_not_allowed.
-Anything else: 500 internal_error. Error answers are not cached and carry the CORS header, so a
-page can read them.
+Errors of the kernel, mapped here too: RateLimited 429 rate_limited (with ``Retry-After``, whole
+seconds); InvalidCID 400 invalid_cid; ContentNotFound 404 content_not_found; UnsupportedContent 422
+unsupported_content; ContentCorrupted 502 content_corrupted (the store holds a block that does not
+match its CID); StoreUnavailable 503 store_unavailable; other StorageErrors 502. Werkzeug's own: 404
+not_found, 405 method_not_allowed. Anything else: 500 internal_error. Error answers are not cached and
+carry the CORS header, so a page can read them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from datamarket.errors import DatamarketError, safe_details
+from datamarket.ratelimit import RateLimited
 from datamarket.storage.base import (
     ContentCorrupted,
     ContentNotFound,
@@ -111,6 +112,12 @@ def error_response(code: str, message: str, status: int, details: dict | None = 
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(RateLimited)
+    def _limited(exc: RateLimited) -> Response:
+        response = error_response(exc.code, exc.message, 429, safe_details(exc.details))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     @app.errorhandler(DatamarketError)
     def _known(exc: DatamarketError) -> Response:
         status = status_of(exc)
