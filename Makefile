@@ -67,6 +67,7 @@ test-js: clients/js/node_modules/.installed
 # Chromium and its chromedriver, which the browser tests drive headless (Debian's packages).
 test-python: install compile
 	scripts/ipfs/install.sh
+	scripts/gateway_client/install.sh
 	scripts/browser/install.sh
 	$(VENV)/bin/pytest -q
 

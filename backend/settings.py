@@ -69,6 +69,9 @@ class BackendSettings(Settings):
     chain_id: int | None = setting(None, parse=integer, check=_chain_id)
     #: Where users reach the pages (links in answers and pages); None: relative links only.
     public_url: str | None = setting(None, parse=text, check=_optional_http)
+    #: The content gateway (``GET /ipfs/{cid}``, IPFS Trustless Gateway) that pages may link content
+    #: to; None: no gateway is known.
+    gateway_url: str | None = setting(None, parse=text, check=_optional_http)
     log_level: str = setting("INFO", parse=upper, check=one_of("DEBUG", "INFO", "WARNING", "ERROR"))
     #: Where the API's and pages' request counts live: ``memory://`` (each worker counts its own) or
     #: ``redis://...`` (every worker and machine shares them).
