@@ -54,12 +54,21 @@ export class Market {
     return this.token(token).balanceOf(getAddress(account));
   }
 
-  /** Approve exactly `amount` of `token` to the market when it may take less (never unlimited). */
+  /**
+   * Approve exactly `amount` of `token` to the market when it may take less (never unlimited).
+   * Resolves once the chain counts the approval among the owner's transactions, so that the next
+   * transaction's nonce follows it (a provider may answer the nonce from a short-lived cache).
+   */
   async ensureAllowance(token, amount, owner) {
     if (getAddress(token) === ZeroAddress || amount === 0n) return;
     const contract = this.token(token);
     if ((await contract.allowance(owner, this.address)) >= amount) return;
-    await (await contract.approve(this.address, amount)).wait();
+    const tx = await contract.approve(this.address, amount);
+    await tx.wait();
+    const provider = this.runner.provider ?? this.runner;
+    for (let i = 0; i < 50 && (await provider.getTransactionCount(owner, "pending")) <= tx.nonce; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /**
