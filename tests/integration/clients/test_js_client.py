@@ -90,6 +90,7 @@ def test_the_javascript_client_downloads_and_computes_on_a_local_market(
     }
     done = run_node_tests(["test/flow/market.test.js"], env, timeout=400)
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
+    assert "# pass 3" in done.stdout and "# skipped 0" in done.stdout, done.stdout[-3000:]
     result = json.loads(report.read_text())
 
     # The download: the plaintext the client decrypted is the file that was published.
