@@ -54,12 +54,13 @@ export class DatamarketClient {
    * @param {string} options.market the market contract's address
    * @param {string} options.gateway an IPFS Trustless Gateway's URL
    * @param {string} [options.provider] the provider's URL (default: the one the dataset's metadata names)
+   * @param {number} [options.fromBlock] the market's deployment block (where its events start)
    * @param {typeof fetch} [options.fetch]
    */
-  constructor({ signer, market, gateway, provider, fetch: fetcher = globalThis.fetch }) {
+  constructor({ signer, market, gateway, provider, fromBlock = 0, fetch: fetcher = globalThis.fetch }) {
     if (!signer) throw new TypeError("a signer is required");
     this.signer = signer;
-    this.market = new Market(market, signer);
+    this.market = new Market(market, signer, { fromBlock });
     this.gateway = new Gateway(gateway, { fetch: fetcher });
     this.fetch = fetcher;
     this.providerUrl = provider;
