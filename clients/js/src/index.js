@@ -27,6 +27,7 @@ import {
   signComputeRequest,
 } from "./eip712.js";
 import { ContentError, DatamarketError, VerificationError } from "./errors.js";
+import { FINAL_STATES, checkJob, makeJob } from "./jobs.js";
 import { consumerKeyHex, oneTimeKey, unwrapKey } from "./keys.js";
 import { ProviderClient } from "./provider.js";
 import { openResult } from "./results.js";
@@ -38,13 +39,12 @@ export { Gateway, parseCid } from "./content.js";
 export { accessContext, datasetId, parseDatasetId, resultContext } from "./contexts.js";
 export { Market } from "./contracts.js";
 export * from "./eip712.js";
+export { FINAL_STATES, checkJob, makeJob } from "./jobs.js";
 export { consumerKeyHex, keyId, oneTimeKey, publicKeyOf, unwrapKey, wrapKey } from "./keys.js";
 export { ProviderClient } from "./provider.js";
 export { checkResult, openResult } from "./results.js";
 export { decryptStream, encryptStream } from "./stream.js";
 
-/** A job's states after which it changes no more. */
-export const FINAL_STATES = new Set(["succeeded", "failed", "rejected", "cancelled"]);
 const MAX_METADATA_BYTES = 1 << 20;
 
 export class DatamarketClient {
@@ -189,22 +189,28 @@ export class DatamarketClient {
   }
 
   /**
-   * Start a compute job: order the compute service (unless `orderTx` and `orderId` are given), sign
+   * Start a compute job: check it against the dataset's compute service and privacy budget, order
+   * the compute service (unless `orderTx` and `orderId` are given: then nothing is checked), sign
    * a ComputeRequest naming the job's hash (sha256 of its RFC 8785 JSON) and a one-time key, and
    * post it. Resolves to the job's handle, which holds its bearer token and one-time private key
    * (keep it secret; JSON-serializable): `{jobId, token, privateKey, datatoken, chainId, market,
    * providerUrl, orderTx, orderId, job}`.
    */
-  async startJob(datatoken, { algorithm, params = {}, epsilon = null, environment = "cpu", output, orderTx, orderId, proof = [] }) {
+  async startJob(datatoken, { algorithm, params, epsilon, environment, output, orderTx, orderId, proof = [] }) {
     const address = getAddress(datatoken);
-    const job = { algorithm, params, epsilon, environment, ...(output === undefined ? {} : { output }) };
+    const job = makeJob({ algorithm, params, epsilon, environment, output });
     const hash = jobHash(job); // refuses what canonical JSON cannot carry before anything is paid
     const [consumer, chainId, provider] = await Promise.all([
       this.consumer(),
       this.chainId(),
       this.provider(address, SERVICE_COMPUTE),
     ]);
-    if (orderTx === undefined) ({ orderTx, orderId } = await this.buyAndOrder(address, SERVICE_COMPUTE, { proof }));
+    if (orderTx === undefined) {
+      const service = serviceOf(await this.dataset(address), SERVICE_COMPUTE);
+      const remaining = job.epsilon ? (await provider.privacy(address)).remaining : undefined;
+      checkJob(service, job, remaining);
+      ({ orderTx, orderId } = await this.buyAndOrder(address, SERVICE_COMPUTE, { proof }));
+    }
     const key = oneTimeKey();
     const fields = {
       datatoken: address, consumer, serviceId: SERVICE_COMPUTE, orderTx, orderId,

@@ -85,3 +85,22 @@ test("a provider's refusal carries its code, status and details; no answer is pr
   assert.deepEqual(seen[0].slice(0, 3), [`http://p.test/api/v1/compute/${"ab".repeat(16)}`, "GET", "Bearer tok"]);
   assert.deepEqual(JSON.parse(seen[1][3]), { datatoken: DATATOKEN, consumer: MARKET, service_id: 1 });
 });
+
+test("a job the dataset would refuse is refused before anything is paid", async () => {
+  const { checkJob, makeJob } = await import("../src/jobs.js");
+  const service = { compute: { require_dp: false, trusted_algorithms: ["aa".repeat(32)], privacy: { max_epsilon_per_job: 2 } } };
+  const bundle = { bundle: "bafy", sha256: "aa".repeat(32) };
+  checkJob(service, makeJob({ algorithm: bundle }), undefined);
+  checkJob(service, makeJob({ algorithm: "dp_stats", epsilon: 1 }), 5);
+  assert.throws(() => checkJob(service, makeJob({ algorithm: "dp_stats", epsilon: 3 }), 5), /limit per job/);
+  assert.throws(() => checkJob(service, makeJob({ algorithm: "dp_stats", epsilon: 1.5 }), 1), /what is left/);
+  assert.throws(() => checkJob(service, makeJob({ algorithm: { ...bundle, sha256: "bb".repeat(32) } }), 5), /does not trust/);
+  assert.throws(() => checkJob({ compute: { require_dp: true } }, makeJob({ algorithm: "dp_stats" }), 5), /differentially private/);
+  const any = { compute: { allow_any_algorithm: true } };
+  const untrusted = { ...bundle, sha256: "cc".repeat(32) };
+  assert.throws(() => checkJob(any, makeJob({ algorithm: untrusted, epsilon: 1 }), 5), /sample and aggregate/);
+  checkJob(any, makeJob({ algorithm: untrusted, epsilon: 1, output: { shape: [1] } }), 5);
+  assert.throws(() => checkJob(service, makeJob({ algorithm: bundle, output: { shape: [1] } }), 5), /only an algorithm/);
+  assert.deepEqual(Object.keys(makeJob({ algorithm: "x" })), ["algorithm", "params", "epsilon", "environment"]);
+  assert.throws(() => makeJob({ algorithm: 5 }), TypeError);
+});
