@@ -27,6 +27,9 @@ try {
   const { request, signature } = await m.signAccessRequest(wallet, fields, 31337, v.datatoken);
   const domain = m.providerDomain(31337, v.datatoken);
   out.signed = verifyTypedData(domain, m.ACCESS_TYPES, request, signature) === wallet.address;
+  // The browser's own fetch, through the gateway client (blocks checked) and the provider client.
+  out.file = hex(await new m.Gateway(location.origin + "/gateway").file(v.fileCid));
+  out.refusal = await new m.ProviderClient(location.origin + "/provider").info().catch((e) => [e.name, e.code, e.status]);
   window.RESULT = out;
 } catch (error) {
   window.RESULT = { error: String(error?.stack ?? error) };

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from datamarket.crypto import keys, stream
 from datamarket.jobs.spec import job_hash
+from datamarket.storage import unixfs
 from tests.js_client import CLIENT, require_node
 
 JOB = {"algorithm": "dp_stats", "params": {"tol": 1e-7, "rate": 1e-5}, "epsilon": 1.5, "environment": "cpu"}
@@ -43,7 +45,14 @@ def _vectors() -> dict[str, Any]:
     content_key, stream_key = bytes(range(32)), bytes(range(32, 64))
     plaintext = bytes(range(256)) * 3
     context = "access:eip155:31337/0xa16E02E87b7454126E5E10d957A927A7F5B5d2be:0x" + "ab" * 32
+    blocks: dict[str, bytes] = {}
+    imported = unixfs.import_file(
+        io.BytesIO(plaintext * 400), cid_version=1, put=lambda cid, raw: blocks.__setitem__(str(cid), raw)
+    )
     return {
+        "fileCid": str(imported.cid),
+        "file": (plaintext * 400).hex(),
+        "blocks": {cid: raw.hex() for cid, raw in blocks.items()},
         "job": JOB,
         "privateKey": raw.hex(),
         "context": context,
@@ -64,6 +73,7 @@ def client_site() -> Iterator[tuple[str, dict[str, Any]]]:
     importmap = (CLIENT / "importmap.json").read_text()
     page = PAGE.format(importmap=importmap, vectors=json.dumps(vectors)).encode()
     script = PAGE_SCRIPT.read_bytes()
+    blocks = {cid: bytes.fromhex(raw) for cid, raw in vectors.pop("blocks").items()}
 
     class Handler(SimpleHTTPRequestHandler):
         extensions_map: ClassVar[dict[str, str]] = {
@@ -72,13 +82,23 @@ def client_site() -> Iterator[tuple[str, dict[str, Any]]]:
         }
 
         def do_GET(self) -> None:
+            path = self.path.split("?")[0]
             served = {"/page.html": (page, "text/html"), "/page.js": (script, "text/javascript")}
-            body, kind = served.get(self.path.split("?")[0], (None, None))
+            if path.startswith("/gateway/ipfs/") and path[14:] in blocks:
+                served[path] = (blocks[path[14:]], "application/vnd.ipld.raw")
+            if path.startswith("/provider/"):
+                body = json.dumps({"error": {"code": "not_found", "message": "no", "details": {}}}).encode()
+                self._send(404, body, "application/json")
+                return
+            body, kind = served.get(path, (None, None))
             if body is None:
                 super().do_GET()
                 return
-            self.send_response(200)
-            self.send_header("Content-Type", f"{kind}; charset=utf-8")
+            self._send(200, body, kind)
+
+        def _send(self, status: int, body: bytes, kind: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -112,5 +132,7 @@ def test_the_client_runs_in_the_browser_through_its_import_map(
     assert result["key"] == vectors["key"]
     assert result["plaintext"] == vectors["plaintext"]
     assert result["signed"] is True
+    assert result["file"] == vectors["file"]
+    assert result["refusal"] == ["ProviderError", "not_found", 404]
     # The job hash the browser signs is the Python kernel's once both write RFC 8785.
     assert result["jobHash"] == job_hash(JOB)

@@ -11,6 +11,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 
 import { concat, equalBytes } from "./bytes.js";
 import { ContentError } from "./errors.js";
+import { unbound } from "./http.js";
 
 const RAW = 0x55;
 const DAG_PB = 0x70;
@@ -64,9 +65,9 @@ export class Gateway {
    * @param {string} url the gateway's base URL (`http://127.0.0.1:8080`); `/ipfs/{cid}` is appended
    * @param {{fetch?: typeof fetch, maxBytes?: number}} [options]
    */
-  constructor(url, { fetch: fetcher = globalThis.fetch, maxBytes = 1 << 30 } = {}) {
+  constructor(url, { fetch: fetcher, maxBytes = 1 << 30 } = {}) {
     this.url = String(url).replace(/\/+$/, "");
-    this.fetch = fetcher;
+    this.fetch = unbound(fetcher);
     this.maxBytes = maxBytes;
   }
 

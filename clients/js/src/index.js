@@ -57,7 +57,7 @@ export class DatamarketClient {
    * @param {number} [options.fromBlock] the market's deployment block (where its events start)
    * @param {typeof fetch} [options.fetch]
    */
-  constructor({ signer, market, gateway, provider, fromBlock = 0, fetch: fetcher = globalThis.fetch }) {
+  constructor({ signer, market, gateway, provider, fromBlock = 0, fetch: fetcher }) {
     if (!signer) throw new TypeError("a signer is required");
     this.signer = signer;
     this.market = new Market(market, signer, { fromBlock });
