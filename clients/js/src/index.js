@@ -178,9 +178,16 @@ export class DatamarketClient {
     const dataset = await this.dataset(datatoken);
     serviceOf(dataset, SERVICE_DOWNLOAD);
     if (orderTx === undefined) ({ orderTx, orderId } = await this.buyAndOrder(datatoken, SERVICE_DOWNLOAD, { proof, maxPrice }));
-    const key = await this.access(datatoken, { orderTx, orderId, proof });
     const file = dataset.metadata.files[0];
-    const data = await decryptStream(await this.gateway.file(file.cid), key);
+    let data;
+    try {
+      const key = await this.access(datatoken, { orderTx, orderId, proof });
+      data = await decryptStream(await this.gateway.file(file.cid), key);
+    } catch (error) {
+      // The order is paid for and stays usable: say which it is, to download again with it.
+      if (error instanceof DatamarketError) Object.assign(error.details, { order_tx: orderTx, order_id: String(orderId) });
+      throw error;
+    }
     const digest = toHex(sha256(data));
     if (digest !== String(file.plaintext_sha256).toLowerCase()) {
       throw new VerificationError("plaintext_mismatch", "the decrypted file's sha256 differs from the metadata document's");
