@@ -22,7 +22,7 @@ from datamarket.jobs.spec import job_hash, output_hash
 from datamarket.storage import unixfs
 from tests.js_client import run_node_tests
 
-#: anvil's public dev account 3 (never funded on a live chain).
+#: anvil's public dev account 2 (never funded on a live chain).
 DEV_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
 MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 DATATOKEN = "0xa16E02E87b7454126E5E10d957A927A7F5B5d2be"
