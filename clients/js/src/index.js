@@ -36,7 +36,7 @@ import { decryptStream } from "./stream.js";
 export * from "./errors.js";
 export { canonicalJson, jobHash, outputHash } from "./canonical.js";
 export { Gateway, parseCid } from "./content.js";
-export { accessContext, datasetId, parseDatasetId, resultContext } from "./contexts.js";
+export { accessContext, contentContext, datasetId, parseDatasetId, resultContext } from "./contexts.js";
 export { Market } from "./contracts.js";
 export * from "./eip712.js";
 export { FINAL_STATES, checkJob, makeJob } from "./jobs.js";
