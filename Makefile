@@ -58,6 +58,7 @@ test-contracts coverage: node_modules/.installed $(VENV)/.installed
 # Chromium and its chromedriver, which the browser tests drive headless (Debian's packages).
 test-python: install compile
 	scripts/ipfs/install.sh
+	scripts/gateway_client/install.sh
 	scripts/browser/install.sh
 	$(VENV)/bin/pytest -q
 

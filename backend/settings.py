@@ -76,6 +76,10 @@ class BackendSettings(Settings):
     chain_id: int | None = setting(None, parse=integer, check=_chain_id)
     #: Where users reach the pages (links in answers and pages); None: relative links only.
     public_url: str | None = setting(None, parse=text, check=_optional_http)
+    #: The content gateway (``GET /ipfs/{cid}``, IPFS Trustless Gateway) that pages may link content
+    #: to, and that the dataset page's "Buy and download" fetches ciphertext from; None: no gateway is
+    #: known (and no such button).
+    gateway_url: str | None = setting(None, parse=text, check=_optional_http)
     log_level: str = setting("INFO", parse=upper, check=one_of("DEBUG", "INFO", "WARNING", "ERROR"))
     #: Where the API's and pages' request counts live: ``memory://`` (each worker counts its own) or
     #: ``redis://...`` (every worker and machine shares them).
@@ -93,9 +97,6 @@ class BackendSettings(Settings):
     #: ... and to static files (the stylesheet, the page script, the JavaScript client's modules: a
     #: dataset page with the wallet buttons loads a few dozen).
     rate_limit_static: str = setting("100/second;3000/minute", parse=text, check=ratelimit.rule_check)
-    #: The content gateway (an IPFS Trustless Gateway) the dataset page fetches ciphertext from; None:
-    #: the page offers no "Buy and download" button.
-    gateway_url: str | None = setting(None, parse=text, check=_optional_http)
     #: The JavaScript client the dataset page runs (``clients/js``, its packages installed); None: the
     #: one in the repository beside the backend's code.
     client_dir: Path | None = setting(None, parse=path)

@@ -18,6 +18,7 @@ VARIABLES = {
     "DATAMARKET_MARKET_DEPLOY_BLOCK": "the block the market was deployed in (where audits start reading)",
     "DATAMARKET_STORE": "the content store: a folder or a kubo-compatible node's API URL",
     "DATAMARKET_PROVIDER_URL": "the provider's URL",
+    "DATAMARKET_GATEWAY_URL": "the content gateway's URL (GET /ipfs/{cid}, IPFS Trustless Gateway)",
     "DATAMARKET_PAYMENT_TOKEN": "the ERC-20 token prices are in",
     "DATAMARKET_PRIVATE_KEY": "the signing key (never a flag; on the local chain, --account N instead)",
     "DATAMARKET_KEYSTORE": "an encrypted keystore (mode 0600) holding the signing key, instead of the key",

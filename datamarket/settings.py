@@ -3,11 +3,12 @@
 Sources, later ones winning: the local market's ``stack.json`` (when ``datamarket up`` runs one), an
 optional TOML file (``DATAMARKET_CONFIG``), then environment variables ``DATAMARKET_RPC_URL``,
 ``DATAMARKET_MARKET``, ``DATAMARKET_MARKET_DEPLOY_BLOCK``, ``DATAMARKET_STORE``,
-``DATAMARKET_PROVIDER_URL``, ``DATAMARKET_PAYMENT_TOKEN``, ``DATAMARKET_PRIVATE_KEY``,
-``DATAMARKET_KEYSTORE``, ``DATAMARKET_KEYSTORE_PASSWORD``, ``DATAMARKET_KEYSTORE_PASSWORD_FILE``,
-``DATAMARKET_PIN_SERVICE_URL`` and ``DATAMARKET_PIN_SERVICE_TOKEN``. The private key, the keystore's
-password and the pinning service's token are never printed: ``repr`` masks them (the password and the
-token are :class:`~datamarket.config.Secret` s).
+``DATAMARKET_PROVIDER_URL``, ``DATAMARKET_GATEWAY_URL``, ``DATAMARKET_PAYMENT_TOKEN``,
+``DATAMARKET_PRIVATE_KEY``, ``DATAMARKET_KEYSTORE``, ``DATAMARKET_KEYSTORE_PASSWORD``,
+``DATAMARKET_KEYSTORE_PASSWORD_FILE``, ``DATAMARKET_PIN_SERVICE_URL`` and
+``DATAMARKET_PIN_SERVICE_TOKEN``. The private key, the keystore's password and the pinning service's
+token are never printed: ``repr`` masks them (the password and the token are
+:class:`~datamarket.config.Secret` s).
 
 The signing key is ``DATAMARKET_PRIVATE_KEY`` or an encrypted keystore (``DATAMARKET_KEYSTORE``, mode
 0600, :mod:`datamarket.keystore`) with its password in ``DATAMARKET_KEYSTORE_PASSWORD`` or in the file
@@ -36,6 +37,7 @@ _ENV = {
     "market_deploy_block": "DATAMARKET_MARKET_DEPLOY_BLOCK",
     "store": "DATAMARKET_STORE",
     "provider_url": "DATAMARKET_PROVIDER_URL",
+    "gateway_url": "DATAMARKET_GATEWAY_URL",
     "payment_token": "DATAMARKET_PAYMENT_TOKEN",
     "private_key": "DATAMARKET_PRIVATE_KEY",
     "keystore": "DATAMARKET_KEYSTORE",
@@ -52,6 +54,8 @@ class ClientSettings:
     market: str = ""
     store: str = ""
     provider_url: str = ""
+    #: The content gateway (``GET /ipfs/{cid}``, the IPFS Trustless Gateway protocol) over the store.
+    gateway_url: str = ""
     payment_token: str = ""
     chain_id: int = 0
     #: The block the market was deployed in: where reading its history starts (``datamarket audit``).
@@ -150,6 +154,7 @@ def load_settings(home: Path | None = None, environ: dict[str, str] | None = Non
             settings,
             rpc_url=services.get("chain", {}).get("url", ""),
             provider_url=services.get("provider", {}).get("url", ""),
+            gateway_url=services.get("gateway", {}).get("url", ""),
             market=stack.get("contracts", {}).get("market", ""),
             payment_token=stack.get("contracts", {}).get("payment_token", ""),
             store=stack.get("store", ""),

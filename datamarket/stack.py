@@ -3,10 +3,12 @@
 ``up`` starts anvil with its state on disk (contracts are deployed once and survive restarts; see
 :mod:`datamarket.chain_keeper`), uses the content store (a kubo-compatible node when
 ``DATAMARKET_IPFS_API`` is set, otherwise the embedded store under the stack's home) and starts the
-provider under gunicorn, a compute worker, the indexer and the backend (catalog API and pages) under
-gunicorn. Everything lives in one home folder (default ``.datamarket`` in the current directory, or
-``DATAMARKET_HOME``): state, logs, the provider's encryption keys, and ``stack.json``, which records
-the processes and contract addresses.
+content gateway (the store, read only, over the IPFS Trustless Gateway protocol), the provider under
+gunicorn, a compute worker, the indexer and the backend (catalog API and pages) under gunicorn. The
+gateway's URL reaches the others as ``DATAMARKET_GATEWAY_URL`` (the backend's as its ``gateway_url``
+setting) and clients through ``stack.json``. Everything lives in one home folder (default
+``.datamarket`` in the current directory, or ``DATAMARKET_HOME``): state, logs, the provider's
+encryption keys, and ``stack.json``, which records the processes and contract addresses.
 
 The local market's accounts are anvil's public dev accounts (see ``devchain``): account 0 deploys
 and owns the market, account 1 collects the market fee, account 3 is the provider, and accounts
@@ -120,7 +122,12 @@ def home_dir(home: str | Path | None = None) -> Path:
 
 
 def up(
-    home: str | Path | None = None, *, chain_port: int = 0, provider_port: int = 0, backend_port: int = 0
+    home: str | Path | None = None,
+    *,
+    chain_port: int = 0,
+    provider_port: int = 0,
+    backend_port: int = 0,
+    gateway_port: int = 0,
 ) -> Stack:
     """Start (or keep) every service of the local market and return the stack."""
     root = home_dir(home)
@@ -131,6 +138,7 @@ def up(
     _start_chain(stack, chain_port)
     _deploy_once(stack)
     stack.store = environment.get("DATAMARKET_IPFS_API") or str(root / "store")
+    _start_gateway(stack, gateway_port)
     _start_provider(stack, provider_port)
     _start_worker(stack)
     _start_indexer(stack)
@@ -220,6 +228,37 @@ def _deploy_once(stack: Stack) -> None:
     stack.chain_id = w3.eth.chain_id
 
 
+def _start_gateway(stack: Stack, port: int) -> None:
+    """The content gateway, under gunicorn, over the stack's content store (read only)."""
+    current = stack.services.get("gateway")
+    if current is not None and current.alive():
+        return
+    # The same port as before: pages and clients may hold links to it.
+    port = port or (urlsplit(current.url).port if current is not None else None) or free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = stack.path / "logs" / "gateway.log"
+    cmd = [sys.executable, "-m", "gunicorn", "--config", "python:gateway.gunicorn_conf",
+           "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-",
+           "gateway.wsgi:app"]  # fmt: skip
+    pid = _spawn(cmd, log, gateway_env(stack))
+    service = Service("gateway", url, pid, str(log), program="gunicorn")
+    stack.services["gateway"] = service
+    stack.save()
+    _wait(lambda: requests.get(f"{url}/healthz", timeout=1).ok, "gateway", service)
+
+
+def gateway_env(stack: Stack) -> dict[str, str]:
+    """The gateway's settings for the local market: the stack's content store."""
+    return {"DATAMARKET_GATEWAY_STORE": stack.store}
+
+
+def _gateway_url(stack: Stack, name: str = "DATAMARKET_GATEWAY_URL") -> dict[str, str]:
+    """The gateway's URL as the variable ``name``, for a service's environment; empty before the
+    gateway has one."""
+    gateway = stack.services.get("gateway")
+    return {name: gateway.url} if gateway is not None else {}
+
+
 def _start_provider(stack: Stack, port: int) -> None:
     current = stack.services.get("provider")
     if current is not None and current.alive():
@@ -299,6 +338,8 @@ def backend_env(stack: Stack) -> dict[str, str]:
             "DATAMARKET_BACKEND_DATABASE_URL", f"sqlite:///{data_dir / 'catalog.db'}"
         ),
         "DATAMARKET_BACKEND_STORE": stack.store,
+        **_gateway_url(stack),
+        **_gateway_url(stack, "DATAMARKET_BACKEND_GATEWAY_URL"),
     }
 
 
@@ -353,6 +394,7 @@ def provider_env(stack: Stack) -> dict[str, str]:
         ),
         "DATAMARKET_PROVIDER_STORE": stack.store,
         "DATAMARKET_PROVIDER_FEE_TOKEN": stack.contracts["payment_token"],
+        **_gateway_url(stack),
     }
 
 

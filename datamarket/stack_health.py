@@ -1,7 +1,7 @@
 """The health of each service of the local market, as ``datamarket status`` shows it.
 
 Each service is asked what it knows of itself, over loopback, with a short timeout: the chain its
-latest block, the provider and the backend their ``/healthz`` checks, the worker through the
+latest block, the provider, the backend and the gateway their ``/healthz`` checks, the worker through the
 provider (``/api/v1/info`` says which compute environments a worker served in the last 30 s), the
 indexer through the backend (the block the catalog reflects, against the chain's head). A service
 whose process is gone is ``stopped``; one that runs but does not answer, or answers a failed check,
@@ -31,6 +31,7 @@ def health(stack: Stack) -> dict[str, dict[str, str]]:
         "provider": lambda: _healthz(session, stack.services["provider"].url),
         "worker": lambda: _worker(session, stack),
         "backend": lambda: _healthz(session, stack.services["backend"].url),
+        "gateway": lambda: _healthz(session, stack.services["gateway"].url),
         "indexer": lambda: _indexer(session, stack, head),
     }
     report = {}

@@ -11,7 +11,8 @@ from datamarket.cli.output import emit, json_option
 @click.command(cls=Command)
 @json_option()
 def up(as_json: bool) -> None:
-    """Start a local market: anvil (state on disk), contracts, content store, provider."""
+    """Start a local market: anvil (state on disk), contracts, content store and its gateway, provider,
+    worker, indexer, backend."""
     from datamarket import stack
 
     status = _with_health(stack.up())

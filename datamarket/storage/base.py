@@ -3,7 +3,8 @@
 Two real implementations: the embedded on-disk store (``embedded.py``, the default, giving the same
 CIDs as ``ipfs add``) and a client of a kubo-compatible IPFS node (``kubo.py``). Content read back is
 verified against its CID; a corrupted block raises :class:`ContentCorrupted`, never silent data.
-Both also move whole DAGs as CAR files (:class:`CarStore`), so data passes between them unchanged.
+Both also move whole DAGs as CAR files (:class:`CarStore`), so data passes between them unchanged,
+and hand out single blocks (:class:`BlockStore`), which the gateway serves.
 
 StorageError
 ├── ContentNotFound (KeyError): the store does not hold a block the content needs
@@ -91,6 +92,15 @@ class CarStore(ContentStore, Protocol):
     def import_car(self, stream: BinaryIO) -> list[str]:
         """Store every block of a CAR v1 (each verified against its CID), pin its roots (each must
         be complete) and return them."""
+        ...
+
+
+@runtime_checkable
+class BlockStore(CarStore, Protocol):
+    def get_block(self, cid: str) -> bytes:
+        """The bytes of the one block ``cid`` names (any codec), verified against its hash:
+        ContentNotFound if the store does not hold it (it never asks the network), ContentCorrupted
+        if what it holds does not match, UnsupportedContent for a hash function it cannot check."""
         ...
 
 

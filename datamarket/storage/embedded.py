@@ -27,7 +27,7 @@ from datamarket.storage.cid import CID, IDENTITY
 
 
 class EmbeddedStore:
-    """A :class:`~datamarket.storage.base.CarStore` in the directory ``root`` (created on first
+    """A :class:`~datamarket.storage.base.BlockStore` in the directory ``root`` (created on first
     write). ``sync=False`` skips the fsyncs: faster, still atomic against a crash of this process,
     but not against a power loss."""
 
@@ -66,6 +66,9 @@ class EmbeddedStore:
 
     def has(self, cid: str) -> bool:
         return self._has_block(CID.parse(cid))
+
+    def get_block(self, cid: str) -> bytes:
+        return unixfs.verified_block(self._get, CID.parse(cid))
 
     def pins(self) -> list[str]:
         """The pinned CIDs, sorted."""

@@ -44,13 +44,13 @@ from datamarket.storage.base import (
     StoreUnavailable,
     UnsupportedContent,
 )
-from datamarket.storage.cid import CHUNK_SIZE, CID, RAW, SHA2_256
+from datamarket.storage.cid import CHUNK_SIZE, CID, IDENTITY, RAW, SHA2_256
 
 T = TypeVar("T")
 
 
 class KuboStore:
-    """A :class:`~datamarket.storage.base.CarStore` backed by the IPFS node at ``api_url``
+    """A :class:`~datamarket.storage.base.BlockStore` backed by the IPFS node at ``api_url``
     (``http://host:port``, the node's ``Addresses.API``). Nothing is contacted until first use."""
 
     def __init__(self, api_url: str, *, timeout: float = 60.0, lookup_timeout: float = 2.0) -> None:
@@ -136,6 +136,21 @@ class KuboStore:
                 return True
         except ContentNotFound:
             return False
+
+    def get_block(self, cid: str) -> bytes:
+        """The block, from the node's own blockstore only (``offline``), checked against its hash."""
+        block_cid = CID.parse(cid)
+        if block_cid.hash_code == IDENTITY:
+            return block_cid.digest
+        params = {"arg": str(block_cid), "offline": "true", "timeout": f"{self._lookup_timeout}s"}
+        with self._post("block/get", params=params, stream=True) as response:
+            response.raw.decode_content = True
+            block = self._call(lambda: response.raw.read(car.MAX_SECTION + 1), what=cid)
+        if len(block) > car.MAX_SECTION or not block_cid.matches(block):
+            raise ContentCorrupted(
+                f"what the node returned for block {cid} does not hash to it", details={"cid": cid}
+            )
+        return block
 
     def pinned(self, cid: str) -> bool:
         """Whether ``cid`` is pinned (recursively) on the node."""

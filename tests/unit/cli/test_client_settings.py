@@ -18,7 +18,8 @@ def home(tmp_path):
     stack = {"chain_id": 31337, "deploy_block": 1, "store": str(tmp_path / "store"),
              "contracts": {"market": MARKET, "payment_token": "0x" + "e7" * 20},
              "services": {"chain": {"url": "http://127.0.0.1:8545"},
-                          "provider": {"url": "http://127.0.0.1:8030"}}}  # fmt: skip
+                          "provider": {"url": "http://127.0.0.1:8030"},
+                          "gateway": {"url": "http://127.0.0.1:8040"}}}  # fmt: skip
     (tmp_path / "stack.json").write_text(json.dumps(stack))
     return tmp_path
 
@@ -27,6 +28,12 @@ def test_the_local_market_gives_every_setting(home) -> None:
     settings = load_settings(home, environ={})
     assert (settings.rpc_url, settings.market, settings.chain_id) == ("http://127.0.0.1:8545", MARKET, 31337)
     assert (settings.market_deploy_block, settings.provider_url) == (1, "http://127.0.0.1:8030")
+    assert settings.gateway_url == "http://127.0.0.1:8040"
+
+
+def test_the_gateway_url_from_the_environment_wins(home) -> None:
+    settings = load_settings(home, environ={"DATAMARKET_GATEWAY_URL": "https://gateway.example"})
+    assert settings.gateway_url == "https://gateway.example"
 
 
 def test_the_environment_wins_and_another_node_has_an_unknown_chain(home) -> None:

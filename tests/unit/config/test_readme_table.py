@@ -8,6 +8,7 @@ from pathlib import Path
 from backend.settings import BackendSettings
 from compute_to_data.settings import WorkerSettings
 from datamarket import environment
+from gateway.settings import GatewaySettings
 from provider.settings import ProviderSettings
 
 README = Path(__file__).resolve().parents[3] / "README.md"
@@ -21,7 +22,7 @@ def table_variables() -> set[str]:
 
 def code_variables() -> set[str]:
     names = set(environment.VARIABLES)
-    for cls in (ProviderSettings, WorkerSettings, BackendSettings):
+    for cls in (ProviderSettings, WorkerSettings, BackendSettings, GatewaySettings):
         names |= {cls.env_name(name) for name in cls.specs()}
         names |= {cls.input_env_name(name) for name in cls.extra_inputs()}
         names.add(cls.CONFIG_ENV)
