@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 NPX := npx --no-install
 
-.PHONY: help install sandbox compile abi lint format test test-unit test-contracts test-python coverage demo bench bench-report clean
+.PHONY: help install sandbox compile abi lint format test test-unit test-contracts test-js test-python coverage demo bench bench-report clean
 
 help:
 	@echo "make demo      run the contracts demo on a local anvil (installs what is missing)"
@@ -18,7 +18,7 @@ help:
 	@echo "make bench-report  bench/README.md and its plots from the recorded figures (runs no benchmark)"
 	@echo "make abi       recompile and export ABIs into the Python package"
 
-install: node_modules/.installed $(VENV)/.installed sandbox
+install: node_modules/.installed clients/js/node_modules/.installed $(VENV)/.installed sandbox
 
 # bubblewrap, the sandbox of compute jobs (the worker refuses to run without it).
 sandbox:
@@ -26,6 +26,11 @@ sandbox:
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
+	@touch $@
+
+# The JavaScript client's own packages (clients/js/package-lock.json), into clients/js/node_modules.
+clients/js/node_modules/.installed: clients/js/package.json clients/js/package-lock.json
+	npm ci --prefix clients/js --no-audit --no-fund
 	@touch $@
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -54,6 +59,10 @@ test-contracts coverage: node_modules/.installed $(VENV)/.installed
 	$(NPX) hardhat coverage
 	$(PY) scripts/check_coverage.py coverage.json --min 95
 
+# The JavaScript client's unit tests (its conformance flow against a local market is a pytest).
+test-js: clients/js/node_modules/.installed
+	node --test clients/js/test/*.test.js
+
 # The IPFS node (js-ipfs under Node 22) that the storage tests compare CIDs with; cached in .cache/ipfs.
 # Chromium and its chromedriver, which the browser tests drive headless (Debian's packages).
 test-python: install compile
@@ -66,7 +75,7 @@ test-python: install compile
 test-unit: $(VENV)/.installed
 	$(VENV)/bin/pytest -q tests/unit
 
-test: lint test-contracts test-python
+test: lint test-contracts test-js test-python
 
 demo: install
 	$(VENV)/bin/datamarket demo
