@@ -83,7 +83,7 @@ def dataset(datatoken: str) -> ResponseReturnValue:
     privacy = detail["privacy"]
     settings = wallet.settings()
     import_map = client.import_map()
-    offer, no_offer = wallet.offer(detail, current().chain_id, settings.gateway_url)
+    offer, no_offer = wallet.offer(detail, current().chain_id, settings)
     if import_map is None:
         offer, no_offer = None, "The wallet client is not installed on this server: use the command line."
     response = render(

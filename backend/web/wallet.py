@@ -29,6 +29,8 @@ SUFFIXES = {"text/csv": ".csv", "application/json": ".json", "text/plain": ".txt
 class WalletSettings:
     """What the pages' wallet buttons need from the operator."""
 
+    #: The market contract's address (the client's EIP-712 domain and its chain reads).
+    market: str | None = None
     #: The content gateway's URL (an IPFS Trustless Gateway): the page fetches ciphertext from it.
     gateway_url: str | None = None
     #: More origins the page's scripts may connect to: a wallet that works inside the page (a relay, or
@@ -44,12 +46,13 @@ def settings() -> WalletSettings:
     return current_app.extensions.get(EXTENSION, WalletSettings())
 
 
-def offer(
-    detail: dict[str, Any], chain_id: int, gateway_url: str | None
-) -> tuple[dict[str, Any] | None, str]:
+def offer(detail: dict[str, Any], chain_id: int, wallet: WalletSettings) -> tuple[dict[str, Any] | None, str]:
     """(the page script's configuration, or None; the reason there is none, or ""). A service whose
     provider URL has no plain http(s) origin (see :func:`backend.web.policy.origin`) is not offered."""
     document = detail.get("document")
+    gateway_url = wallet.gateway_url
+    if wallet.market is None:
+        return None, "This catalog does not name its market contract: use the command line."
     if detail.get("state") != "active":
         return None, f"This dataset is {detail.get('state')}: it takes no new orders."
     if not isinstance(document, dict):
@@ -65,7 +68,8 @@ def offer(
             reason = "This catalog names no content gateway to fetch the data from: use the command line."
         return None, reason
     config = {
-        "datasetId": detail["id"], "chainId": chain_id, "datatoken": detail["datatoken"],
+        "datasetId": detail["id"], "chainId": chain_id, "market": wallet.market,
+        "datatoken": detail["datatoken"],
         "name": detail.get("name") or detail["datatoken"], "free": bool(detail.get("free")),
         "paymentToken": detail.get("payment_token"), "price": str(detail.get("price") or 0),
         "gatewayUrl": gateway_url, "document": document, "download": download, "compute": compute,

@@ -9,9 +9,15 @@
 // #wallet-offer, written by the server.
 
 import { BrowserProvider } from "ethers";
-import * as market from "./client/src/index.js";
+import {
+  ContentError,
+  DatamarketClient,
+  DatamarketError,
+  FINAL_STATES,
+  ProviderError,
+  VerificationError,
+} from "./client/src/index.js";
 
-const TERMINAL = new Set(["succeeded", "failed", "rejected", "cancelled"]);
 const POLL_MS = 1000;
 
 const offer = JSON.parse(document.getElementById("wallet-offer").textContent);
@@ -29,19 +35,26 @@ function say(text, kind = "info") {
   status.dataset.kind = kind;
 }
 
-/** The buyer's words for any failure: the wallet's, the provider's, the chain's. */
+/** The buyer's words for any failure: the wallet's, the provider's, the gateway's, the chain's. */
 export function explain(error) {
   if (error instanceof Explained) return error.message;
+  if (error instanceof ProviderError) {
+    if (error.status === 0) return `The provider could not be reached (${error.code}): ${error.message}`;
+    return `The provider refused (${error.code}): ${error.message}`;
+  }
+  if (error instanceof ContentError) {
+    return `The content gateway could not give the data (${error.code}): ${error.message}`;
+  }
+  if (error instanceof VerificationError) {
+    return `A check failed, so nothing was saved (${error.code}): ${error.message}`;
+  }
+  if (error instanceof DatamarketError) return `${error.message} (${error.code})`;
   const code = error?.code ?? error?.error?.code ?? error?.info?.error?.code;
   if (code === 4001 || code === "ACTION_REJECTED") {
     return "You rejected the request in your wallet: nothing more was done.";
   }
   if (code === -32002) {
     return "Your wallet is already asking you something: answer it in the wallet, then try again.";
-  }
-  if (typeof error?.status === "number" && typeof code === "string") {
-    // The provider's JSON error shape: {"error": {"code", "message", "details"}}.
-    return `The provider refused (${code}): ${error.message}`;
   }
   if (code === "INSUFFICIENT_FUNDS") {
     return "Your account cannot pay for this transaction: it lacks funds for the price or the gas.";
@@ -52,7 +65,7 @@ export function explain(error) {
   return `Something failed: ${error?.shortMessage ?? error?.message ?? String(error)}`;
 }
 
-/** The wallet's account, on this market's chain, as an ethers Signer. */
+/** A client of this market that signs with the wallet's account, on this market's chain. */
 async function connect() {
   const wallet = window.ethereum;
   if (!wallet || typeof wallet.request !== "function") {
@@ -65,8 +78,8 @@ async function connect() {
   const accounts = await wallet.request({ method: "eth_requestAccounts" });
   if (!accounts?.length) throw new Explained("Your wallet shared no account with this page.");
   await onChain(wallet, offer.chainId);
-  const provider = new BrowserProvider(wallet, offer.chainId);
-  return provider.getSigner(accounts[0]);
+  const signer = await new BrowserProvider(wallet, offer.chainId).getSigner(accounts[0]);
+  return new DatamarketClient({ signer, market: offer.market, gateway: offer.gatewayUrl });
 }
 
 async function onChain(wallet, chainId) {
@@ -133,25 +146,13 @@ async function busy(button, work) {
 
 async function buyAndDownload() {
   const service = offer.download;
-  const signer = await connect();
-  say("Asking the provider for its fee…");
-  const quote = await market.quote({
-    providerUrl: service.providerUrl, datatoken: offer.datatoken, serviceId: service.serviceId,
-    consumer: await signer.getAddress(),
-  });
+  const client = await connect();
   say("Confirm the purchase and the order in your wallet…");
-  const order = await market.buyAndOrder({ signer, datatoken: offer.datatoken, quote });
-  say("Sign the access request in your wallet…");
-  const access = await market.access({
-    signer, providerUrl: service.providerUrl, datatoken: offer.datatoken, serviceId: service.serviceId,
-    order,
-  });
-  say("Fetching and decrypting the data in this page…");
-  const bytes = await market.download({
-    gatewayUrl: offer.gatewayUrl, document: offer.document, access,
-  });
-  fileLink(bytes, service.fileName, "application/octet-stream", true);
-  say(`Saved ${service.fileName} (${bytes.length} bytes, sha256 checked).`, "ok");
+  const order = await client.buyAndOrder(offer.datatoken, service.serviceId);
+  say("Sign the access request in your wallet; the data is then fetched and decrypted in this page…");
+  const { data, sha256 } = await client.download(offer.datatoken, order);
+  fileLink(data, service.fileName, "application/octet-stream", true);
+  say(`Saved ${service.fileName}: ${data.length} bytes, sha256 ${sha256} as the publisher declared.`, "ok");
 }
 
 function jobSpec() {
@@ -175,33 +176,26 @@ function jobSpec() {
 async function runJob() {
   const service = offer.compute;
   const spec = jobSpec();
-  const signer = await connect();
-  say("Asking the provider for its fee…");
-  const quote = await market.quote({
-    providerUrl: service.providerUrl, datatoken: offer.datatoken, serviceId: service.serviceId,
-    consumer: await signer.getAddress(),
-  });
+  const client = await connect();
   say("Confirm the purchase and the order in your wallet…");
-  const order = await market.buyAndOrder({ signer, datatoken: offer.datatoken, quote });
+  const order = await client.buyAndOrder(offer.datatoken, service.serviceId);
   say("Sign the job request in your wallet…");
-  const job = await market.startJob({
-    signer, providerUrl: service.providerUrl, datatoken: offer.datatoken, serviceId: service.serviceId,
-    order, ...spec,
-  });
-  let state = await market.jobStatus(job);
-  while (!TERMINAL.has(state.state)) {
+  const job = await client.startJob(offer.datatoken, { ...spec, ...order });
+  let state = await client.jobStatus(job);
+  while (!FINAL_STATES.has(state.state)) {
     say(`Job ${job.jobId}: ${state.state}…`);
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-    state = await market.jobStatus(job);
+    state = await client.jobStatus(job);
   }
   if (state.state !== "succeeded") {
-    say(`Job ${job.jobId} ended ${state.state}${state.error ? `: ${state.error.message ?? state.error}` : ""}.`, "error");
+    const why = state.error ? `: ${state.error.message ?? state.error.code ?? state.error}` : "";
+    say(`Job ${job.jobId} ended ${state.state}${why}.`, "error");
     return;
   }
   say(`Job ${job.jobId} succeeded; opening its result in this page…`);
-  const files = await market.jobResult(job);
+  const { files } = await client.jobResult(job);
   showResult(job, files);
-  say(`Job ${job.jobId} succeeded: its result is below (every file's hash checked).`, "ok");
+  say(`Job ${job.jobId} succeeded: its result is below (every file checked against its hash).`, "ok");
 }
 
 function showResult(job, files) {
@@ -209,7 +203,7 @@ function showResult(job, files) {
   heading.textContent = "Result";
   heading.id = "job-result-heading";
   output.append(heading);
-  for (const [name, bytes] of Object.entries(files)) {
+  for (const [name, bytes] of files) {
     if (name.endsWith(".json")) {
       const pre = document.createElement("pre");
       pre.className = "result-json";

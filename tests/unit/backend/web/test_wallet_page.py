@@ -33,7 +33,7 @@ def client_root(tmp_path: Path) -> Path:
 
 
 def app_with(engine: Engine, root: Path, gateway: str | None = GATEWAY) -> Flask:
-    wallet = WalletSettings(gateway_url=gateway, connect_origins=(WALLET_NODE,))
+    wallet = WalletSettings(market=MARKET, gateway_url=gateway, connect_origins=(WALLET_NODE,))
     return create_app(engine, chain_id=CHAIN_ID, client_dir=root, wallet=wallet)
 
 
@@ -61,7 +61,12 @@ def test_a_dataset_with_both_services_offers_both_buttons(
     assert [b.all_text() for b in page.all("button")] == ["Buy and download", "Run a job"]
     assert all("disabled" in b.attrs for b in page.all("button"))  # until the script has loaded
     offer = json.loads(script(page, "application/json").text)
-    assert offer["chainId"] == CHAIN_ID and offer["datatoken"] == dt and offer["price"] == str(5 * 10**18)
+    assert (
+        offer["chainId"] == CHAIN_ID
+        and offer["market"] == MARKET
+        and offer["datatoken"] == dt
+        and offer["price"] == str(5 * 10**18)
+    )
     assert offer["gatewayUrl"] == GATEWAY and offer["document"]["name"] == "Heart disease (Cleveland)"
     assert (
         offer["download"]["providerUrl"] == "http://127.0.0.1:8030"
