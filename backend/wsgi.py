@@ -30,7 +30,9 @@ def build() -> Flask:
         rate_limits=ratelimit.config(settings),
         client_dir=settings.client_dir,
         wallet=WalletSettings(
-            gateway_url=settings.gateway_url, connect_origins=settings.page_connect_origins
+            market=settings.market,
+            gateway_url=settings.gateway_url,
+            connect_origins=settings.page_connect_origins,
         ),
     )
 

@@ -74,7 +74,7 @@ def _wait_indexed(backend: str, datatoken: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         answer = requests.get(f"{backend}/api/v1/datasets/{datatoken}", timeout=5)
-        if answer.ok and answer.json()["metadata"]["status"] == "valid":
+        if answer.ok and answer.json()["dataset"]["metadata"]["status"] == "valid":
             return
         time.sleep(0.2)
     raise AssertionError(f"the catalog did not index {datatoken} with a valid document in {timeout} s")
