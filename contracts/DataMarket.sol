@@ -33,40 +33,6 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         "ProviderFee(address datatoken,address consumer,uint8 serviceId,address feeToken,uint256 amount,uint64 validUntil,uint64 nonce,bytes32 environment)"
     );
 
-    struct Dataset {
-        // slot 0: read by every buy and order
-        address publisher;
-        DatasetState state;
-        uint8 services;
-        bool free;
-        bool hasAllowlist;
-        bool capped;
-        uint16 publishFeeBps;
-        uint40 index; // publish order; here because slot 0 is written by publish anyway
-        // slot 1: read by orders and receipts
-        address provider;
-        uint48 epsilonBudget;
-        uint48 epsilonSpent;
-        // slot 2: read by buys
-        address paymentToken;
-        uint96 price;
-        // slot 3: read only when minting with a cap, and by the dispenser
-        uint128 cap;
-        uint128 dispenserLimit;
-        // slots 4-6: read rarely
-        bytes32 metadataHash;
-        address publishFeeCollector;
-        bytes32 allowlistRoot;
-    }
-
-    struct MarketConfig {
-        address feeCollector;
-        uint16 feeBps;
-        bool ordersPaused;
-        uint32 datasetCount;
-        uint40 orderCount; // the next order's id
-    }
-
     address private immutable _datatokenImplementation;
     MarketConfig private _config;
 
@@ -93,8 +59,8 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
 
     // ================================================================== views
 
-    /// @notice The implementation every datatoken is a clone of.
-    function datatokenImplementation() external view returns (address) {
+    /// @inheritdoc IDataMarket
+    function datatokenImplementation() external view override returns (address) {
         return _datatokenImplementation;
     }
 
@@ -108,50 +74,53 @@ contract DataMarket is IDataMarket, Ownable2Step, EIP712, ReentrancyGuardTransie
         return _existing(datatoken).index;
     }
 
-    /// @notice The full record of a dataset (state None if `datatoken` is not one of this market's).
-    function getDataset(address datatoken) external view returns (Dataset memory) {
+    /// @inheritdoc IDataMarket
+    function getDataset(address datatoken) external view override returns (Dataset memory) {
         return _datasets[datatoken];
     }
 
-    /// @notice Market fee collector and rate, whether orders are paused, and how many datasets exist.
-    function marketConfig() external view returns (MarketConfig memory) {
+    /// @inheritdoc IDataMarket
+    function marketConfig() external view override returns (MarketConfig memory) {
         return _config;
     }
 
-    function metadataUpdater(address datatoken) external view returns (address) {
+    /// @inheritdoc IDataMarket
+    function metadataUpdater(address datatoken) external view override returns (address) {
         return _metadataUpdaters[datatoken];
     }
 
-    function pendingPublisher(address datatoken) external view returns (address) {
+    /// @inheritdoc IDataMarket
+    function pendingPublisher(address datatoken) external view override returns (address) {
         return _pendingPublishers[datatoken];
     }
 
-    /// @notice The provider named by the publisher that has not accepted yet (address(0): none).
-    function pendingProvider(address datatoken) external view returns (address) {
+    /// @inheritdoc IDataMarket
+    function pendingProvider(address datatoken) external view override returns (address) {
         return _pendingProviders[datatoken];
     }
 
-    function isMinter(address datatoken, address account) external view returns (bool) {
+    /// @inheritdoc IDataMarket
+    function isMinter(address datatoken, address account) external view override returns (bool) {
         return _minters[datatoken][_tenures[datatoken]][account];
     }
 
-    /// @notice How many datatokens `account` has received from the dataset's dispenser, orders included.
-    function dispensed(address datatoken, address account) external view returns (uint256) {
+    /// @inheritdoc IDataMarket
+    function dispensed(address datatoken, address account) external view override returns (uint256) {
         return _dispensed[datatoken][account];
     }
 
-    /// @notice What `payee` can withdraw in `token` (address(0) = native coin).
-    function earnings(address token, address payee) external view returns (uint256) {
+    /// @inheritdoc IDataMarket
+    function earnings(address token, address payee) external view override returns (uint256) {
         return _earnings[token][payee];
     }
 
-    /// @notice Whether `provider` already used quote `nonce`.
-    function isQuoteUsed(address provider, uint64 nonce) external view returns (bool) {
+    /// @inheritdoc IDataMarket
+    function isQuoteUsed(address provider, uint64 nonce) external view override returns (bool) {
         return _usedQuotes[provider][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
     }
 
-    /// @notice The EIP-712 digest a provider signs for `quote`.
-    function quoteDigest(ProviderFee calldata quote) public view returns (bytes32) {
+    /// @inheritdoc IDataMarket
+    function quoteDigest(ProviderFee calldata quote) public view override returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(PROVIDER_FEE_TYPEHASH, quote)));
     }
 

@@ -185,7 +185,8 @@ def post_access() -> ResponseReturnValue:
 def get_nonce() -> ResponseReturnValue:
     address = parse_address(request.args.get("address"), "address")
     ctx = current()
-    return jsonify({"address": address, "nonce": ctx.nonces.last(address, nonce_window(ctx))})
+    last = ctx.nonces.last(address, nonce_window(ctx))
+    return jsonify({"address": address, "nonce": str(last)})  # a uint256: a decimal string
 
 
 __all__ = [

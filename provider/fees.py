@@ -47,15 +47,16 @@ def parse_fee_body(body: dict[str, Any]) -> FeeRequest:
 
 
 def quote_json(quote: ProviderFee) -> dict[str, Any]:
-    """The quote as the market's EIP-712 type names its fields (camelCase; bytes32 as 0x-hex)."""
+    """The quote as the market's EIP-712 type names its fields (camelCase; bytes32 as 0x-hex; the
+    uint64 and uint256 values as decimal strings, which every JSON reader keeps exact)."""
     return {
         "datatoken": quote.datatoken,
         "consumer": quote.consumer,
         "serviceId": quote.service_id,
         "feeToken": quote.fee_token,
-        "amount": quote.amount,
-        "validUntil": quote.valid_until,
-        "nonce": quote.nonce,
+        "amount": str(quote.amount),
+        "validUntil": str(quote.valid_until),
+        "nonce": str(quote.nonce),
         "environment": quote.environment,
     }
 

@@ -21,7 +21,7 @@ def provider_info(ctx: ProviderContext) -> dict[str, Any]:
     for name in ctx.settings.services:
         fee = ctx.settings.fee_for(SERVICE_IDS[name])
         services.append(
-            {"id": SERVICE_IDS[name], "type": name, "fee_token": fee.token, "fee_amount": fee.amount}
+            {"id": SERVICE_IDS[name], "type": name, "fee_token": fee.token, "fee_amount": str(fee.amount)}
         )
     info = {
         "address": ctx.address,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -302,9 +301,9 @@ def output_hash(manifest: list[dict], salt: str = SALT) -> str:
     try:
         from compute_to_data.policy import output_hash as policy_hash
     except ImportError:
-        body = {"outputs": manifest, "salt": salt}
-        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        from datamarket.canonical import canonical_json
+
+        return hashlib.sha256(canonical_json({"outputs": manifest, "salt": salt})).hexdigest()
     return policy_hash(manifest, salt)
 
 

@@ -22,10 +22,16 @@ MAX_TAGS = 16
 
 
 def address(name: str, value: str) -> str:
-    """``value`` as a checksummed address (any case accepted)."""
+    """``value`` as a checksummed address. All lower-case or all upper-case hex is accepted and
+    checksummed; mixed case is an EIP-55 checksum and must be a valid one (a typo could name another
+    account), as the provider rules too."""
     if not _ADDRESS.fullmatch(value):
         raise BadParameter(name, "must be a 0x-prefixed 20-byte hex address")
-    return to_checksum_address(value.lower())
+    checksummed = to_checksum_address(value.lower())
+    digits = value[2:]
+    if digits not in (digits.lower(), digits.upper()) and value != checksummed:
+        raise BadParameter(name, "is not a valid EIP-55 checksum (send it checksummed, or all in one case)")
+    return checksummed
 
 
 def optional_address(args: Mapping[str, str], name: str) -> str | None:

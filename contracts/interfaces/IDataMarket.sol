@@ -82,6 +82,43 @@ interface IDataMarket {
         JobStatus status;
     }
 
+    /// @notice A dataset's on-chain record, as `getDataset` returns it (storage-packed: the slot
+    /// comments say which operations read which fields). Epsilon values are in micro-epsilon.
+    struct Dataset {
+        // slot 0: read by every buy and order
+        address publisher;
+        DatasetState state;
+        uint8 services;
+        bool free;
+        bool hasAllowlist;
+        bool capped;
+        uint16 publishFeeBps;
+        uint40 index; // publish order; here because slot 0 is written by publish anyway
+        // slot 1: read by orders and receipts
+        address provider;
+        uint48 epsilonBudget;
+        uint48 epsilonSpent;
+        // slot 2: read by buys
+        address paymentToken;
+        uint96 price;
+        // slot 3: read only when minting with a cap, and by the dispenser
+        uint128 cap;
+        uint128 dispenserLimit;
+        // slots 4-6: read rarely
+        bytes32 metadataHash;
+        address publishFeeCollector;
+        bytes32 allowlistRoot;
+    }
+
+    /// @notice The market's own settings and counters, as `marketConfig` returns them.
+    struct MarketConfig {
+        address feeCollector;
+        uint16 feeBps;
+        bool ordersPaused;
+        uint32 datasetCount;
+        uint40 orderCount; // the next order's id
+    }
+
     // ------------------------------------------------------------------ errors
 
     error MarketZeroAddress();
@@ -216,6 +253,44 @@ interface IDataMarket {
     event MarketFeeSet(address indexed collector, uint16 bps);
     /// @notice The market owner paused or resumed all new buys and orders.
     event OrdersPausedSet(bool paused);
+
+    // ------------------------------------------------------------------ views
+    // What a client reads before it buys, orders or audits. Amounts are in the token's smallest unit.
+
+    /// @notice The implementation every datatoken is a clone of.
+    function datatokenImplementation() external view returns (address);
+
+    /// @notice The full record of a dataset (state None if `datatoken` is not one of this market's).
+    function getDataset(address datatoken) external view returns (Dataset memory);
+
+    /// @notice Market fee collector and rate, whether orders are paused, how many datasets and orders exist.
+    function marketConfig() external view returns (MarketConfig memory);
+
+    /// @notice Who may update the dataset's metadata besides its publisher (address(0): nobody).
+    function metadataUpdater(address datatoken) external view returns (address);
+
+    /// @notice The account the publisher is transferring the dataset to, until it accepts (address(0): none).
+    function pendingPublisher(address datatoken) external view returns (address);
+
+    /// @notice The provider named by the publisher that has not accepted yet (address(0): none).
+    function pendingProvider(address datatoken) external view returns (address);
+
+    /// @notice Whether `account` may mint the dataset's datatokens under its current publisher.
+    function isMinter(address datatoken, address account) external view returns (bool);
+
+    /// @notice How many datatokens `account` has received from the dataset's dispenser, orders included.
+    function dispensed(address datatoken, address account) external view returns (uint256);
+
+    /// @notice What `payee` can withdraw in `token` (address(0) = native coin).
+    function earnings(address token, address payee) external view returns (uint256);
+
+    /// @notice Whether `provider` already used quote `nonce` (each nonce is usable once per provider).
+    function isQuoteUsed(address provider, uint64 nonce) external view returns (bool);
+
+    /// @notice The EIP-712 digest a provider signs for `quote`: domain {name "Datamarket", version "1",
+    /// chainId, verifyingContract: this market}, type `ProviderFee(address datatoken,address consumer,
+    /// uint8 serviceId,address feeToken,uint256 amount,uint64 validUntil,uint64 nonce,bytes32 environment)`.
+    function quoteDigest(ProviderFee calldata quote) external view returns (bytes32);
 
     // ------------------------------------------------------------------ publisher
     // Units: datatoken amounts are whole datatokens (decimals() is 0, one datatoken is one order);

@@ -3,8 +3,8 @@ base of every request type, which signs, recovers and verifies once for all of t
 
 Domain ``{"name": "Datamarket Provider", "version": "1", "chainId", "verifyingContract": <market>}``.
 Signing and recovery go through eth-keys with its coincurve backend named explicitly (libsecp256k1,
-constant time), never the pure Python fallback. Signatures are 65 bytes ``r || s || v`` with v 27 or
-28 and a low s.
+constant time), never the pure Python fallback. Signatures are 65 bytes ``r || s || v`` with a low s;
+v is 27 or 28 (0 or 1 is accepted and read as 27 or 28).
 """
 
 from __future__ import annotations
@@ -92,8 +92,11 @@ class SignedRequest:
     """The base of every signed request. A request type is a frozen dataclass whose fields are those of
     its EIP-712 type (``TYPES[PRIMARY_TYPE]``), in the same order, in snake_case; the JSON form names them
     as the type does (camelCase), and ``consumer`` is the account that must have signed it. Every field
-    is checked in ``__post_init__``: addresses checksummed, ``uintN`` in range, ``bytes32`` stored in
-    lower case; InvalidRequest names the field in ``details["field"]``. Digest, signing, recovery and
+    is checked and normalised in ``__post_init__``: addresses (any case) stored checksummed, ``uintN``
+    (a JSON integer or a decimal string) stored as an ``int`` in range, ``bytes32`` stored in lower case;
+    InvalidRequest names the field in ``details["field"]``. So the ``message`` of a wallet's
+    ``eth_signTypedData_v4`` payload (lower-case addresses, integers as decimal strings) is a valid JSON
+    form of the request, and signs to the same digest. Digest, signing, recovery and
     verification are written here once."""
 
     PRIMARY_TYPE: ClassVar[str]
@@ -111,13 +114,14 @@ class SignedRequest:
         for attribute, name, kind in self._fields():
             value = getattr(self, attribute)
             if kind == "address":
-                parse_address(value, name)
+                parsed = parse_address(value, name)
             elif kind == "bytes32":
-                object.__setattr__(self, attribute, parse_bytes32(value, name))
+                parsed = parse_bytes32(value, name)
             elif kind.startswith("uint"):
-                parse_uint(value, name, int(kind.removeprefix("uint")))
+                parsed = parse_uint(value, name, int(kind.removeprefix("uint")))
             else:
                 raise TypeError(f"no parser for the EIP-712 type {kind} of {name}")
+            object.__setattr__(self, attribute, parsed)
 
     @classmethod
     def from_json(cls, data: Any) -> Self:

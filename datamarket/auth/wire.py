@@ -1,10 +1,18 @@
 """The wire form of signed requests: strict parsing of JSON fields and signatures, and the errors.
 
-Addresses must be checksummed (a mis-cased one could silently name another account), bytes32 is
-``0x`` + 64 hex digits (kept in lower case), integers are JSON integers in range, a JSON object holds
-exactly the fields asked for. A signature is 65 bytes ``r || s || v`` in ``0x`` hex with v 27 or 28
-and a low s (EIP-2), so each request has exactly one valid signature per signer. Every refusal is an
-:class:`InvalidRequest` naming the field in ``details``, or an :class:`InvalidSignature`.
+What a wallet's ``eth_signTypedData_v4`` message carries is accepted as it is:
+
+- an address in any case: all lower-case or all upper-case hex is checksummed (EIP-55) here; mixed
+  case must be a valid EIP-55 checksum (a mis-typed one could silently name another account). Parsed
+  addresses are always checksummed.
+- a ``uintN`` as a JSON integer or a decimal string ``^(0|[1-9][0-9]*)$`` (no sign, no leading zero,
+  no exponent), in range; parsed, it is an ``int``.
+- ``bytes32`` as ``0x`` + 64 hex digits, kept in lower case.
+- a signature of 65 bytes ``r || s || v`` in ``0x`` hex, v 27 or 28 (or 0 or 1, normalised to 27 or
+  28), with a low s (EIP-2), so each request has exactly one valid signature per signer.
+
+A JSON object holds exactly the fields asked for. Every refusal is an :class:`InvalidRequest` naming the
+field in ``details``, or an :class:`InvalidSignature`.
 """
 
 from __future__ import annotations
@@ -13,13 +21,16 @@ import re
 from typing import Any
 
 from eth_keys.constants import SECPK1_N
-from eth_utils import is_checksum_address
+from eth_utils import is_checksum_address, to_checksum_address
 
 from datamarket.errors import DatamarketError
 
 _BYTES32 = re.compile(r"0x[0-9a-fA-F]{64}")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 _SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
+_DECIMAL = re.compile(r"0|[1-9][0-9]*")
+#: 2^256 has 78 decimal digits: a longer string is refused before it is read.
+_MAX_DECIMAL_DIGITS = 78
 
 
 class AuthError(DatamarketError):
@@ -39,12 +50,16 @@ class InvalidSignature(AuthError, ValueError):
 
 
 def parse_address(value: Any, field: str) -> str:
-    """A checksummed address, or InvalidRequest: lower-case or otherwise mis-cased input is refused
-    so that a typo cannot silently name another account."""
+    """The checksummed (EIP-55) form of an address given in any case, or InvalidRequest. All lower-case
+    or all upper-case hex carries no checksum and is checksummed here; mixed case is a checksum and
+    must be a valid one, so that a typo cannot silently name another account."""
     if not isinstance(value, str) or _ADDRESS.fullmatch(value) is None:
-        raise InvalidRequest(f"{field} is not an address", details={"field": field})
+        raise InvalidRequest(f"{field} is not an address (0x and 40 hex digits)", details={"field": field})
+    digits = value[2:]
+    if digits == digits.lower() or digits == digits.upper():
+        return to_checksum_address(value)
     if not is_checksum_address(value):
-        raise InvalidRequest(f"{field} is not a checksummed address", details={"field": field})
+        raise InvalidRequest(f"{field} is not a valid EIP-55 checksum", details={"field": field})
     return value
 
 
@@ -56,6 +71,15 @@ def parse_bytes32(value: Any, field: str) -> str:
 
 
 def parse_uint(value: Any, field: str, bits: int) -> int:
+    """A ``uint<bits>`` given as a JSON integer or as a decimal string (``"0"``, ``"42"``: no sign, no
+    leading zero, no exponent, no spaces), returned as an ``int``."""
+    if isinstance(value, str):
+        if len(value) > _MAX_DECIMAL_DIGITS or _DECIMAL.fullmatch(value) is None:
+            raise InvalidRequest(
+                f"{field} is not a decimal string (digits, no sign, no leading zero)",
+                details={"field": field},
+            )
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**bits:
         raise InvalidRequest(f"{field} is not an integer in [0, 2^{bits})", details={"field": field})
     return value
@@ -76,14 +100,17 @@ def require_fields(
 
 
 def parse_signature(value: Any) -> bytes:
-    """A 65-byte ``0x`` hex signature with v 27 or 28 and a low s."""
+    """A 65-byte ``0x`` hex signature ``r || s || v`` with a low s, returned with v 27 or 28: a v of 0
+    or 1 (what some signers write) is read as 27 or 28."""
     if not isinstance(value, str) or _SIGNATURE.fullmatch(value) is None:
         raise InvalidSignature("the signature is not 0x and 130 hex digits")
     raw = bytes.fromhex(value[2:])
     s, v = int.from_bytes(raw[32:64], "big"), raw[64]
-    if v not in (27, 28) or not 0 < s <= SECPK1_N // 2:
-        raise InvalidSignature("the signature's v or s is out of range")
-    return raw
+    if v not in (0, 1, 27, 28):
+        raise InvalidSignature("the signature's v is not 0, 1, 27 or 28")
+    if not 0 < s <= SECPK1_N // 2:
+        raise InvalidSignature("the signature's s is zero or high (EIP-2: s <= n/2)")
+    return raw[:64] + bytes([v if v >= 27 else v + 27])
 
 
 __all__ = [

@@ -1,21 +1,21 @@
 """A compute job's spec, its canonical JSON and its hash: what the consumer signs (the
 ``ComputeRequest``'s ``jobHash``), the provider checks and stores, and the worker runs.
 
-The canonical JSON of a value has sorted keys, no spaces, UTF-8 and no NaN or infinity: one byte
-string per JSON value. ``jobHash`` is ``0x`` + the sha256 of the job's canonical JSON; the job is
-parsed strictly by :func:`parse_job_spec` (docs/compute.md).
+Canonical JSON is RFC 8785 (:mod:`datamarket.canonical`). ``jobHash`` is ``0x`` + the sha256 of the
+job's canonical JSON; the job is parsed strictly by :func:`parse_job_spec` (docs/compute.md,
+docs/protocol.md).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from datamarket.auth import ComputeRequest, InvalidRequest
+from datamarket.canonical import canonical_json, parse_json
 from datamarket.output_spec import parse_output_spec
 from datamarket.storage.base import InvalidCID
 from datamarket.storage.cid import CID
@@ -28,16 +28,9 @@ _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _MAX_CID_CHARS = 128
 
 
-def canonical_json(value: Any) -> bytes:
-    """Sorted keys, no spaces, UTF-8, no NaN or infinity: one byte string per JSON value."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
-
-
 def job_hash(job: dict[str, Any]) -> str:
     """``0x`` + the sha256 (hex) of the job's canonical JSON: the request's ``jobHash``."""
-    return "0x" + hashlib.sha256(canonical_json(job)).hexdigest()
+    return "0x" + hashlib.sha256(canonical_json(job, field="job")).hexdigest()
 
 
 def output_hash(outputs: Sequence[Mapping[str, Any]], salt: str) -> str:
@@ -47,7 +40,8 @@ def output_hash(outputs: Sequence[Mapping[str, Any]], salt: str) -> str:
     when it checks one, the auditor when it traces a result to its receipt. Without the salt (32
     random bytes, hex, given only to the buyer) anyone could test a guess about a small result (a
     non-DP job's exact metrics) against the public hash."""
-    return hashlib.sha256(canonical_json({"outputs": list(outputs), "salt": salt})).hexdigest()
+    manifest = {"outputs": list(outputs), "salt": salt}
+    return hashlib.sha256(canonical_json(manifest, field="manifest")).hexdigest()
 
 
 def verify_job_hash(req: ComputeRequest, job: dict[str, Any]) -> None:
@@ -132,16 +126,13 @@ def _parse_params(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequest("job.params is not a JSON object", details={"field": "job.params"})
     _check_json(value, "job.params", 0)
-    try:
-        raw = canonical_json(value)
-    except (ValueError, UnicodeEncodeError):  # an integer too long to print, a lone surrogate
-        raise InvalidRequest("job.params is not serializable JSON", details={"field": "job.params"}) from None
+    raw = canonical_json(value, field="job.params")  # refuses integers beyond 2^53 - 1, by path
     if len(raw) > MAX_PARAMS_BYTES:
         raise InvalidRequest(
             f"job.params is larger than {MAX_PARAMS_BYTES} bytes as canonical JSON",
             details={"field": "job.params"},
         )
-    return json.loads(raw)
+    return parse_json(raw)
 
 
 def _check_json(value: Any, where: str, depth: int) -> None:

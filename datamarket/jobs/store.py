@@ -44,8 +44,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from datamarket.canonical import canonical_json, parse_json
 from datamarket.errors import DatamarketError
-from datamarket.jobs.spec import canonical_json
 
 QUEUED, STAGING, RUNNING, CHECKING, PUBLISHING = "queued", "staging", "running", "checking", "publishing"
 SUCCEEDED, FAILED, REJECTED, CANCELLED = "succeeded", "failed", "rejected", "cancelled"
@@ -248,7 +248,7 @@ class Job:
             consumer_key=m["consumer_key"],
             algorithm=json.loads(m["algorithm"]),
             algorithm_hash=m["algorithm_hash"],
-            params=json.loads(m["params"]),
+            params=parse_json(m["params"]),
             environment=m["environment"],
             epsilon_units=m["epsilon_units"],
             charged_units=m["charged_units"] or 0,

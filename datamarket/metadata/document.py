@@ -1,8 +1,9 @@
 """The ``datamarket/dataset@1`` metadata document: build, serialize, hash, validate, load.
 
-A document is a plain JSON-ready ``dict``. It is pinned as :func:`canonical_bytes` (sorted keys, no
-spaces, UTF-8) and the chain stores the sha256 of exactly those bytes. Readers verify the sha256 of
-the bytes they fetched, not of a re-serialization, so :func:`load` hashes ``raw`` as given.
+A document is a plain JSON-ready ``dict``. It is pinned as :func:`canonical_bytes` (RFC 8785 canonical
+JSON, :mod:`datamarket.canonical`) and the chain stores the sha256 of exactly those bytes. Readers
+verify the sha256 of the bytes they fetched, not of a re-serialization, so :func:`load` hashes ``raw``
+as given.
 
 Validation is the JSON Schema in ``schemas/dataset-1.json`` plus the checks a schema cannot express:
 EIP-55 checksums, a real calendar date in ``created``, each file's ciphertext size agreeing with its
@@ -31,6 +32,7 @@ from typing import Any
 from eth_utils import is_checksum_address, to_checksum_address
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 
+from datamarket.canonical import NotCanonicalJSON, canonical_json
 from datamarket.crypto.stream import ALGORITHM, ciphertext_size
 from datamarket.errors import DatamarketError
 from datamarket.metadata import declarations
@@ -181,14 +183,15 @@ def compute_service(
 
 
 def canonical_bytes(document: Mapping[str, Any]) -> bytes:
-    """Sorted keys, compact separators, UTF-8 without escaping; NaN and infinities are refused."""
+    """The document's RFC 8785 canonical JSON (:mod:`datamarket.canonical`), the bytes that are pinned
+    and hashed; a value JCS cannot write exactly (NaN, an infinity, an integer beyond 2^53 - 1) is refused
+    with InvalidMetadata naming where it is."""
     try:
-        text = json.dumps(
-            document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
-    except (TypeError, ValueError) as exc:
-        raise _invalid([("$", f"not serializable as JSON: {exc}")]) from None
-    return text.encode("utf-8")
+        return canonical_json(document)
+    except NotCanonicalJSON as exc:
+        raise _invalid(
+            [(exc.details["field"], f"not serializable as canonical JSON: {exc.details['reason']}")]
+        ) from None
 
 
 def document_sha256(document: Mapping[str, Any]) -> str:

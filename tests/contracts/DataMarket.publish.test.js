@@ -1,7 +1,7 @@
 // DataMarket: constructor, views and publish (factory of datatoken clones, dataset registry).
 const { expect } = require("chai");
 const { ethers } = require("hardhat");
-const { deployMarket, publishParams, publish, ONE } = require("./fixtures");
+const { deployMarket, publishParams, publish, signQuote, ONE, QUOTE_TYPES } = require("./fixtures");
 const { State } = require("./helpers");
 
 describe("DataMarket: deployment and publish", function () {
@@ -128,6 +128,22 @@ describe("DataMarket: deployment and publish", function () {
       expect(d.publishFeeCollector).to.equal(ethers.ZeroAddress);
       expect(d.allowlistRoot).to.equal(ethers.ZeroHash);
       expect((await market.marketConfig()).datasetCount).to.equal(1n);
+    });
+
+    it("answers a client that knows only IDataMarket: the dataset, the config, the quote digest", async function () {
+      const { address } = await publish(market, ctx.publisher, params);
+      const iface = await ethers.getContractAt("IDataMarket", await market.getAddress());
+      const d = await iface.getDataset(address);
+      expect(d.toObject()).to.deep.equal((await market.getDataset(address)).toObject());
+      expect(d.provider).to.equal(ctx.provider.address);
+      expect((await iface.marketConfig()).datasetCount).to.equal(1n);
+      expect(await iface.datatokenImplementation()).to.equal(await market.datatokenImplementation());
+      expect(await iface.earnings(usdAddr, ctx.publisher.address)).to.equal(0n);
+      expect(await iface.isQuoteUsed(ctx.provider.address, 1n)).to.equal(false);
+      const { quote } = await signQuote(market, ctx.provider, { datatoken: address, consumer: ctx.other.address });
+      const { chainId } = await ethers.provider.getNetwork();
+      const domain = { name: "Datamarket", version: "1", chainId, verifyingContract: await market.getAddress() };
+      expect(await iface.quoteDigest(quote)).to.equal(ethers.TypedDataEncoder.hash(domain, QUOTE_TYPES, quote));
     });
 
     it("stores a cap and marks the dataset capped, ignoring the dispenser limit", async function () {

@@ -39,6 +39,8 @@ def explained(check: str, answer: Answer) -> bool:
         param == "cursor"
         # max_price is not below min_price (as its description says).
         or (param == "max_price" and "below min_price" in str(error.get("message")))
+        # EIP-55: a mixed-case address carries its checksum (as the Address schema says).
+        or "is not a valid EIP-55 checksum" in str(error.get("message"))
     )
 
 

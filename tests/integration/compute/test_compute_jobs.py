@@ -7,15 +7,23 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from safetensors.numpy import load_file
 
+from datamarket.auth import ComputeRequest
+from datamarket.chain.devchain import dev_account
 from datamarket.chain.events import ComputeReceiptPosted
-from datamarket.sdk import job_files, jobs, results
+from datamarket.chain.quotes import SERVICE_COMPUTE
+from datamarket.crypto.keys import public_bytes
+from datamarket.jobs.spec import job_hash
+from datamarket.sdk import job_files, jobs, orders, results
 from datamarket.sdk.provider_client import ProviderRefused
-from tests.integration.compute.market import JOBS, ComputeMarket, start, wait_for
+from tests.integration.compute.market import CONSUMER, JOBS, ComputeMarket, start, wait_for
+from tests.wallet import typed_data_v4, wallet_signature
 
 pytestmark = pytest.mark.integration
 
@@ -61,9 +69,6 @@ def test_epsilon_over_the_remaining_budget_is_refused_before_running(
 ) -> None:
     m = compute_market
     # Over the per-job maximum (5): refused by the provider, with an order already paid for.
-    from datamarket.chain.quotes import SERVICE_COMPUTE
-    from datamarket.sdk import orders
-
     order = orders.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE).tx_hash
     with pytest.raises(ProviderRefused) as info:
         start(m, tmp_path, "train_tabular", {"target": "target"}, epsilon=6.0, order_tx=order)
@@ -161,9 +166,6 @@ def test_a_dataset_that_requires_dp_refuses_jobs_without_epsilon(
 ) -> None:
     from dataclasses import replace
 
-    from datamarket.chain.quotes import SERVICE_COMPUTE
-    from datamarket.sdk import orders
-
     m = replace(compute_market, datatoken=compute_market.publish(budget=5.0, per_job=2.0, require_dp=True))
     with pytest.raises(job_files.ComputeError):  # refused before anything is paid
         start(m, tmp_path, JOBS / "slow.py", {"seconds": 0.1})
@@ -174,3 +176,38 @@ def test_a_dataset_that_requires_dp_refuses_jobs_without_epsilon(
     params = {"columns": ["mean radius"]}
     handle = start(m, tmp_path, "dp_stats", params, epsilon=1.0, order_tx=order)
     assert jobs.wait(handle, poll_s=0.1, timeout=60)["state"] == "succeeded"
+
+
+@pytest.mark.parametrize("v_base", [27, 0])
+def test_a_wallets_typed_data_message_starts_a_job(compute_market: ComputeMarket, v_base: int) -> None:
+    """What a web page posts: the ``message`` its wallet signed with eth_signTypedData_v4 (lower-case
+    addresses, integers as decimal strings), the wallet's signature (v 27/28 or 0/1) and the job."""
+    m = compute_market
+    order_tx, order_id = orders.order_of(orders.order(m.consumer, m.provider, m.datatoken, SERVICE_COMPUTE))
+    bundle_cid, digest, _ = jobs.publish_bundle(m.store, JOBS / "slow.py")
+    # delta 1e-7: JCS writes it as JavaScript does ("1e-7"), so the page's jobHash is the provider's.
+    job = {
+        "algorithm": {"bundle": bundle_cid, "sha256": digest},
+        "params": {"seconds": 0.1, "delta": 1e-7},
+        "epsilon": None,
+        "environment": "cpu",
+    }
+    one_time = "0x" + public_bytes(X25519PrivateKey.generate()).hex()
+    request = ComputeRequest(
+        datatoken=m.datatoken, consumer=m.consumer.account.address, service_id=SERVICE_COMPUTE,
+        order_tx=order_tx, order_id=order_id, consumer_key=one_time, job_hash=job_hash(job),
+        nonce=time.time_ns() // 1_000_000,
+    )  # fmt: skip
+    payload = typed_data_v4(request, m.market.chain_id, m.market.address)
+    assert payload["message"]["consumer"] == m.consumer.account.address.lower()
+    signature = wallet_signature(dev_account(CONSUMER).key, payload, v_base=v_base)
+    answer = m.provider.compute_start(payload["message"], bytes.fromhex(signature[2:]), job)
+    assert answer["state"] == "queued"
+    final = wait_for(
+        lambda: (
+            (s := m.provider.compute_status(answer["job_id"], answer["token"]))["state"] == "succeeded" and s
+        ),
+        timeout=60,
+        what="the job's success",
+    )
+    assert final["dataset"] == m.datatoken

@@ -18,6 +18,7 @@ from datamarket.crypto import stream
 from datamarket.crypto.keys import unwrap_key
 from datamarket.storage.base import cat_bytes
 from tests.integration.provider.world import ACCESS, FEES, PLAINTEXT, ProviderWorld, make_provider_world
+from tests.wallet import high_s, typed_data_v4, wallet_signature
 
 pytestmark = pytest.mark.integration
 
@@ -71,6 +72,29 @@ def test_happy_path_consumer_gets_the_publishers_content_key(pw: ProviderWorld) 
     # The same order serves a new request with another nonce (a retried download).
     again = pw.request(ds, tx, nonce=req.nonce + 1)
     assert pw.client.post(ACCESS, json=pw.body(again)).status_code == 200
+
+
+@pytest.mark.parametrize("v_base", [27, 0])
+def test_a_wallets_typed_data_message_is_the_request(pw: ProviderWorld, v_base: int) -> None:
+    """A web page posts the ``message`` its wallet signed with eth_signTypedData_v4 (lower-case
+    addresses, integers as decimal strings) and the wallet's signature (v 27/28, or 0/1)."""
+    ds = pw.publish()
+    tx = pw.order(ds)
+    req = pw.request(ds, tx)
+    payload = typed_data_v4(req, pw.world.market.chain_id, pw.world.market.address)
+    signature = wallet_signature(pw.consumer.key, payload, v_base=v_base)
+    assert payload["message"]["orderId"] == str(req.order_id)
+    mistyped = {**payload["message"], "datatoken": "0x" + ds.datatoken[2:].swapcase()}
+    error = refused(pw, {"request": mistyped, "signature": signature}, 400, "invalid_request")
+    assert error["details"]["field"] == "datatoken"
+    error = refused(
+        pw, {"request": payload["message"], "signature": high_s(signature)}, 401, "invalid_signature"
+    )
+    response = pw.client.post(ACCESS, json={"request": payload["message"], "signature": signature})
+    assert response.status_code == 200, response.json
+    context = f"access:{dataset_id(pw.world.market.chain_id, ds.datatoken)}:{tx}"
+    assert unwrap_key(response.json["wrapped_key"], pw.one_time, context=context) == ds.content_key
+    assert pw.last_nonce() == req.nonce
 
 
 # ---------------------------------------------------------------------------------------------- signatures
@@ -318,15 +342,20 @@ def test_unknown_fields(pw: ProviderWorld) -> None:
     refused(pw, body, 400, "invalid_request")
 
 
-def test_non_checksummed_address(pw: ProviderWorld) -> None:
+def test_a_mixed_case_address_with_a_wrong_checksum(pw: ProviderWorld) -> None:
     ds = pw.publish()
     body = pw.body(pw.request(ds, pw.order(ds)))
-    body["request"]["consumer"] = body["request"]["consumer"].lower()
+    body["request"]["consumer"] = "0x" + pw.consumer.address[2:].swapcase()
     error = refused(pw, body, 400, "invalid_request")
     assert error["details"] == {"field": "consumer"}
+    assert error["message"] == "consumer is not a valid EIP-55 checksum"
     body["request"]["consumer"] = pw.consumer.address
-    body["request"]["datatoken"] = ds.datatoken.lower()
+    body["request"]["datatoken"] = "0x" + ds.datatoken[2:].swapcase()
     refused(pw, body, 400, "invalid_request")
+    # All in one case carries no checksum: taken as the checksummed address, signed as such.
+    body["request"]["datatoken"] = ds.datatoken.lower()
+    body["request"]["consumer"] = "0x" + pw.consumer.address[2:].upper()
+    assert pw.client.post(ACCESS, json=body).status_code == 200
 
 
 def test_invalid_address(pw: ProviderWorld) -> None:

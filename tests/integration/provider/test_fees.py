@@ -66,7 +66,7 @@ def test_refusals_against_the_chain(pw) -> None:
         return response.status_code, response.json["error"]["code"]
 
     assert post(datatoken=world.usd) == (404, "unknown_dataset")
-    assert post(consumer=pw.consumer.address.lower()) == (400, "invalid_request")
+    assert post(consumer="0x" + pw.consumer.address[2:].swapcase()) == (400, "invalid_request")
     world.as_(world.accounts.publisher).set_state(ds.datatoken, 2)
     assert post() == (403, "dataset_not_active")
 

@@ -193,7 +193,7 @@ class ProviderWorld:
             "/api/v1/nonce", query_string={"address": address or self.consumer.address}
         )
         assert response.status_code == 200
-        return response.json["nonce"]
+        return int(response.json["nonce"])  # a uint256, answered as a decimal string
 
 
 def provider_settings(anvil: DevChain, world: World, data_dir: Path, **overrides: Any) -> ProviderSettings:

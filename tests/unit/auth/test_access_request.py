@@ -96,9 +96,11 @@ def test_high_s_and_bad_v_are_refused() -> None:
     malleable = r + (SECPK1_N - s).to_bytes(32, "big") + bytes([55 - v])
     with pytest.raises(InvalidSignature):
         recover_access_signer(req, malleable, 31337, MARKET)
-    with pytest.raises(InvalidSignature):
-        recover_access_signer(req, signature[:64] + b"\x01", 31337, MARKET)
+    for bad_v in (2, 26, 29):
+        with pytest.raises(InvalidSignature):
+            recover_access_signer(req, signature[:64] + bytes([bad_v]), 31337, MARKET)
     verify_access_signature(req, "0x" + signature.hex(), 31337, MARKET)
+    verify_access_signature(req, signature[:64] + bytes([v - 27]), 31337, MARKET)  # v 0/1 as 27/28
     with pytest.raises(InvalidSignature):
         verify_access_signature(req, signature, 1, MARKET)
 
@@ -106,17 +108,25 @@ def test_high_s_and_bad_v_are_refused() -> None:
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"consumer": dev_account(3).address.lower()},
-        {"consumer": "0x" + dev_account(3).address[2:].upper()},
+        {"consumer": dev_account(3).address[:2] + dev_account(3).address[2:].swapcase()},
         {"consumer": dev_account(3).address[:-1]},
         {"consumer": 5},
         {"datatoken": "0xZZ" + MARKET[4:]},
         {"serviceId": -1},
         {"serviceId": 256},
-        {"serviceId": "0"},
+        {"serviceId": "256"},
+        {"serviceId": "01"},
+        {"serviceId": "-1"},
+        {"serviceId": " 1"},
+        {"serviceId": "1e2"},
+        {"serviceId": "0x1"},
+        {"serviceId": ""},
         {"serviceId": False},
         {"nonce": 2**256},
+        {"nonce": str(2**256)},
+        {"nonce": "1" * 79},
         {"nonce": 1.0},
+        {"nonce": "1.0"},
         {"nonce": None},
         {"orderTx": "0x" + "11" * 31},
         {"orderTx": "11" * 32},
@@ -144,11 +154,31 @@ def test_hex_is_normalized_to_lower_case() -> None:
     assert req.order_tx == "0x" + "ab" * 32
 
 
-def test_parse_address_accepts_only_checksums() -> None:
+def test_parse_address_accepts_any_case_and_checks_a_mixed_case_checksum() -> None:
     assert parse_address(MARKET, "m") == MARKET
+    assert parse_address(MARKET.lower(), "m") == MARKET
+    assert parse_address("0x" + MARKET[2:].upper(), "m") == MARKET
+    mistyped = MARKET[:-2] + "A3"
     with pytest.raises(InvalidRequest) as caught:
-        parse_address(MARKET.lower(), "market")
+        parse_address(mistyped, "market")
     assert caught.value.details == {"field": "market"}
+    assert str(caught.value) == "market is not a valid EIP-55 checksum"
+
+
+def test_a_request_keeps_checksummed_addresses_and_ints_however_they_came() -> None:
+    account = dev_account(3).address
+    wallet_form = sample(
+        consumer=account.lower(), datatoken=MARKET.lower(), serviceId="1", orderId="7", nonce=str(2**255)
+    )
+    req = AccessRequest.from_json(wallet_form)
+    assert (req.consumer, req.datatoken) == (account, MARKET)
+    assert (req.service_id, req.order_id, req.nonce) == (1, 7, 2**255)
+    as_ints = AccessRequest.from_json(
+        sample(consumer=account, datatoken=MARKET, serviceId=1, orderId=7, nonce=2**255)
+    )
+    assert req == as_ints
+    assert req.to_json()["nonce"] == 2**255
+    assert req.digest(31337, MARKET) == as_ints.digest(31337, MARKET)
 
 
 def test_a_fixed_request_keeps_its_digest_and_signature() -> None:

@@ -104,7 +104,11 @@ def test_wrong_chain_market_or_signer_is_refused() -> None:
     with pytest.raises(InvalidSignature):
         verify_compute_signature(req, other, 31337, MARKET)
     with pytest.raises(InvalidSignature):
-        verify_compute_signature(req, signature[:64] + b"\x01", 31337, MARKET)
+        verify_compute_signature(req, signature[:64] + b"\x02", 31337, MARKET)
+    flipped = signature[:64] + bytes([55 - signature[64]])  # the other recovery id: another account
+    with pytest.raises(InvalidSignature):
+        verify_compute_signature(req, flipped, 31337, MARKET)
+    verify_compute_signature(req, signature[:64] + bytes([signature[64] - 27]), 31337, MARKET)
 
 
 def test_a_signature_over_another_job_does_not_verify() -> None:
@@ -145,9 +149,12 @@ def test_access_signing_agrees_with_eth_account_under_the_compute_sample() -> No
         {"jobHash": "0x" + "11" * 31},
         {"jobHash": None},
         {"jobHash": "11" * 32},
-        {"consumer": dev_account(4).address.lower()},
+        {"consumer": dev_account(4).address[:2] + dev_account(4).address[2:].swapcase()},
         {"serviceId": 256},
         {"nonce": -1},
+        {"nonce": "-1"},
+        {"orderId": "01"},
+        {"orderId": str(2**64)},
         {"extra": 1},
     ],
 )
@@ -171,7 +178,8 @@ def test_a_fixed_request_keeps_its_digest_and_signature() -> None:
     """Known answers: a change to the domain, the type or the field encoding changes these bytes, and
     every signature a wallet has made would stop verifying."""
     spec = {"algorithm": "mean", "params": {"column": "age"}, "epsilon": 1.0, "environment": "cpu"}
-    assert job_hash(spec) == "0x23a584de3167cbbe1399c01be1cc8626c34a65baf7c052a54ca69da6e836f66f"
+    # sha256 of b'{"algorithm":"mean","environment":"cpu","epsilon":1,"params":{"column":"age"}}' (RFC 8785)
+    assert job_hash(spec) == "0xb1ede05b238baedb0b31f991630c0c367e8e0fc01fa3bb44757c3f6a87ecadc0"
     req = ComputeRequest.from_json(
         {
             "datatoken": MARKET,
@@ -185,9 +193,9 @@ def test_a_fixed_request_keeps_its_digest_and_signature() -> None:
         }
     )
     digest = req.digest(31337, MARKET)
-    assert digest.hex() == "37a7ce114571701b7f6d94171c079dff9a66ce240016819a41cc9ee21bd4fda5"
+    assert digest.hex() == "e4b495c27615fc8d990cac55b5e86387796cf0ef660d13a0528cbc153bafbd1d"
     signature = sign_compute_request(req, dev_account(4).key, 31337, MARKET)
     assert signature.hex() == (
-        "e1ecb49031d4d58e57f62c5ac0b40d82e599b578427c7c871b25e5058494af06"
-        "4acfa227d826d30cefd929cd86340917d38a3bf9956cd9b6c4514a3733ef8fa11b"
+        "5fb784081fcabb822022f3dcdcf05822731013236a40d2c5d9d1aa89d1c05b7e"
+        "5849eee258ba4b35c8b7f8b43c26383990ec5b3935f88a4efdcaafca1cdd0c691c"
     )

@@ -66,8 +66,12 @@ def test_fields_are_checked_from_their_eip712_types() -> None:
     with pytest.raises(InvalidRequest) as caught:
         Greeting(consumer=CONSUMER.address, count=256)
     assert caught.value.details == {"field": "count"}
-    with pytest.raises(InvalidRequest):
-        Greeting(consumer=CONSUMER.address.lower(), count=1)
+    mistyped = CONSUMER.address[:2] + CONSUMER.address[2:].swapcase()
+    with pytest.raises(InvalidRequest) as caught:
+        Greeting(consumer=mistyped, count=1)
+    assert caught.value.details == {"field": "consumer"}
+    wallet_form = Greeting(consumer=CONSUMER.address.lower(), count="255")
+    assert (wallet_form.consumer, wallet_form.count) == (CONSUMER.address, 255)
 
 
 def test_no_request_type_defines_its_own_signing() -> None:

@@ -23,10 +23,34 @@ BUNDLE_CID = "bafkreibnoelefnzgwbcacyt4vh52ymxvzbjq7mmqhtcnwarfq4lzegsiqe"
 
 def test_job_hash_is_sha256_of_canonical_json() -> None:
     spec = job(params={"b": 1, "a": "é"})
-    canonical = '{"algorithm":"train_tabular","environment":"cpu","epsilon":1.0,"params":{"a":"é","b":1}}'
+    canonical = '{"algorithm":"train_tabular","environment":"cpu","epsilon":1,"params":{"a":"é","b":1}}'
     assert job_hash(spec) == "0x" + hashlib.sha256(canonical.encode()).hexdigest()
     reordered = dict(reversed(list(spec.items())))
     assert job_hash(reordered) == job_hash(spec)
+
+
+@pytest.mark.parametrize(
+    ("delta", "written"), [(1e-5, "0.00001"), (1e-7, "1e-7"), (1e-6, "0.000001"), (2.5e-10, "2.5e-10")]
+)
+def test_job_hash_writes_numbers_as_javascript_does(delta: float, written: str) -> None:
+    # The bytes a browser computes: canonicalize(job), the same as JSON.stringify for these numbers.
+    spec = job(algorithm="dp_stats", epsilon=0.5, params={"delta": delta, "columns": ["age"]})
+    expected = (
+        '{"algorithm":"dp_stats","environment":"cpu","epsilon":0.5,'
+        f'"params":{{"columns":["age"],"delta":{written}}}}}'
+    ).encode()
+    assert job_hash(spec) == "0x" + hashlib.sha256(expected).hexdigest()
+    assert job_hash(parse_job_spec(json.loads(expected))) == job_hash(spec)
+
+
+def test_a_job_json_cannot_hash_exactly_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_job_spec(job(params={"seed": 2**53}))
+    assert caught.value.details["field"] == "job.params.seed"
+    assert "2^53" in caught.value.message
+    with pytest.raises(InvalidRequest) as caught:
+        job_hash(job(epsilon=float("nan")))
+    assert caught.value.details["field"] == "job.epsilon"
 
 
 def test_a_tampered_job_does_not_match_its_hash() -> None:
@@ -104,7 +128,7 @@ def test_params_up_to_the_cap_are_accepted() -> None:
         st.recursive(
             st.none()
             | st.booleans()
-            | st.integers()
+            | st.integers(-(2**53 - 1), 2**53 - 1)  # beyond: refused, see below
             | st.floats(allow_nan=False, allow_infinity=False)
             | st.text(max_size=8),
             lambda inner: (

@@ -288,8 +288,8 @@ BROKEN: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
     (
         "NaN in a statistic",
         _set(("profile", "columns", 0, "stats", "mean"), float("nan")),
-        "$",
-        "not serializable",
+        "$.profile.columns[0].stats.mean",
+        "not serializable as canonical JSON: is not a finite number",
     ),
 ]
 
@@ -331,6 +331,14 @@ def test_canonical_bytes_exact_form():
     assert document_sha256(document) == hashlib.sha256(canonical_bytes(document)).hexdigest()
 
 
+def test_canonical_bytes_are_rfc_8785():
+    # Numbers as JavaScript writes them, keys in UTF-16 order (U+1F600 is D83D DE00, before U+FB01).
+    document = {"delta": 1e-7, "b": 1e-5, "c": 1.0, "d": 1e21, "\ufb01": 1, "\U0001f600": 2}
+    assert canonical_bytes(document) == (
+        '{"b":0.00001,"c":1,"d":1e+21,"delta":1e-7,"\U0001f600":2,"\ufb01":1}'.encode()
+    )
+
+
 def _shuffled(value: Any, rng: random.Random) -> Any:
     if isinstance(value, dict):
         keys = list(value)
@@ -370,6 +378,9 @@ def test_canonical_bytes_refuse_what_json_cannot_hold():
         canonical_bytes({"x": float("inf")})
     with pytest.raises(InvalidMetadata, match="not serializable"):
         canonical_bytes({"x": object()})
+    with pytest.raises(InvalidMetadata, match="beyond") as caught:
+        canonical_bytes({"x": {"size": 2**53}})
+    assert caught.value.details["errors"][0]["path"] == "$.x.size"
 
 
 # --- load -----------------------------------------------------------------------------------------

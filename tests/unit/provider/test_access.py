@@ -38,7 +38,7 @@ def test_happy_path_releases_the_content_key(scenario: Scenario) -> None:
     assert unwrap_key(response.json["wrapped_key"], s.one_time, context=context) == s.content_key
     assert response.json["file"]["cid"] == DATA_CID
     assert s.last_nonce() == req.nonce
-    assert s.client.get(f"/api/v1/nonce?address={s.consumer.address}").json["nonce"] == req.nonce
+    assert s.client.get(f"/api/v1/nonce?address={s.consumer.address}").json["nonce"] == str(req.nonce)
 
 
 def test_the_same_request_twice_is_refused_the_second_time(scenario: Scenario) -> None:
@@ -99,12 +99,18 @@ def test_the_window_moves_with_the_providers_clock(scenario: Scenario) -> None:
         (lambda b: b.update(extra=1), "invalid_request"),
         (lambda b: b["request"].update(extra=1), "invalid_request"),
         (lambda b: b["request"].pop("nonce"), "invalid_request"),
-        (lambda b: b["request"].update(nonce="5"), "invalid_request"),
+        (lambda b: b["request"].update(nonce="05"), "invalid_request"),
+        (lambda b: b["request"].update(nonce="-5"), "invalid_request"),
+        (lambda b: b["request"].update(nonce="5.0"), "invalid_request"),
+        (lambda b: b["request"].update(orderId="01"), "invalid_request"),
         (lambda b: b["request"].update(nonce=1.5), "invalid_request"),
         (lambda b: b["request"].update(nonce=True), "invalid_request"),
         (lambda b: b["request"].update(nonce=-1), "invalid_request"),
         (lambda b: b["request"].update(serviceId=256), "invalid_request"),
-        (lambda b: b["request"].update(consumer=b["request"]["consumer"].lower()), "invalid_request"),
+        (
+            lambda b: b["request"].update(consumer="0x" + b["request"]["consumer"][2:].swapcase()),
+            "invalid_request",
+        ),
         (lambda b: b["request"].update(datatoken="0x1234"), "invalid_request"),
         (lambda b: b["request"].update(orderTx="0x12"), "invalid_request"),
         (lambda b: b["request"].update(consumerKey="11" * 32), "invalid_request"),
@@ -304,11 +310,10 @@ def test_nonce_query_validates_the_address(scenario: Scenario) -> None:
     c = scenario.client
     assert c.get("/api/v1/nonce").status_code == 400
     assert c.get("/api/v1/nonce?address=0xabc").json["error"]["code"] == "invalid_request"
-    assert c.get(f"/api/v1/nonce?address={scenario.consumer.address.lower()}").status_code == 400
-    assert c.get(f"/api/v1/nonce?address={scenario.consumer.address}").json == {
-        "address": scenario.consumer.address,
-        "nonce": 0,
-    }
+    address = scenario.consumer.address
+    assert c.get(f"/api/v1/nonce?address=0x{address[2:].swapcase()}").status_code == 400
+    for spelled in (address, address.lower(), "0x" + address[2:].upper()):
+        assert c.get(f"/api/v1/nonce?address={spelled}").json == {"address": address, "nonce": "0"}
 
 
 class CountingStore:

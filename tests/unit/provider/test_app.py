@@ -28,7 +28,7 @@ def test_info(scenario: Scenario) -> None:
             "id": 0,
             "type": "download",
             "fee_token": "0x0000000000000000000000000000000000000000",
-            "fee_amount": 0,
+            "fee_amount": "0",
         }
     ]
     assert "compute_environments" not in info  # only a provider that offers compute lists them

@@ -25,16 +25,16 @@ def test_quote_is_signed_by_the_provider_and_nonces_increase(scenario: Scenario)
     s = scenario
     answers = [s.client.post(FEES, json=body(s)).json for _ in range(3)]
     quotes = [a["quote"] for a in answers]
-    assert [q["nonce"] for q in quotes] == [1, 2, 3]
+    assert [q["nonce"] for q in quotes] == ["1", "2", "3"]  # uint64: decimal strings
     q = quotes[0]
     assert q == {
         "datatoken": DATATOKEN,
         "consumer": s.consumer.address,
         "serviceId": 0,
         "feeToken": ZERO_ADDRESS,
-        "amount": 0,
-        "validUntil": s.chain.latest.timestamp + 3600,
-        "nonce": 1,
+        "amount": "0",
+        "validUntil": str(s.chain.latest.timestamp + 3600),
+        "nonce": "1",
         "environment": ZERO_HASH,
     }
     quote = ProviderFee.from_json(q)
@@ -58,16 +58,32 @@ def test_fees_and_services_come_from_the_settings(tmp_path, scenario: Scenario) 
     download = c.post(FEES, json=body(s)).json["quote"]
     env = "0x" + "ee" * 32
     compute = c.post(FEES, json=body(s, service_id=1, environment=env)).json["quote"]
-    assert (download["feeToken"], download["amount"]) == (token, 7)
-    assert (compute["amount"], compute["environment"], compute["serviceId"]) == (9, env, 1)
-    assert download["validUntil"] == s.chain.latest.timestamp + 600
+    assert (download["feeToken"], download["amount"]) == (token, "7")
+    assert (compute["amount"], compute["environment"], compute["serviceId"]) == ("9", env, 1)
+    assert download["validUntil"] == str(s.chain.latest.timestamp + 600)
     assert [x["type"] for x in c.get("/api/v1/info").json["services"]] == ["download", "compute"]
+
+
+def test_a_wallet_shaped_fee_request_is_answered_with_checksummed_addresses(scenario: Scenario) -> None:
+    s = scenario
+    lower = body(s, datatoken=DATATOKEN.lower(), consumer=s.consumer.address.lower(), service_id="0")
+    answer = s.client.post(FEES, json=lower)
+    assert answer.status_code == 200, answer.json
+    assert (answer.json["quote"]["datatoken"], answer.json["quote"]["consumer"]) == (
+        DATATOKEN,
+        s.consumer.address,
+    )
+    mistyped = s.consumer.address[:2] + s.consumer.address[2:].swapcase()
+    refused = s.client.post(FEES, json=body(s, consumer=mistyped))
+    assert refused.status_code == 400
+    assert refused.json["error"]["details"]["field"] == "consumer"
+    assert "EIP-55" in refused.json["error"]["message"]
 
 
 def test_used_quote_nonces_are_skipped(scenario: Scenario) -> None:
     s = scenario
     s.chain.used_quotes |= {(s.provider.address, 1), (s.provider.address, 2)}
-    assert s.client.post(FEES, json=body(s)).json["quote"]["nonce"] == 3
+    assert s.client.post(FEES, json=body(s)).json["quote"]["nonce"] == "3"
 
 
 def test_quote_nonces_survive_a_restart(tmp_path, scenario: Scenario) -> None:
@@ -79,7 +95,7 @@ def test_quote_nonces_survive_a_restart(tmp_path, scenario: Scenario) -> None:
     app = validating(
         create_app(settings_for(tmp_path), chain=s.chain, store=s.store, nonces=again, keys=s.keys)
     )
-    assert app.test_client().post(FEES, json=body(s)).json["quote"]["nonce"] == 2
+    assert app.test_client().post(FEES, json=body(s)).json["quote"]["nonce"] == "2"
 
 
 @pytest.mark.parametrize(
@@ -88,9 +104,14 @@ def test_quote_nonces_survive_a_restart(tmp_path, scenario: Scenario) -> None:
         ({"datatoken": OTHER_DATATOKEN}, 404, "unknown_dataset"),
         ({"service_id": 1}, 403, "service_not_offered"),
         ({"service_id": 0, "environment": "0x" + "11" * 32}, 400, "invalid_request"),
-        ({"consumer": "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"}, 400, "invalid_request"),
+        (
+            {"consumer": "0xF39fd6e51aad88f6f4ce6ab8827279cfffb92266"},
+            400,
+            "invalid_request",
+        ),  # a bad EIP-55 checksum
         ({"consumer": "not an address"}, 400, "invalid_request"),
-        ({"service_id": "0"}, 400, "invalid_request"),
+        ({"service_id": "00"}, 400, "invalid_request"),
+        ({"service_id": "-0"}, 400, "invalid_request"),
         ({"service_id": 300}, 400, "invalid_request"),
         ({"surprise": 1}, 400, "invalid_request"),
     ],

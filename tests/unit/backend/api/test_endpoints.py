@@ -86,6 +86,10 @@ def test_one_dataset(app: Flask, story: dict[str, Any]) -> None:
     dt = story["dt"]
     answer = get(app, f"/api/v1/datasets/{dt.lower()}").json["dataset"]
     assert answer["datatoken"] == dt and answer["id"] == f"eip155:{CHAIN_ID}/{dt}"
+    assert get(app, f"/api/v1/datasets/0x{dt[2:].upper()}").json["dataset"] == answer
+    mistyped = get(app, f"/api/v1/datasets/0x{dt[2:].swapcase()}")
+    assert mistyped.status_code == 400 and mistyped.json["error"]["details"] == {"param": "datatoken"}
+    assert "EIP-55" in mistyped.json["error"]["message"]
     assert answer["name"] == "Heart disease, revised" and answer["tags"] == ["health"]
     assert answer["state"] == "paused" and answer["services"] == ["download", "compute"]
     assert answer["price"] == str(5 * ONE) and answer["payment_token"] == USD and answer["free"] is False
