@@ -208,3 +208,24 @@ def test_the_settings_take_the_gateway_and_the_wallet_origins(tmp_path: Path) ->
     bad = {"rpc_url": "http://127.0.0.1:1", "market": MARKET, "page_connect_origins": "http://a.example, ';'"}
     with pytest.raises(Exception, match="page_connect_origins"):
         BackendSettings.from_mapping(bad)
+
+
+def test_the_wsgi_app_gives_the_page_its_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, engine: Engine, catalog: Catalog, client_root: Path
+) -> None:
+    from backend import wsgi
+
+    settings = {"RPC_URL": "http://127.0.0.1:8545", "MARKET": MARKET, "DATABASE_URL": str(engine.url),
+                "CHAIN_ID": str(CHAIN_ID), "GATEWAY_URL": GATEWAY, "CLIENT_DIR": str(client_root),
+                "PAGE_CONNECT_ORIGINS": WALLET_NODE}  # fmt: skip
+    for name, value in settings.items():
+        monkeypatch.setenv(f"DATAMARKET_BACKEND_{name}", value)
+    dt = catalog.publish().datatoken
+    wsgi.build.cache_clear()
+    try:
+        page, csp = get(wsgi.app, f"/datasets/{dt}")
+    finally:
+        wsgi.build.cache_clear()
+    offer = json.loads(script(page, "application/json").text)
+    assert (offer["market"], offer["gatewayUrl"]) == (MARKET, GATEWAY)
+    assert WALLET_NODE in csp["connect-src"] and "sha256-" in csp["script-src"]
