@@ -2,7 +2,7 @@
 local market: the test wallet (``dev_wallet.js``, injected before the page's scripts run) forwards
 to anvil, whose unlocked dev accounts sign. "Buy and download" saves the file, decrypted in the
 page, and its sha256 is the original's; "Run a job" reaches a finished job and shows its result.
-Without a wallet, and with a wallet that refuses, the page says so."""
+Without a wallet, with a wallet that refuses and with one on another chain, the page says so."""
 
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ from tests.browser.wallet_market import WalletMarket
 pytestmark = pytest.mark.integration
 
 WALLET = Path(__file__).parent / "dev_wallet.js"
+#: A wallet on another chain (1) that does not know the market's (EIP-1193 error 4902).
+OTHER_CHAIN_WALLET = """
+window.ethereum = {request: async ({method}) => {
+  if (method === "eth_requestAccounts") return ["0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc"];
+  if (method === "eth_chainId") return "0x1";
+  const e = new Error("Unrecognized chain ID"); e.code = 4902; throw e; }, on() {}, removeListener() {}};
+"""
 #: A wallet whose user declines to share an account (EIP-1193 error 4001).
 DECLINING_WALLET = """
 window.ethereum = {request: async () => { const e = new Error("User rejected the request."); e.code = 4001;
@@ -147,3 +154,12 @@ def test_a_declined_request_is_said_plainly(browser: Any, wallet_market: WalletM
         browser.find_element(By.ID, "buy-download").click()
         kind, text = outcome(browser, timeout=10)
         assert kind == "error" and "You rejected the request in your wallet" in text
+
+
+def test_a_wallet_on_another_chain_is_told_which(browser: Any, wallet_market: WalletMarket) -> None:
+    chain_id = wallet_market.local.chain_id
+    for _ in inject(browser, OTHER_CHAIN_WALLET):
+        open_dataset(browser, wallet_market, wallet_market.download)
+        browser.find_element(By.ID, "buy-download").click()
+        kind, text = outcome(browser, timeout=10)
+        assert kind == "error" and f"Your wallet does not know chain {chain_id}" in text
