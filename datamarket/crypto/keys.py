@@ -128,19 +128,41 @@ def _check_context(context: Any) -> bytes:
 def wrap_key(
     content_key: bytes, recipient_public: X25519PublicKey | bytes, *, context: str
 ) -> dict[str, str]:
-    """Encrypt a 32-byte content key to ``recipient_public`` for the use named by ``context``."""
+    """Encrypt a 32-byte content key to ``recipient_public`` for the use named by ``context``, with a
+    fresh ephemeral key and a fresh nonce."""
+    return seal_key(
+        content_key,
+        recipient_public,
+        context=context,
+        ephemeral=X25519PrivateKey.generate(),
+        nonce=secrets.token_bytes(12),
+    )
+
+
+def seal_key(
+    content_key: bytes,
+    recipient_public: X25519PublicKey | bytes,
+    *,
+    context: str,
+    ephemeral: X25519PrivateKey | bytes,
+    nonce: bytes,
+) -> dict[str, str]:
+    """:func:`wrap_key` with its ephemeral key and nonce given, so that its output is a known answer
+    (the protocol's test vectors, docs/protocol/key-wrap.json). Anything else calls :func:`wrap_key`:
+    an ephemeral key is used for one wrap only."""
     aad = _check_context(context)
     if not isinstance(content_key, bytes | bytearray) or len(content_key) != CONTENT_KEY_SIZE:
         raise ValueError(f"a content key is {CONTENT_KEY_SIZE} bytes")
+    if not isinstance(nonce, bytes) or len(nonce) != 12:
+        raise ValueError("a wrap's nonce is 12 bytes")
     recipient = public_bytes(recipient_public)
-    ephemeral = X25519PrivateKey.generate()
+    ephemeral = _private(ephemeral)
     epk = public_bytes(ephemeral)
     try:
         shared = ephemeral.exchange(X25519PublicKey.from_public_bytes(recipient))
     except ValueError:
         # cryptography refuses an all-zero shared secret: the recipient is a low-order point.
         raise InvalidPublicKey("the recipient key is a low-order X25519 point") from None
-    nonce = secrets.token_bytes(12)
     ct = AESGCM(_derive(shared, epk, recipient, context)).encrypt(nonce, bytes(content_key), aad)
     return {
         "scheme": SCHEME,
@@ -299,6 +321,7 @@ __all__ = [
     "key_id",
     "public_bytes",
     "rewrap",
+    "seal_key",
     "unwrap_key",
     "wrap_key",
 ]

@@ -133,11 +133,20 @@ def encrypt_stream(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Progress | None = None,
+    nonce_prefix: bytes | None = None,
 ) -> int:
-    """Encrypt everything ``src`` yields into ``dst``; return the number of bytes written."""
+    """Encrypt everything ``src`` yields into ``dst``; return the number of bytes written.
+
+    The header's nonce prefix is fresh and random; ``nonce_prefix`` fixes it only to produce a known
+    answer (the protocol's test vectors, docs/protocol/stream.json): under one key, a prefix must
+    never be used twice."""
     aead = AESGCM(_check_key(key))
     _check_chunk_size(chunk_size)
-    header = StreamHeader(chunk_size=chunk_size, nonce_prefix=os.urandom(NONCE_PREFIX_SIZE)).to_bytes()
+    if nonce_prefix is None:
+        nonce_prefix = os.urandom(NONCE_PREFIX_SIZE)
+    elif not isinstance(nonce_prefix, bytes) or len(nonce_prefix) != NONCE_PREFIX_SIZE:
+        raise StreamParameterError(f"a nonce prefix is {NONCE_PREFIX_SIZE} bytes")
+    header = StreamHeader(chunk_size=chunk_size, nonce_prefix=nonce_prefix).to_bytes()
     dst.write(header)
     written = len(header)
     index = 0
@@ -232,10 +241,12 @@ class _HashingWriter:
         return self.out.write(data)
 
 
-def encrypt_bytes(plaintext: bytes, key: bytes, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -> bytes:
+def encrypt_bytes(
+    plaintext: bytes, key: bytes, *, chunk_size: int = DEFAULT_CHUNK_SIZE, nonce_prefix: bytes | None = None
+) -> bytes:
     """Encrypt an in-memory plaintext (convenience for small data and tests)."""
     out = io.BytesIO()
-    encrypt_stream(io.BytesIO(plaintext), out, key, chunk_size=chunk_size)
+    encrypt_stream(io.BytesIO(plaintext), out, key, chunk_size=chunk_size, nonce_prefix=nonce_prefix)
     return out.getvalue()
 
 
