@@ -367,6 +367,7 @@ LOCAL_RATE_LIMIT = "1000/second"
 _RATE_LIMITED = (
     *(f"DATAMARKET_PROVIDER_RATE_LIMIT_{name}" for name in ("HEALTH", "READ", "FEES", "HEAVY", "CONSUMER")),
     *(f"DATAMARKET_BACKEND_RATE_LIMIT_{name}" for name in ("HEALTH", "API", "STATIC", "PAGES")),
+    *(f"DATAMARKET_GATEWAY_RATE_LIMIT_{name}" for name in ("HEALTH", "BLOCKS", "CARS")),
 )
 #: Settings of the local market's services that the caller's environment may override: sample and
 #: aggregate runs k slots of this many seconds, short ones for a local market; the rate limits.

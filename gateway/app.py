@@ -10,17 +10,21 @@ import logging
 
 from flask import Flask, Response, jsonify
 
+from datamarket.ratelimit import RateLimiter
 from datamarket.storage import open_store
 from datamarket.storage.base import BlockStore, StorageError
 from datamarket.storage.embedded import EmbeddedStore
 from datamarket.storage.traversal import WalkLimits
-from gateway import content, errors
+from gateway import content, errors, ratelimit
 from gateway.context import EXTENSION, GatewayContext, current
 from gateway.settings import GatewaySettings
 
 
-def create_app(settings: GatewaySettings, *, store: BlockStore | None = None) -> Flask:
-    """A gateway app for ``settings``; without ``store``, the one ``settings.store`` names."""
+def create_app(
+    settings: GatewaySettings, *, store: BlockStore | None = None, limiter: RateLimiter | None = None
+) -> Flask:
+    """A gateway app for ``settings``; without ``store``, the one ``settings.store`` names, without
+    ``limiter``, the rate limits of the settings."""
     app = Flask("gateway", static_folder=None, template_folder=None)
     # GET and HEAD only: both are simple cross-origin requests (Accept is a safelisted header), which
     # need no preflight, so OPTIONS is refused like any other method.
@@ -34,6 +38,7 @@ def create_app(settings: GatewaySettings, *, store: BlockStore | None = None) ->
     app.register_blueprint(content.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     errors.register(app)
+    ratelimit.install(app, limiter or RateLimiter(ratelimit.config(settings)))
     _defaults(app)
     logging.getLogger("gateway").setLevel(settings.log_level)
     return app

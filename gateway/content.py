@@ -1,11 +1,12 @@
 """``GET|HEAD /ipfs/{cid}``: one block, or the CAR of a DAG, as the IPFS Trustless Gateway answers.
 
-The root block is read (and checked against its CID) before anything is answered, so a CID the
-store lacks is a plain 404. A raw answer is that block. A CAR answer is streamed: the header, then
-each block as the walk reads it (:mod:`datamarket.storage.traversal`), so memory stays flat whatever
-the size of the file. Once streaming has started the status is sent; a block found missing or
-corrupted later, or a DAG past the gateway's limits, ends the answer with an error (the connection is
-closed before the end of the chunked body), and a client that checks its CAR sees it incomplete.
+The root block is read (and checked against its CID) before anything is answered, so a CID the store
+lacks is a plain 404 (412 to a request with ``Cache-Control: only-if-cached``). A raw answer is that
+block. A CAR answer is streamed: the header, then each block as the walk reads it
+(:mod:`datamarket.storage.traversal`), so memory stays flat whatever the size of the file. Once
+streaming has started the status is sent; a block found missing or corrupted later, or a DAG past the
+gateway's limits, ends the answer with an error (the connection is closed before the end of the chunked
+body), and a client that checks its CAR sees it incomplete.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, request
 
 from datamarket.storage import car
-from datamarket.storage.base import InvalidCID, StorageError
+from datamarket.storage.base import ContentNotFound, InvalidCID, StorageError
 from datamarket.storage.cid import CID, IDENTITY
 from datamarket.storage.traversal import links, walk_dfs
 from gateway.context import GatewayContext, current
-from gateway.errors import PathNotServed
+from gateway.errors import NotCached, PathNotServed
 from gateway.formats import Wanted, negotiate
 
 log = logging.getLogger("gateway.content")
@@ -38,7 +39,12 @@ def ipfs(cid: str) -> Response:
     root = _parse(cid)
     wanted = negotiate(request.headers.get("Accept"), request.args)
     ctx = current()
-    root_block = ctx.store.get_block(str(root))
+    try:
+        root_block = ctx.store.get_block(str(root))
+    except ContentNotFound:
+        if request.cache_control.only_if_cached:
+            raise NotCached(f"{root} is not in this gateway's store", details={"cid": str(root)}) from None
+        raise
     if wanted.car and wanted.scope != "block":
         links(root, root_block)  # a root that cannot be walked is refused before the answer starts
     etag = _etag(root, wanted)

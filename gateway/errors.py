@@ -7,14 +7,15 @@ The body is the same as every datamarket service's::
 GatewayError (DatamarketError)
 ├── BadRequest       400  invalid_request (a parameter's value), format_required (no Accept, no format)
 ├── PathNotServed    404  path_not_served (a path below the CID: the store holds files, not folders)
-└── NotAcceptable    406  not_acceptable (a response format, CAR version or order it does not serve)
+├── NotAcceptable    406  not_acceptable (a response format, CAR version or order it does not serve)
+└── NotCached        412  not_cached (Cache-Control: only-if-cached, and the store lacks the root)
 
-Errors of the kernel, mapped here too: InvalidCID 400 invalid_cid; ContentNotFound 404
-content_not_found; UnsupportedContent 422 unsupported_content; ContentCorrupted 502
-content_corrupted (the store holds a block that does not match its CID); StoreUnavailable 503
-store_unavailable; other StorageErrors 502. Werkzeug's own: 404 not_found, 405 method_not_allowed.
-Anything else: 500 internal_error. Error answers are not cached and carry the CORS header, so a
-page can read them.
+Errors of the kernel, mapped here too: RateLimited 429 rate_limited (with ``Retry-After``, whole
+seconds); InvalidCID 400 invalid_cid; ContentNotFound 404 content_not_found; UnsupportedContent 422
+unsupported_content; ContentCorrupted 502 content_corrupted (the store holds a block that does not
+match its CID); StoreUnavailable 503 store_unavailable; other StorageErrors 502. Werkzeug's own: 404
+not_found, 405 method_not_allowed. Anything else: 500 internal_error. Error answers are not cached and
+carry the CORS header, so a page can read them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from datamarket.errors import DatamarketError, safe_details
+from datamarket.ratelimit import RateLimited
 from datamarket.storage.base import (
     ContentCorrupted,
     ContentNotFound,
@@ -53,6 +55,10 @@ class PathNotServed(GatewayError, KeyError):
     code = "path_not_served"
 
 
+class NotCached(GatewayError, KeyError):
+    code = "not_cached"
+
+
 class NotAcceptable(GatewayError, ValueError):
     code = "not_acceptable"
 
@@ -63,6 +69,7 @@ HTTP_STATUS: dict[type[Exception], int] = {
     PathNotServed: 404,
     ContentNotFound: 404,
     NotAcceptable: 406,
+    NotCached: 412,
     UnsupportedContent: 422,
     ContentCorrupted: 502,
     StoreUnavailable: 503,
@@ -105,6 +112,12 @@ def error_response(code: str, message: str, status: int, details: dict | None = 
 
 
 def register(app: Flask) -> None:
+    @app.errorhandler(RateLimited)
+    def _limited(exc: RateLimited) -> Response:
+        response = error_response(exc.code, exc.message, 429, safe_details(exc.details))
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
     @app.errorhandler(DatamarketError)
     def _known(exc: DatamarketError) -> Response:
         status = status_of(exc)
@@ -132,6 +145,7 @@ __all__ = [
     "FormatRequired",
     "GatewayError",
     "NotAcceptable",
+    "NotCached",
     "PathNotServed",
     "register",
     "status_of",

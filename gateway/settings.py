@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from datamarket.config import Settings, integer, one_of, setting, text, upper, within
+from datamarket import ratelimit
+from datamarket.config import Settings, integer, one_of, setting, text, upper, url_schemes, within
 
 
 def _store(value: object) -> str | None:
@@ -28,6 +29,18 @@ class GatewaySettings(Settings):
     #: The most bytes of blocks one CAR answer holds.
     max_dag_bytes: int = setting(256 * 2**30 + 2**30, parse=integer, check=within(1, 2**62))
     log_level: str = setting("INFO", parse=upper, check=one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+    #: Where the request counts live: ``memory://`` (each worker counts its own) or ``redis://...``.
+    rate_limit_url: str = setting(
+        "memory://", parse=text, check=url_schemes(*ratelimit.SCHEMES, what="a memory:// or redis:// URL"),
+        url=True,
+    )  # fmt: skip
+    #: Reverse proxies in front that append the client to X-Forwarded-For; 0: the header is ignored.
+    trusted_proxies: int = setting(0, parse=integer, check=within(0, 11))
+    #: Requests per client address (``limits`` notation), by class: ``GET /healthz``; raw blocks (a
+    #: client reading a file block by block asks once per 256 KiB); CARs (each may walk a whole DAG).
+    rate_limit_health: str = setting("50/second", parse=text, check=ratelimit.rule_check)
+    rate_limit_blocks: str = setting("500/second;20000/minute", parse=text, check=ratelimit.rule_check)
+    rate_limit_cars: str = setting("10/second;300/minute", parse=text, check=ratelimit.rule_check)
 
 
 __all__ = ["GatewaySettings"]

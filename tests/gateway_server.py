@@ -71,14 +71,23 @@ def running_gateway(store: str, log: Path, **settings: str) -> Iterator[str]:
 
 @dataclass(frozen=True)
 class IpfsClient:
-    """@helia/verified-fetch, fetching through one gateway only (tests/gateway_client/fetch.mjs)."""
+    """Real IPFS clients of one gateway (tests/gateway_client): @helia/verified-fetch (``fetch``), and
+    the IPLD libraries reading the gateway's CAR (``fetch_car``)."""
 
     node: str
 
     def fetch(self, gateway: str, cid: str, out: Path, *, raw: bool = False) -> tuple[int, dict]:
-        """Run the client; its exit status and the JSON line it printed (empty when it failed)."""
-        cmd = [self.node, str(CLIENT / "fetch.mjs"), gateway, cid, str(out), *(["raw"] if raw else [])]
-        done = subprocess.run(cmd, cwd=CLIENT, capture_output=True, text=True, timeout=300)
+        """The file (or with ``raw`` its root block) through verified-fetch: its exit status and the
+        JSON line it printed (the end of its error output when it printed none)."""
+        return self._run("fetch.mjs", gateway, cid, str(out), *(["raw"] if raw else []))
+
+    def fetch_car(self, gateway: str, cid: str, out: Path, *, dups: bool = False) -> tuple[int, dict]:
+        """The file rebuilt from the gateway's CAR, every block checked against its CID."""
+        return self._run("car.mjs", gateway, cid, str(out), *(["dups"] if dups else []))
+
+    def _run(self, script: str, *args: str) -> tuple[int, dict]:
+        done = subprocess.run([self.node, str(CLIENT / script), *args], cwd=CLIENT, capture_output=True,
+                              text=True, timeout=300)  # fmt: skip
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
         return done.returncode, json.loads(lines[-1]) if lines else {"stderr": done.stderr[-2000:]}
 

@@ -144,13 +144,16 @@ class KuboStore:
             return block_cid.digest
         params = {"arg": str(block_cid), "offline": "true", "timeout": f"{self._lookup_timeout}s"}
         with self._post("block/get", params=params, stream=True) as response:
-            response.raw.decode_content = True
-            block = self._call(lambda: response.raw.read(car.MAX_SECTION + 1), what=cid)
+            block = bytearray()
+            for piece in self._guard(response.iter_content(64 * 1024), what=cid):
+                block += piece
+                if len(block) > car.MAX_SECTION:  # no block is this large: stop reading
+                    break
         if len(block) > car.MAX_SECTION or not block_cid.matches(block):
             raise ContentCorrupted(
                 f"what the node returned for block {cid} does not hash to it", details={"cid": cid}
             )
-        return block
+        return bytes(block)
 
     def pinned(self, cid: str) -> bool:
         """Whether ``cid`` is pinned (recursively) on the node."""

@@ -6,7 +6,9 @@
 // (Helia's trustless gateway block broker, which asks GET /ipfs/{cid}?format=raw for each block and
 // checks it against its CID); no router, no other gateway, no libp2p. Without "raw" it fetches the
 // UnixFS file (the client walks the DAG block by block); with "raw" it asks for the root block alone.
-// Prints one JSON line: {"status", "contentType", "bytes"}; exits 1 when the fetch fails.
+// Prints one JSON line: {"status", "contentType", "bytes"}; exits 1 when the answer is not 200. When
+// the gateway cannot give a block (absent, or refused as corrupted), the client drops it as a provider
+// and waits for another that never comes: Node then exits with status 13 (an unsettled await).
 import { writeFile } from 'node:fs/promises'
 import { fallbackRouter } from '@helia/fallback-router'
 import { withHTTP } from '@helia/http'

@@ -13,6 +13,7 @@ from web3 import HTTPProvider, Web3
 
 from datamarket.chain.market import Market
 from datamarket.cli import main
+from datamarket.storage.cid import CID
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ def test_publish_buy_download_round_trip(market_home):
     status = _run("up")
     assert status["chain_id"] == 31337
     running = {name for name, s in status["services"].items() if s["running"]}
-    assert running == {"chain", "provider", "worker", "indexer", "backend"}
+    assert running == {"chain", "gateway", "provider", "worker", "indexer", "backend"}
     health = {name: s["health"] for name, s in _run("status")["services"].items()}
     assert health == dict.fromkeys(running, "healthy")
     source = market_home / "table.csv"
@@ -58,6 +59,11 @@ def test_publish_buy_download_round_trip(market_home):
 
     published = _run("publish", str(source), "--name", "squares", "--price", "2.5")
     assert published["dataset"].startswith("eip155:31337/0x")
+    # The metadata document, as the content gateway serves it to any IPFS client: the block pinned.
+    gateway = status["services"]["gateway"]["url"]
+    block = requests.get(f"{gateway}/ipfs/{published['metadata_cid']}?format=raw", timeout=5)
+    assert block.status_code == 200
+    assert CID.parse(published["metadata_cid"]).matches(block.content)
     bought = _run("buy", published["dataset"])
     assert bought["tx"].startswith("0x")
     out = market_home / "out" / "table.csv"

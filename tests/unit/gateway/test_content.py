@@ -242,6 +242,16 @@ def test_an_absent_cid_is_404_without_the_store_s_path(store, client):
         assert answer.headers["Cache-Control"] == "no-store"
 
 
+def test_only_if_cached_is_412_for_an_absent_root(store, client):
+    absent = CID.of_block(b"not stored", version=1, codec=RAW)
+    answer = client.get(f"/ipfs/{absent}?format=raw", headers={"Cache-Control": "only-if-cached"})
+    assert answer.status_code == 412 and answer.json["error"]["code"] == "not_cached"
+    cid = store.add(io.BytesIO(sample(5)))
+    assert (
+        client.get(f"/ipfs/{cid}?format=raw", headers={"Cache-Control": "only-if-cached"}).status_code == 200
+    )
+
+
 def test_paths_below_a_cid_are_404(store, client):
     cid = store.add(io.BytesIO(sample(5)))
     answer = client.get(f"/ipfs/{cid}/file.txt?format=car")
@@ -316,3 +326,17 @@ def test_healthz(store, tmp_path):
     store.add(io.BytesIO(b"x"))
     answer = client_for(store).get("/healthz")
     assert answer.status_code == 200 and answer.json == {"checks": {"store": "ok"}, "status": "ok"}
+
+
+def test_requests_past_a_class_s_rate_limit_are_429(store):
+    cid = store.add(io.BytesIO(sample(5)))
+    client = client_for(store, rate_limit_cars="2/minute", rate_limit_blocks="3/minute")
+    for _ in range(2):
+        assert client.get(f"/ipfs/{cid}?format=car").status_code == 200
+    refused = client.get(f"/ipfs/{cid}", headers=CAR_ACCEPT)
+    assert refused.status_code == 429 and refused.json["error"]["code"] == "rate_limited"
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
+    # Raw blocks are counted apart from CARs.
+    assert [client.get(f"/ipfs/{cid}?format=raw").status_code for _ in range(4)] == [200, 200, 200, 429]
+    assert client.get("/healthz").status_code == 200
