@@ -16,7 +16,7 @@ help:
 	@echo "make test-unit the fast suite for the edit-test loop: no network, no chain (about a minute)"
 	@echo "make bench     benchmarks; figures in bench/results/, written up in bench/README.md"
 	@echo "make bench-report  bench/README.md and its plots from the recorded figures (runs no benchmark)"
-	@echo "make abi       recompile and export ABIs into the Python package"
+	@echo "make abi       recompile and export ABIs into the Python package and the JavaScript client"
 
 install: node_modules/.installed clients/js/node_modules/.installed $(VENV)/.installed sandbox
 
@@ -44,6 +44,7 @@ compile: node_modules/.installed
 
 abi: compile $(VENV)/.installed
 	$(PY) scripts/export_abis.py
+	node clients/js/scripts/export-abi.js
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -34,7 +34,7 @@ def run_node_tests(files: list[str], env: dict[str, str], *, timeout: float) -> 
     """``node --test FILES`` in clients/js with ``env`` added; its output for the assertion message."""
     node = require_node()
     return subprocess.run(
-        [node, "--test", "--test-reporter=spec", *files],
+        [node, "--test", "--test-reporter=tap", *files],
         cwd=CLIENT,
         env={**os.environ, **env},
         capture_output=True,

@@ -10,7 +10,11 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { toHex, utf8 } from "./bytes.js";
 import { DatamarketError } from "./errors.js";
 
-/** The value is not one JCS can carry exactly (an integer beyond 2^53 - 1, NaN, infinity, ...). */
+/**
+ * A value the protocol's canonical JSON refuses: NaN, infinity, anything not JSON, and a number
+ * JavaScript would write as an integer beyond +/-(2^53 - 1) (2^53 to 1e21: JavaScript cannot tell
+ * such a double from an integer, and on the wire it is one).
+ */
 export class CanonicalJsonError extends DatamarketError {
   constructor(message, field) {
     super("invalid_request", message, { field });
@@ -21,7 +25,9 @@ function check(value, where) {
   if (value === null || typeof value === "string" || typeof value === "boolean") return;
   if (typeof value === "number") {
     if (!Number.isFinite(value)) throw new CanonicalJsonError(`${where} is not a finite number`, where);
-    if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+    // JSON.stringify writes these as integer literals, which the protocol refuses (a reader would
+    // take them for integers beyond 2^53 - 1); from 1e21 on they are written 1e+21, a float.
+    if (Number.isInteger(value) && !Number.isSafeInteger(value) && Math.abs(value) < 1e21) {
       throw new CanonicalJsonError(`${where} is an integer beyond +/-(2^53 - 1): send it as a string`, where);
     }
     return;

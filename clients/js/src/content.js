@@ -11,6 +11,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 
 import { concat, equalBytes } from "./bytes.js";
 import { ContentError } from "./errors.js";
+import { unbound } from "./http.js";
 
 const RAW = 0x55;
 const DAG_PB = 0x70;
@@ -64,9 +65,9 @@ export class Gateway {
    * @param {string} url the gateway's base URL (`http://127.0.0.1:8080`); `/ipfs/{cid}` is appended
    * @param {{fetch?: typeof fetch, maxBytes?: number}} [options]
    */
-  constructor(url, { fetch: fetcher = globalThis.fetch, maxBytes = 1 << 30 } = {}) {
+  constructor(url, { fetch: fetcher, maxBytes = 1 << 30 } = {}) {
     this.url = String(url).replace(/\/+$/, "");
-    this.fetch = fetcher;
+    this.fetch = unbound(fetcher);
     this.maxBytes = maxBytes;
   }
 
@@ -93,15 +94,19 @@ export class Gateway {
     return bytes;
   }
 
-  /** A whole UnixFS file, every block verified; ContentError beyond `maxBytes`. */
+  /** A whole UnixFS file, every block verified; ContentError beyond `maxBytes` (counted as blocks arrive). */
   async file(cid) {
-    const parts = [];
     let total = 0;
+    const count = (bytes) => {
+      total += bytes.length;
+      if (total > this.maxBytes) throw new ContentError("content_too_large", `${cid} is larger than ${this.maxBytes} bytes`);
+      return bytes;
+    };
     const walk = async (node) => {
       const bytes = await this.block(node);
-      if (node.code === RAW) return [bytes];
+      if (node.code === RAW) return [count(bytes)];
       const decoded = decodeNode(bytes, node);
-      const pieces = [decoded.data];
+      const pieces = [count(decoded.data)];
       for (let i = 0; i < decoded.links.length; i += PARALLEL) {
         const batch = decoded.links.slice(i, i + PARALLEL).map((link) => walk(link));
         for (const piece of await Promise.all(batch)) pieces.push(...piece);
@@ -112,12 +117,7 @@ export class Gateway {
       }
       return pieces;
     };
-    for (const piece of await walk(typeof cid === "string" ? parseCid(cid) : cid)) {
-      total += piece.length;
-      if (total > this.maxBytes) throw new ContentError("content_too_large", `${cid} is larger than ${this.maxBytes} bytes`);
-      parts.push(piece);
-    }
-    return concat(parts);
+    return concat(await walk(typeof cid === "string" ? parseCid(cid) : cid));
   }
 }
 

@@ -26,6 +26,15 @@ export function parseDatasetId(id) {
   return { chainId: Number(match[1]), datatoken: getAddress(match[2]) };
 }
 
+/**
+ * A publisher's wrap of a dataset's content key to its provider:
+ * `content:<offer>:eip155:<chainId>:<market>:<datatoken>`, offer `download` or `compute`.
+ */
+export function contentContext(chainId, market, datatoken, offer) {
+  if (offer !== "download" && offer !== "compute") throw new TypeError(`offer must be "download" or "compute", got ${offer}`);
+  return `content:${offer}:eip155:${chain(chainId)}:${getAddress(market)}:${getAddress(datatoken)}`;
+}
+
 /** The provider's re-wrap of a content key to a consumer: `access:eip155:<chainId>/<datatoken>:<order tx>`. */
 export function accessContext(chainId, datatoken, orderTx) {
   if (!TX_HASH.test(orderTx)) throw new TypeError("order tx must be a 0x-prefixed 32-byte hex hash");

@@ -15,10 +15,13 @@ export class Market {
   /**
    * @param {string} address the market contract
    * @param {import("ethers").ContractRunner} runner a Signer (to order) or a Provider (to read)
+   * @param {{fromBlock?: number}} [options] where to start looking for a dataset's events (the
+   *   market's deployment block; a node may refuse to search a whole chain)
    */
-  constructor(address, runner) {
+  constructor(address, runner, { fromBlock = 0 } = {}) {
     this.address = getAddress(address);
     this.runner = runner;
+    this.fromBlock = fromBlock;
     this.contract = new Contract(this.address, MARKET_ABI, runner);
   }
 
@@ -39,8 +42,8 @@ export class Market {
     const address = getAddress(datatoken);
     const record = await this.dataset(address);
     const events = [
-      ...(await this.contract.queryFilter(this.contract.filters.DatasetPublished(address), 0, "latest")),
-      ...(await this.contract.queryFilter(this.contract.filters.MetadataUpdated(address), 0, "latest")),
+      ...(await this.contract.queryFilter(this.contract.filters.DatasetPublished(address), this.fromBlock, "latest")),
+      ...(await this.contract.queryFilter(this.contract.filters.MetadataUpdated(address), this.fromBlock, "latest")),
     ].sort((a, b) => a.blockNumber - b.blockNumber || a.index - b.index);
     if (events.length === 0) throw new DatamarketError("unknown_dataset", `no metadata event found for ${address}`);
     return { cid: events.at(-1).args.metadataCid, sha256: record.metadataHash.slice(2).toLowerCase() };
@@ -54,12 +57,21 @@ export class Market {
     return this.token(token).balanceOf(getAddress(account));
   }
 
-  /** Approve exactly `amount` of `token` to the market when it may take less (never unlimited). */
+  /**
+   * Approve exactly `amount` of `token` to the market when it may take less (never unlimited).
+   * Resolves once the chain counts the approval among the owner's transactions, so that the next
+   * transaction's nonce follows it (a provider may answer the nonce from a short-lived cache).
+   */
   async ensureAllowance(token, amount, owner) {
     if (getAddress(token) === ZeroAddress || amount === 0n) return;
     const contract = this.token(token);
     if ((await contract.allowance(owner, this.address)) >= amount) return;
-    await (await contract.approve(this.address, amount)).wait();
+    const tx = await contract.approve(this.address, amount);
+    await tx.wait();
+    const provider = this.runner.provider ?? this.runner;
+    for (let i = 0; i < 50 && (await provider.getTransactionCount(owner, "pending")) <= tx.nonce; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   /**

@@ -27,6 +27,7 @@ import {
   signComputeRequest,
 } from "./eip712.js";
 import { ContentError, DatamarketError, VerificationError } from "./errors.js";
+import { FINAL_STATES, checkJob, makeJob } from "./jobs.js";
 import { consumerKeyHex, oneTimeKey, unwrapKey } from "./keys.js";
 import { ProviderClient } from "./provider.js";
 import { openResult } from "./results.js";
@@ -35,16 +36,15 @@ import { decryptStream } from "./stream.js";
 export * from "./errors.js";
 export { canonicalJson, jobHash, outputHash } from "./canonical.js";
 export { Gateway, parseCid } from "./content.js";
-export { accessContext, datasetId, parseDatasetId, resultContext } from "./contexts.js";
+export { accessContext, contentContext, datasetId, parseDatasetId, resultContext } from "./contexts.js";
 export { Market } from "./contracts.js";
 export * from "./eip712.js";
+export { FINAL_STATES, checkJob, makeJob } from "./jobs.js";
 export { consumerKeyHex, keyId, oneTimeKey, publicKeyOf, unwrapKey, wrapKey } from "./keys.js";
 export { ProviderClient } from "./provider.js";
 export { checkResult, openResult } from "./results.js";
 export { decryptStream, encryptStream } from "./stream.js";
 
-/** A job's states after which it changes no more. */
-export const FINAL_STATES = new Set(["succeeded", "failed", "rejected", "cancelled"]);
 const MAX_METADATA_BYTES = 1 << 20;
 
 export class DatamarketClient {
@@ -54,12 +54,13 @@ export class DatamarketClient {
    * @param {string} options.market the market contract's address
    * @param {string} options.gateway an IPFS Trustless Gateway's URL
    * @param {string} [options.provider] the provider's URL (default: the one the dataset's metadata names)
+   * @param {number} [options.fromBlock] the market's deployment block (where its events start)
    * @param {typeof fetch} [options.fetch]
    */
-  constructor({ signer, market, gateway, provider, fetch: fetcher = globalThis.fetch }) {
+  constructor({ signer, market, gateway, provider, fromBlock = 0, fetch: fetcher }) {
     if (!signer) throw new TypeError("a signer is required");
     this.signer = signer;
-    this.market = new Market(market, signer);
+    this.market = new Market(market, signer, { fromBlock });
     this.gateway = new Gateway(gateway, { fetch: fetcher });
     this.fetch = fetcher;
     this.providerUrl = provider;
@@ -177,9 +178,16 @@ export class DatamarketClient {
     const dataset = await this.dataset(datatoken);
     serviceOf(dataset, SERVICE_DOWNLOAD);
     if (orderTx === undefined) ({ orderTx, orderId } = await this.buyAndOrder(datatoken, SERVICE_DOWNLOAD, { proof, maxPrice }));
-    const key = await this.access(datatoken, { orderTx, orderId, proof });
     const file = dataset.metadata.files[0];
-    const data = await decryptStream(await this.gateway.file(file.cid), key);
+    let data;
+    try {
+      const key = await this.access(datatoken, { orderTx, orderId, proof });
+      data = await decryptStream(await this.gateway.file(file.cid), key);
+    } catch (error) {
+      // The order is paid for and stays usable: say which it is, to download again with it.
+      if (error instanceof DatamarketError) Object.assign(error.details, { order_tx: orderTx, order_id: String(orderId) });
+      throw error;
+    }
     const digest = toHex(sha256(data));
     if (digest !== String(file.plaintext_sha256).toLowerCase()) {
       throw new VerificationError("plaintext_mismatch", "the decrypted file's sha256 differs from the metadata document's");
@@ -188,22 +196,28 @@ export class DatamarketClient {
   }
 
   /**
-   * Start a compute job: order the compute service (unless `orderTx` and `orderId` are given), sign
+   * Start a compute job: check it against the dataset's compute service and privacy budget, order
+   * the compute service (unless `orderTx` and `orderId` are given: then nothing is checked), sign
    * a ComputeRequest naming the job's hash (sha256 of its RFC 8785 JSON) and a one-time key, and
    * post it. Resolves to the job's handle, which holds its bearer token and one-time private key
    * (keep it secret; JSON-serializable): `{jobId, token, privateKey, datatoken, chainId, market,
    * providerUrl, orderTx, orderId, job}`.
    */
-  async startJob(datatoken, { algorithm, params = {}, epsilon = null, environment = "cpu", output, orderTx, orderId, proof = [] }) {
+  async startJob(datatoken, { algorithm, params, epsilon, environment, output, orderTx, orderId, proof = [] }) {
     const address = getAddress(datatoken);
-    const job = { algorithm, params, epsilon, environment, ...(output === undefined ? {} : { output }) };
+    const job = makeJob({ algorithm, params, epsilon, environment, output });
     const hash = jobHash(job); // refuses what canonical JSON cannot carry before anything is paid
     const [consumer, chainId, provider] = await Promise.all([
       this.consumer(),
       this.chainId(),
       this.provider(address, SERVICE_COMPUTE),
     ]);
-    if (orderTx === undefined) ({ orderTx, orderId } = await this.buyAndOrder(address, SERVICE_COMPUTE, { proof }));
+    if (orderTx === undefined) {
+      const service = serviceOf(await this.dataset(address), SERVICE_COMPUTE);
+      const remaining = job.epsilon ? (await provider.privacy(address)).remaining : undefined;
+      checkJob(service, job, remaining);
+      ({ orderTx, orderId } = await this.buyAndOrder(address, SERVICE_COMPUTE, { proof }));
+    }
     const key = oneTimeKey();
     const fields = {
       datatoken: address, consumer, serviceId: SERVICE_COMPUTE, orderTx, orderId,

@@ -5,15 +5,16 @@
  */
 
 import { ProviderError } from "./errors.js";
+import { unbound } from "./http.js";
 
 export class ProviderClient {
   /**
    * @param {string} url the provider's base URL
    * @param {{fetch?: typeof fetch}} [options]
    */
-  constructor(url, { fetch: fetcher = globalThis.fetch } = {}) {
+  constructor(url, { fetch: fetcher } = {}) {
     this.url = String(url).replace(/\/+$/, "");
-    this.fetch = fetcher;
+    this.fetch = unbound(fetcher);
   }
 
   info() {

@@ -14,8 +14,10 @@ test("keys are sorted by UTF-16 code units and strings escaped minimally", () =>
   assert.equal(text({ "\u00e9": 1, z: 2, A: 3, "\u20ac": "\u20ac\n\u0001" }), '{"A":3,"z":2,"é":1,"€":"€\\n\\u0001"}');
 });
 
-test("integers beyond 2^53 - 1, NaN and infinity are refused, naming the field", () => {
+test("numbers written as integers beyond 2^53 - 1, NaN and infinity are refused, naming the field", () => {
   assert.throws(() => canonicalJson({ params: { n: 2 ** 53 } }), { code: "invalid_request", details: { field: "$.params.n" } });
+  assert.throws(() => canonicalJson([1e20]), { details: { field: "$[0]" } });
+  assert.equal(text([1e21, -1e300]), "[1e+21,-1e+300]");
   assert.throws(() => canonicalJson({ x: [Number.NaN] }), { details: { field: "$.x[0]" } });
   assert.throws(() => canonicalJson({ x: Infinity }), /not a finite number/);
   assert.throws(() => canonicalJson({ x: 10n }), /not a JSON value/);
