@@ -79,9 +79,7 @@ async function connect() {
   if (!accounts?.length) throw new Explained("Your wallet shared no account with this page.");
   await onChain(wallet, offer.chainId);
   const signer = await new BrowserProvider(wallet, offer.chainId).getSigner(accounts[0]);
-  // fetch bound to the window: a browser refuses a fetch called as another object's method.
-  const fetch = globalThis.fetch.bind(globalThis);
-  return new DatamarketClient({ signer, market: offer.market, gateway: offer.gatewayUrl, fetch });
+  return new DatamarketClient({ signer, market: offer.market, gateway: offer.gatewayUrl });
 }
 
 async function onChain(wallet, chainId) {
