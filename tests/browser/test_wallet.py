@@ -2,7 +2,8 @@
 local market: the test wallet (``dev_wallet.js``, injected before the page's scripts run) forwards
 to anvil, whose unlocked dev accounts sign. "Buy and download" saves the file, decrypted in the
 page, and its sha256 is the original's; "Run a job" reaches a finished job and shows its result.
-Without a wallet, with a wallet that refuses and with one on another chain, the page says so."""
+Without a wallet, with a wallet that refuses and with one on another chain, the page says so; a
+failure after paying names the order to use again."""
 
 from __future__ import annotations
 
@@ -28,6 +29,14 @@ window.ethereum = {request: async ({method}) => {
   if (method === "eth_requestAccounts") return ["0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc"];
   if (method === "eth_chainId") return "0x1";
   const e = new Error("Unrecognized chain ID"); e.code = 4902; throw e; }, on() {}, removeListener() {}};
+"""
+#: The content gateway unreachable from the page once the access request is signed (so after the
+#: order is paid): every request for a block then fails.
+GATEWAY_DOWN_AFTER_PAYING = """
+const pageFetch = window.fetch;
+window.fetch = (url, init) =>
+  String(url).includes("/ipfs/") && (window.__walletCalls || []).includes("eth_signTypedData_v4")
+    ? Promise.reject(new TypeError("Failed to fetch")) : pageFetch(url, init);
 """
 #: A wallet whose user declines to share an account (EIP-1193 error 4001).
 DECLINING_WALLET = """
@@ -163,3 +172,16 @@ def test_a_wallet_on_another_chain_is_told_which(browser: Any, wallet_market: Wa
         browser.find_element(By.ID, "buy-download").click()
         kind, text = outcome(browser, timeout=10)
         assert kind == "error" and f"Your wallet does not know chain {chain_id}" in text
+
+
+def test_a_failure_after_paying_names_the_order_to_reuse(
+    browser: Any, wallet_market: WalletMarket, wallet: None
+) -> None:
+    for _ in inject(browser, GATEWAY_DOWN_AFTER_PAYING):
+        open_dataset(browser, wallet_market, wallet_market.download)
+        browser.find_element(By.ID, "buy-download").click()
+        kind, text = outcome(browser, timeout=120)
+    assert kind == "error" and "The content gateway could not give the data" in text
+    dataset_id = f"eip155:{wallet_market.local.chain_id}/{wallet_market.download}"
+    assert "Your order is paid (transaction 0x" in text
+    assert f"datamarket download {dataset_id} --order-tx 0x" in text and "--order-id " in text

@@ -144,13 +144,31 @@ async function busy(button, work) {
   }
 }
 
+/**
+ * ``work`` after the order is paid: a failure then says which order it was, and the command that
+ * uses it without paying again.
+ */
+async function afterPaying(order, command, work) {
+  try {
+    return await work();
+  } catch (error) {
+    const reuse = `${command} ${offer.datasetId} --order-tx ${order.orderTx} --order-id ${order.orderId}`;
+    throw new Explained(
+      `${explain(error)} Your order is paid (transaction ${order.orderTx}); the command line uses it ` +
+        `without paying again: ${reuse}`,
+    );
+  }
+}
+
 async function buyAndDownload() {
   const service = offer.download;
   const client = await connect();
   say("Confirm the purchase and the order in your wallet…");
   const order = await client.buyAndOrder(offer.datatoken, service.serviceId);
   say("Sign the access request in your wallet; the data is then fetched and decrypted in this page…");
-  const { data, sha256 } = await client.download(offer.datatoken, order);
+  const { data, sha256 } = await afterPaying(order, "datamarket download", () =>
+    client.download(offer.datatoken, order),
+  );
   fileLink(data, service.fileName, "application/octet-stream", true);
   say(`Saved ${service.fileName}: ${data.length} bytes, sha256 ${sha256} as the publisher declared.`, "ok");
 }
@@ -180,7 +198,9 @@ async function runJob() {
   say("Confirm the purchase and the order in your wallet…");
   const order = await client.buyAndOrder(offer.datatoken, service.serviceId);
   say("Sign the job request in your wallet…");
-  const job = await client.startJob(offer.datatoken, { ...spec, ...order });
+  const job = await afterPaying(order, "datamarket compute start", () =>
+    client.startJob(offer.datatoken, { ...spec, ...order }),
+  );
   let state = await client.jobStatus(job);
   while (!FINAL_STATES.has(state.state)) {
     say(`Job ${job.jobId}: ${state.state}…`);
