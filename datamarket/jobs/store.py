@@ -177,7 +177,15 @@ def hash_token(token: str) -> str:
 
 
 def dumps(value: Any) -> str:
+    """A job's hashed parts (algorithm, params, output) as stored: their RFC 8785 canonical JSON, the
+    bytes its jobHash is of."""
     return canonical_json(value).decode()
+
+
+def record_json(value: Any) -> str:
+    """What the job store records about a job (timings, result, error): compact JSON with sorted keys.
+    Not hashed, so not held to canonical JSON's number range: an error's details may carry a uint256."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -521,7 +529,7 @@ class JobStore:
         ).one()
         timings = json.loads(row.timings or "{}")
         timings[row.state] = round(timings.get(row.state, 0.0) + max(now - row.state_since, 0.0), 6)
-        return dumps(timings)
+        return record_json(timings)
 
     def claim(self, job_id: str, worker: str, *, lease_s: float, max_attempts: int) -> Job | None:
         """Take the job for ``worker``: from queued, or from any active state whose lease lapsed.
@@ -670,7 +678,7 @@ class JobStore:
         with self._tx() as conn:
             timings = self._timings_after(conn, job_id, now)
             if "result" in values and values["result"] is not None:
-                values["result"] = dumps(values["result"])
+                values["result"] = record_json(values["result"])
             res = conn.execute(
                 jobs.update()
                 .where(
@@ -717,7 +725,7 @@ class JobStore:
                 state_since=now,
                 timings=timings,
                 lease_until=None,
-                error=dumps(error) if error else None,
+                error=record_json(error) if error else None,
                 **values,
             )
         )

@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from datamarket.canonical import MAX_SAFE_INTEGER
 from datamarket.errors import DatamarketError
 
 DEFAULT_MIN_CATEGORY_COUNT = 10
@@ -50,13 +51,18 @@ def value_key(value: Any) -> str:
 
 
 def json_value(value: Any) -> str | int | float | bool:
-    """A cell as the JSON scalar a declaration lists (integral floats as ints)."""
+    """A cell as the JSON scalar a declaration lists (integral floats as ints; an integer beyond
+    2^53 - 1, which no JSON number holds exactly, as its digits: :func:`value_key` matches both)."""
     if hasattr(value, "item") and not isinstance(value, str | bytes):
         value = value.item()
+    if isinstance(value, float) and math.isfinite(value) and value == int(value):
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SAFE_INTEGER:
+        return str(value)
     if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float) and math.isfinite(value):
-        return int(value) if value == int(value) else value
+        return value
     return str(value)
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
 
+from datamarket.canonical import MAX_SAFE_INTEGER
 from datamarket.errors import DatamarketError
 
 #: A categorical value must occur at least this many times to appear in a profile.
@@ -145,8 +146,8 @@ def _numeric_stats(series: pd.Series) -> dict[str, Any]:
     as_int = is_integer_dtype(series.dtype)
     low, high = values.min(), values.max()
     return {
-        "min": int(low) if as_int else float(low),
-        "max": int(high) if as_int else float(high),
+        "min": _integral(low) if as_int else float(low),
+        "max": _integral(high) if as_int else float(high),
         "mean": float(values.mean()),
         "std": float(values.std(ddof=1)) if values.size > 1 else None,
         "quantiles": {
@@ -178,7 +179,8 @@ def _json_scalar(value: Any) -> Scalar:
     if isinstance(value, bool | np.bool_):
         return bool(value)
     if isinstance(value, int | np.integer):
-        return int(value)
+        # Beyond 2^53 - 1 no JSON number is exact (canonical JSON refuses it): the digits, as text.
+        return int(value) if abs(int(value)) <= MAX_SAFE_INTEGER else str(int(value))
     if isinstance(value, float | np.floating):
         return float(value) if np.isfinite(value) else None
     if isinstance(value, str):
@@ -213,10 +215,17 @@ def _numeric_sampler(series: pd.Series) -> Callable[[np.random.Generator], Scala
     def draw(rng: np.random.Generator) -> Scalar:
         x = min(max(float(rng.normal(mean, std)), low), high)
         if as_int:
-            return round(x)
+            return _integral(x)
         return x if decimals is None else round(x, decimals)
 
     return draw
+
+
+def _integral(value: float) -> int | float:
+    """An integer column's statistic or draw: an int, or a float beyond 2^53 - 1, where an int would
+    claim digits the float64 it came from does not hold (and canonical JSON refuses it)."""
+    rounded = round(float(value))
+    return rounded if abs(rounded) <= MAX_SAFE_INTEGER else float(rounded)
 
 
 def _decimals(values: np.ndarray) -> int | None:

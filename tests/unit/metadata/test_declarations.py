@@ -186,3 +186,14 @@ def test_check_params_lets_declared_choices_through(compute: dict[str, Any]) -> 
         check_params({}, {}, needs_target=True)
     assert caught.value.code == "no_declared_target"
     check_params({}, {}, needs_target=False)
+
+
+def test_integers_beyond_2_53_are_declared_as_digits_and_still_match() -> None:
+    """No JSON number holds 2^53 + 1 exactly (canonical JSON refuses it): it is declared as its digits,
+    which value_key compares equal to the cell."""
+    big = 2**53 + 1
+    table = pd.DataFrame({"account": [big] * 12 + [7] * 12, "label": ["a", "b"] * 12})
+    declared = declare(table, targets=["label"], categorical=["account"])
+    assert declared["columns"]["account"] == {"type": "categorical", "values": [7, str(big)]}
+    assert value_key(declared["columns"]["account"]["values"][1]) == value_key(table["account"][0])
+    validate(with_declarations(declared))

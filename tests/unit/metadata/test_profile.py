@@ -333,3 +333,16 @@ def test_no_synthetic_row_is_ever_a_real_row(df: pd.DataFrame, seed: int):
                 assert (column == value).sum() >= MIN_VALUE_COUNT
             else:
                 assert column.min() <= value <= column.max()
+
+
+def test_a_column_of_integers_beyond_2_53_profiles_into_canonical_json() -> None:
+    """IDs such as 2^60 + i: a float64 statistic of them is written as a float (an int would claim
+    digits the float64 does not hold, and canonical JSON refuses integers beyond 2^53 - 1), a frequent
+    value as its digits."""
+    ids = [2**60 + i for i in range(10)] * 3
+    frame = pd.DataFrame({"id": ids, "x": list(range(30))})
+    profile = profile_frame(frame, k=3, synthetic=5, seed=1)
+    stats = next(c for c in profile["columns"] if c["name"] == "id")["stats"]
+    assert isinstance(stats["min"], float) and stats["min"] == float(2**60)
+    canonical_bytes(profile)
+    assert all(isinstance(row["id"], float) for row in profile["synthetic_rows"])
