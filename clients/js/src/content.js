@@ -18,6 +18,9 @@ const DAG_PB = 0x70;
 const SHA2_256 = 0x12;
 const UNIXFS_RAW = 0;
 const UNIXFS_FILE = 2;
+/** Tries of a block the gateway answers 429 (rate limited), and the longest wait between them. */
+const RATE_LIMIT_TRIES = 4;
+const MAX_RETRY_AFTER_S = 10;
 /** Links fetched side by side while a file is walked. */
 const PARALLEL = 8;
 
@@ -76,10 +79,17 @@ export class Gateway {
     const parsed = typeof cid === "string" ? parseCid(cid) : cid;
     const url = `${this.url}/ipfs/${parsed.toString()}?format=raw`;
     let response;
-    try {
-      response = await this.fetch(url, { headers: { Accept: "application/vnd.ipld.raw" } });
-    } catch (error) {
-      throw new ContentError("content_unavailable", `cannot reach the gateway at ${this.url}: ${error.message}`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        response = await this.fetch(url, { headers: { Accept: "application/vnd.ipld.raw" } });
+      } catch (error) {
+        throw new ContentError("content_unavailable", `cannot reach the gateway at ${this.url}: ${error.message}`);
+      }
+      // A gateway that limits its clients' rate says when to come back: a few times, briefly.
+      if (response.status !== 429 || attempt >= RATE_LIMIT_TRIES) break;
+      const given = Number(response.headers.get("Retry-After") ?? "1");
+      const wait = Math.min(Number.isFinite(given) && given >= 0 ? given : 1, MAX_RETRY_AFTER_S);
+      await new Promise((resolve) => setTimeout(resolve, wait * 1000));
     }
     if (!response.ok) {
       const code = response.status === 404 ? "content_not_found" : "content_unavailable";

@@ -97,3 +97,17 @@ test("the UnixFS reader takes Type, Data and filesize", () => {
   assert.deepEqual(decodeUnixFs(unixfs(2, new Uint8Array([7, 8]), 2, [2])), { type: 2, data: new Uint8Array([7, 8]), filesize: 2 });
   assert.throws(() => decodeUnixFs(new Uint8Array([0x12, 0x05, 1])), /truncated/);
 });
+
+test("a block the gateway rate-limits is asked for again after its Retry-After", async () => {
+  const { root, blocks, bytes } = file();
+  let refusals = 0;
+  const limited = fakeFetch(blocks);
+  const fetcher = async (url, init) => {
+    if (refusals++ < 2) return new Response("{}", { status: 429, headers: { "Retry-After": "0" } });
+    return limited(url, init);
+  };
+  assert.deepEqual(await new Gateway("http://gw.test", { fetch: fetcher }).file(root), bytes);
+  assert.equal(refusals, 6);
+  const always = async () => new Response("{}", { status: 429, headers: { "Retry-After": "0" } });
+  await assert.rejects(new Gateway("http://gw.test", { fetch: always }).block(root), { code: "content_unavailable" });
+});

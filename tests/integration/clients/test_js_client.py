@@ -17,13 +17,20 @@ import pytest
 
 from datamarket import stack
 from datamarket.chain.devchain import DevChain, dev_account
+from datamarket.chain.events import ComputeReceiptPosted
 from datamarket.chain.market import Market
 from datamarket.demo import breast_cancer_bounds, write_breast_cancer_csv
 from datamarket.sdk.jobs import publish_bundle
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file
 from datamarket.storage import open_store
-from tests.integration.compute.market import LIMITS, PUBLISHER, require_bubblewrap, require_redis
+from tests.integration.compute.market import (
+    LIMITS,
+    PUBLISHER,
+    require_bubblewrap,
+    require_redis,
+    wait_for,
+)
 from tests.js_client import require_node, run_node_tests
 
 pytestmark = pytest.mark.integration
@@ -103,6 +110,18 @@ def test_the_javascript_client_downloads_and_computes_on_a_local_market(
     assert job["state"] == "succeeded"
     assert json.loads(job["metrics"])["params"] == {"tol": 1e-7, "rate": 1e-5, "n": 3}
     handle = job["handle"]
-    status = local_market["provider"].compute_status(handle["jobId"], handle["token"])
+    provider, market = local_market["provider"], local_market["market"]
+    status = wait_for(
+        lambda: (s := provider.compute_status(handle["jobId"], handle["token"]))["receipt"] and s,
+        what="the job's receipt",
+    )
     assert status["state"] == "succeeded"
-    assert status["output_hash"].removeprefix("0x") == job["output_hash"]
+    # The receipt on chain commits to the output hash the client checked the result against.
+    receipt = market.w3.eth.get_transaction_receipt(status["receipt"]["tx"])
+    posted = [
+        e
+        for e in market._own_events(receipt["logs"])
+        if isinstance(e, ComputeReceiptPosted) and e.job_id.endswith(handle["jobId"])
+    ]
+    assert len(posted) == 1
+    assert posted[0].output_hash.removeprefix("0x") == job["output_hash"]
