@@ -7,11 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from backend.web.policy import origin
 from datamarket import ratelimit
 from datamarket.config import (
     Settings,
     checksum_address,
     integer,
+    names,
     number,
     one_of,
     path,
@@ -32,6 +34,11 @@ def _chain_id(value: object) -> str | None:
 
 def _optional_http(value: object) -> str | None:
     return None if value is None else url_schemes("http", "https", what="an http(s) URL")(value)
+
+
+def _origins(value: object) -> str | None:
+    bad = [v for v in value if origin(v) is None] if isinstance(value, tuple) else [value]
+    return "must be http(s) origins, separated by commas" if bad else None
 
 
 _DATABASE = url_schemes("sqlite", "postgresql", "postgres", what="a sqlite:/// or postgresql:// URL")
@@ -70,7 +77,8 @@ class BackendSettings(Settings):
     #: Where users reach the pages (links in answers and pages); None: relative links only.
     public_url: str | None = setting(None, parse=text, check=_optional_http)
     #: The content gateway (``GET /ipfs/{cid}``, IPFS Trustless Gateway) that pages may link content
-    #: to; None: no gateway is known.
+    #: to, and that the dataset page's "Buy and download" fetches ciphertext from; None: no gateway is
+    #: known (and no such button).
     gateway_url: str | None = setting(None, parse=text, check=_optional_http)
     log_level: str = setting("INFO", parse=upper, check=one_of("DEBUG", "INFO", "WARNING", "ERROR"))
     #: Where the API's and pages' request counts live: ``memory://`` (each worker counts its own) or
@@ -86,6 +94,16 @@ class BackendSettings(Settings):
     rate_limit_health: str = setting("50/second", parse=text, check=ratelimit.rule_check)
     rate_limit_api: str = setting("50/second;1500/minute", parse=text, check=ratelimit.rule_check)
     rate_limit_pages: str = setting("20/second;600/minute", parse=text, check=ratelimit.rule_check)
+    #: ... and to static files (the stylesheet, the page script, the JavaScript client's modules: a
+    #: dataset page with the wallet buttons loads a few dozen).
+    rate_limit_static: str = setting("100/second;3000/minute", parse=text, check=ratelimit.rule_check)
+    #: The JavaScript client the dataset page runs (``clients/js``, its packages installed); None: the
+    #: one in the repository beside the backend's code.
+    client_dir: Path | None = setting(None, parse=path)
+    #: Origins, comma-separated, the dataset page's scripts may also connect to (Content-Security-
+    #: Policy ``connect-src``), beyond this server, the provider and the gateway: what a wallet that
+    #: works inside the page needs (a relay, or a development wallet that talks to the chain's node).
+    page_connect_origins: tuple[str, ...] = setting((), parse=names, check=_origins)
 
     def complete(self) -> None:
         self._set("data_dir", Path(self.data_dir))

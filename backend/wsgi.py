@@ -19,6 +19,7 @@ def build() -> Flask:
     from backend.api.app import create_app
     from backend.db.engine import open_engine
     from backend.settings import BackendSettings
+    from backend.web.wallet import WalletSettings
 
     settings = BackendSettings.load()
     chain_id = settings.chain_id or _node_chain_id(settings.rpc_url, settings.rpc_timeout_s)
@@ -27,6 +28,12 @@ def build() -> Flask:
         chain_id=chain_id,
         public_url=settings.public_url,
         rate_limits=ratelimit.config(settings),
+        client_dir=settings.client_dir,
+        wallet=WalletSettings(
+            market=settings.market,
+            gateway_url=settings.gateway_url,
+            connect_origins=settings.page_connect_origins,
+        ),
     )
 
 

@@ -366,7 +366,7 @@ SLOT_VAR = "DATAMARKET_WORKER_JOB_AGGREGATE_SLOT_S"
 LOCAL_RATE_LIMIT = "1000/second"
 _RATE_LIMITED = (
     *(f"DATAMARKET_PROVIDER_RATE_LIMIT_{name}" for name in ("HEALTH", "READ", "FEES", "HEAVY", "CONSUMER")),
-    *(f"DATAMARKET_BACKEND_RATE_LIMIT_{name}" for name in ("HEALTH", "API", "PAGES")),
+    *(f"DATAMARKET_BACKEND_RATE_LIMIT_{name}" for name in ("HEALTH", "API", "STATIC", "PAGES")),
     *(f"DATAMARKET_GATEWAY_RATE_LIMIT_{name}" for name in ("HEALTH", "BLOCKS", "CARS")),
 )
 #: Settings of the local market's services that the caller's environment may override: sample and

@@ -19,7 +19,7 @@ from datamarket.crypto.keys import KeyStore
 from datamarket.ratelimit import RateLimiter
 from datamarket.storage import open_store
 from datamarket.storage.base import ContentStore
-from provider import access, errors, fees, info, ops, ratelimit
+from provider import access, cors, errors, fees, info, ops, ratelimit
 from provider.context import EXTENSION, ProviderContext
 from provider.jobs import ComputeBackend
 from provider.jobs import bp as jobs_bp
@@ -44,7 +44,8 @@ def create_app(
     """A provider app for ``settings``; each adapter not given is built from the settings."""
     app = Flask("provider")
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
-    # OPTIONS is no method of the API (no CORS here): 405 in JSON, not Flask's empty text/html 200.
+    # OPTIONS is no method of the API: 405 in JSON, not Flask's empty text/html 200 (a CORS preflight
+    # is answered by provider.cors).
     app.config["PROVIDE_AUTOMATIC_OPTIONS"] = False
     app.json.sort_keys = True  # type: ignore[attr-defined]
     address = settings.provider_address
@@ -74,6 +75,7 @@ def create_app(
     errors.register(app, on_error=ctx.metrics.record_error)
     _instrument(app, ctx.metrics)
     ratelimit.install(app, limiter)
+    cors.install(app)
     logging.getLogger("provider").setLevel(settings.log_level)
     return app
 

@@ -4,6 +4,7 @@ web pages, all reading the catalog the indexer writes. Importing this module doe
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask, Response, jsonify, make_response, request
 from flask.typing import ResponseReturnValue
@@ -15,15 +16,12 @@ from backend.api import queries, ratelimit, records
 from backend.api.context import ApiContext, catalog, current, install
 from backend.api.errors import HTTP_CODES, ApiError, error_response
 from backend.api.views import bp as api_bp
+from backend.web.client import PREFIX as CLIENT_PREFIX
+from backend.web.policy import PAGE_POLICY
+from backend.web.wallet import WalletSettings
 from datamarket.ratelimit import RateLimitConfig, RateLimited, RateLimiter
 
 log = logging.getLogger("backend.api")
-
-#: Pages may load only their own stylesheet; no script, no frame, forms post only here.
-PAGE_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'"
-)
 
 
 def create_app(
@@ -32,11 +30,17 @@ def create_app(
     chain_id: int,
     public_url: str | None = None,
     rate_limits: RateLimitConfig | None = None,
+    client_dir: Path | None = None,
+    wallet: WalletSettings | None = None,
 ) -> Flask:
     """The app over the catalog in ``engine`` for the chain ``chain_id``; ``public_url`` is where it
     is reachable from outside (the OpenAPI document's server), when known; ``rate_limits``: the
-    requests it takes per client (default: the settings' defaults, counted in this process)."""
+    requests it takes per client (default: the settings' defaults, counted in this process);
+    ``client_dir``: the JavaScript client the dataset page runs (default: the repository's
+    ``clients/js``); ``wallet``: what the page's wallet buttons need (the content gateway)."""
+    from backend.web import client
     from backend.web import views as web
+    from backend.web import wallet as wallet_buttons
 
     app = Flask("backend", static_folder=None, template_folder=None)
     # Only GET is answered; the API's GETs are simple cross-origin requests, which need no preflight,
@@ -46,6 +50,8 @@ def create_app(
     install(app, ApiContext(engine=engine, chain_id=chain_id, public_url=public_url))
     app.register_blueprint(api_bp)
     app.register_blueprint(web.bp)
+    client.install(app, client_dir)
+    wallet_buttons.install(app, wallet)
     app.add_url_rule("/healthz", "healthz", healthz)
     _register_errors(app, web.render_error)
     _headers(app)
@@ -76,10 +82,11 @@ def _is_api(path: str) -> bool:
 
 
 def _register_errors(app: Flask, render_page_error) -> None:
-    """API paths answer errors in the JSON shape; page paths with an HTML page in the same words."""
+    """API paths (and the client's files, which scripts load) answer errors in the JSON shape; page
+    paths with an HTML page in the same words."""
 
     def respond(status: int, code: str, message: str, details: dict | None = None) -> ResponseReturnValue:
-        if _is_api(request.path):
+        if _is_api(request.path) or request.path.startswith(CLIENT_PREFIX):
             return error_response(status, code, message, details)
         return render_page_error(status, code, message)
 

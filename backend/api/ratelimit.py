@@ -3,7 +3,8 @@ address and its class before its view runs; past the class's rule it is answered
 ``rate_limited`` with ``Retry-After`` (JSON on the API, a page on the pages).
 
 Classes (each a setting, ``rate_limit_<class>``): ``health`` (``GET /healthz``, which probes poll),
-``api`` (the JSON API, ``/api/...``) and ``pages`` (the pages, their stylesheet, and any other path).
+``api`` (the JSON API, ``/api/...``), ``static`` (the stylesheet, the page script and the JavaScript
+client's modules, ``/static/...``) and ``pages`` (the pages, and any other path).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from flask import Flask, request
 from backend.settings import BackendSettings
 from datamarket.ratelimit import RateLimitConfig, RateLimiter, client_address
 
-CLASSES = ("health", "api", "pages")
+CLASSES = ("health", "api", "static", "pages")
 
 
 def config(settings: BackendSettings | None = None) -> RateLimitConfig:
@@ -41,6 +42,8 @@ def class_of(endpoint: str | None, path: str) -> str:
         return "api"
     if endpoint is None and (path == "/api" or path.startswith("/api/")):
         return "api"
+    if endpoint in ("web.static", "web.client_file"):
+        return "static"
     return "pages"
 
 

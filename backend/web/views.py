@@ -15,7 +15,8 @@ from backend.api.activity import activity
 from backend.api.context import catalog, current
 from backend.api.errors import BadParameter, NotFound
 from backend.api.search import SORTS, STATES, Page, SearchQuery, search
-from backend.web import amounts, charts
+from backend.web import amounts, charts, client, wallet
+from backend.web.policy import wallet_policy
 
 bp = Blueprint(
     "web", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
@@ -80,10 +81,26 @@ def dataset(datatoken: str) -> ResponseReturnValue:
     column_charts = [(column, charts.column_chart(column)) for column in columns[:CHARTED_COLUMNS]]
     orders_chart = charts.orders_chart(queries.order_days(catalog(), detail["datatoken"]))
     privacy = detail["privacy"]
-    return render(
+    settings = wallet.settings()
+    import_map = client.import_map()
+    offer, no_offer = wallet.offer(detail, current().chain_id, settings)
+    if import_map is None:
+        offer, no_offer = None, "The wallet client is not installed on this server: use the command line."
+    response = render(
         "dataset.html", ds=detail, columns=columns, column_charts=column_charts, orders_chart=orders_chart,
         gauge=charts.budget_gauge(privacy["budget"], privacy["spent"]), commands=commands(detail),
+        offer=offer, no_offer=no_offer, import_map=import_map,
     )  # fmt: skip
+    if offer is not None and import_map is not None:
+        origins = wallet.origins(offer, settings)
+        response.headers["Content-Security-Policy"] = wallet_policy(import_map.hash_source, origins)
+    return response
+
+
+@bp.get("/static/client/<path:subpath>")
+def client_file(subpath: str) -> ResponseReturnValue:
+    """A file of the JavaScript client, for the dataset page's wallet buttons (:mod:`backend.web.client`)."""
+    return client.serve(subpath)
 
 
 @bp.get("/datasets/<datatoken>/audit")

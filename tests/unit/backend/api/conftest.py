@@ -64,5 +64,6 @@ def catalog(engine: Engine) -> Catalog:
 
 
 @pytest.fixture
-def app(engine: Engine) -> Flask:
-    return validating(create_app(engine, chain_id=CHAIN_ID))
+def app(engine: Engine, tmp_path: Path) -> Flask:
+    # No JavaScript client: the pages run no script (tests/unit/backend/web/test_wallet_page.py has one).
+    return validating(create_app(engine, chain_id=CHAIN_ID, client_dir=tmp_path / "no-client"))

@@ -96,7 +96,8 @@ def test_every_route_is_limited(engine: Engine, catalog: Catalog, clock: FrozenC
         ("api.datasets", "/api/v1/datasets", "api"),
         (None, "/api/v1/nothing", "api"),
         ("web.home", "/", "pages"),
-        ("web.static", "/static/style.css", "pages"),
+        ("web.static", "/static/style.css", "static"),
+        ("web.client_file", "/static/client/src/index.js", "static"),
         (None, "/nothing", "pages"),
     ],
 )
@@ -138,6 +139,7 @@ def test_the_limits_come_from_the_settings(tmp_path: Path) -> None:
     assert defaults.rules == {
         "health": "50/second",
         "api": "50/second;1500/minute",
+        "static": "100/second;3000/minute",
         "pages": "20/second;600/minute",
     }
     assert (defaults.url, defaults.trusted_proxies) == ("memory://", 0)
