@@ -1,6 +1,8 @@
-"""``python -m gateway``: the same as ``datamarket gateway serve``."""
+"""``python -m gateway [OPTIONS]``: the same as ``datamarket gateway serve [OPTIONS]``."""
+
+import sys
 
 from gateway.cli import gateway
 
 if __name__ == "__main__":
-    gateway(["serve"], prog_name="datamarket gateway")
+    gateway(["serve", *sys.argv[1:]], prog_name="datamarket gateway")

@@ -14,6 +14,7 @@ import click
 
 from datamarket.cli.errors import Group
 from datamarket.cli.output import emit, json_option
+from datamarket.gunicorn_app import serve as serve_under_gunicorn
 
 
 @click.group(cls=Group)
@@ -29,8 +30,6 @@ def gateway() -> None:
 @json_option("Print the start line, or the error that stops the start, as one JSON object.")
 def serve(host: str, port: int, workers: int, config: str | None, as_json: bool) -> None:
     """Serve the gateway under gunicorn until stopped."""
-    from gunicorn.app.base import BaseApplication
-
     from datamarket.config import mask_url
     from gateway import gunicorn_conf
     from gateway.settings import GatewaySettings
@@ -42,25 +41,23 @@ def serve(host: str, port: int, workers: int, config: str | None, as_json: bool)
     started = {"store": mask_url(settings.store), "host": host, "port": port}
     emit(as_json, started, [f"gateway over {started['store']} on {host}:{port}"])
 
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for name, value in {
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "accesslog": "-",
-                "proc_name": "datamarket-gateway",
-                "control_socket_disable": gunicorn_conf.control_socket_disable,
-                "worker_class": gunicorn_conf.worker_class,
-                "worker_connections": gunicorn_conf.worker_connections,
-            }.items():
-                self.cfg.set(name, value)
+    def app() -> Any:
+        from gateway.wsgi import build
 
-        def load(self) -> Any:
-            from gateway.wsgi import build
+        return build()
 
-            return build()
-
-    Server().run()
+    serve_under_gunicorn(
+        app,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "accesslog": "-",
+            "proc_name": "datamarket-gateway",
+            "control_socket_disable": gunicorn_conf.control_socket_disable,
+            "worker_class": gunicorn_conf.worker_class,
+            "worker_connections": gunicorn_conf.worker_connections,
+        },
+    )
 
 
 __all__ = ["gateway"]

@@ -17,6 +17,7 @@ import click
 from datamarket.cli.errors import Group
 from datamarket.cli.output import json_option
 from datamarket.errors import DatamarketError
+from datamarket.gunicorn_app import serve as serve_under_gunicorn
 
 config_option = click.option("--config", type=click.Path(dir_okay=False), help="TOML settings file.")
 
@@ -50,8 +51,6 @@ def _settings(config: str | None) -> Any:
 @json_option("Print the start line, or the error that stops the start, as one JSON object.")
 def serve(host: str, port: int, workers: int, config: str | None, timeout: int, as_json: bool) -> None:
     """Serve the provider API under gunicorn (settings: DATAMARKET_PROVIDER_* and --config)."""
-    from gunicorn.app.base import BaseApplication
-
     from datamarket.crypto.keys import KeyStore
     from provider import gunicorn_conf
 
@@ -63,27 +62,25 @@ def serve(host: str, port: int, workers: int, config: str | None, timeout: int, 
     else:
         click.echo(f"provider {settings.provider_address}, key {key.key_id}, on {host}:{port}", err=True)
 
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for name, value in {
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "timeout": timeout,
-                "accesslog": "-",
-                "proc_name": "datamarket-provider",
-                "on_starting": gunicorn_conf.on_starting,
-                "control_socket_disable": gunicorn_conf.control_socket_disable,
-                "worker_class": gunicorn_conf.worker_class,
-                "worker_connections": gunicorn_conf.worker_connections,
-            }.items():
-                self.cfg.set(name, value)
+    def app() -> Any:
+        from provider.wsgi import build
 
-        def load(self) -> Any:
-            from provider.wsgi import build
+        return build()
 
-            return build()
-
-    Server().run()
+    serve_under_gunicorn(
+        app,
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "timeout": timeout,
+            "accesslog": "-",
+            "proc_name": "datamarket-provider",
+            "on_starting": gunicorn_conf.on_starting,
+            "control_socket_disable": gunicorn_conf.control_socket_disable,
+            "worker_class": gunicorn_conf.worker_class,
+            "worker_connections": gunicorn_conf.worker_connections,
+        },
+    )
 
 
 @provider.command()
