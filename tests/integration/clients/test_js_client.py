@@ -15,22 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from datamarket import stack
-from datamarket.chain.devchain import DevChain, dev_account
+from datamarket.chain.devchain import dev_account
 from datamarket.chain.events import ComputeReceiptPosted
-from datamarket.chain.market import Market
 from datamarket.demo import breast_cancer_bounds, write_breast_cancer_csv
 from datamarket.sdk.jobs import publish_bundle
-from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file
-from datamarket.storage import open_store
-from tests.integration.compute.market import (
-    LIMITS,
-    PUBLISHER,
-    require_bubblewrap,
-    require_redis,
-    wait_for,
-)
+from tests.integration.compute.market import PUBLISHER, running_market, wait_for
 from tests.js_client import require_node, run_node_tests
 
 pytestmark = pytest.mark.integration
@@ -42,41 +32,27 @@ ECHO = Path(__file__).parent / "echo_params.py"
 @pytest.fixture(scope="module")
 def local_market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     require_node()
-    require_bubblewrap()
-    broker = require_redis()
     home = tmp_path_factory.mktemp("market")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DATAMARKET_BROKER_URL", broker)
-        mp.setenv("DATAMARKET_HOME", str(home))
-        for name, value in LIMITS.items():
-            mp.setenv(name, value)
-        local = stack.up(home)
-        try:
-            chain = local.services["chain"]
-            w3 = DevChain(port=int(chain.url.rsplit(":", 1)[1])).web3()
-            market = Market(w3, local.contracts["market"])
-            store = open_store(local.store)
-            provider = ProviderClient(local.services["provider"].url)
-            bundle_cid, bundle_sha256, _ = publish_bundle(store, ECHO)
-            csv = home / "breast_cancer.csv"
-            write_breast_cancer_csv(csv)
-            published = publish_file(
-                PublishRequest(
-                    path=csv, name="Breast cancer", price=10**18,
-                    payment_token=local.contracts["payment_token"], download=True, compute=True,
-                    epsilon_budget=50.0, max_epsilon_per_job=5.0,
-                    trusted_algorithms=(bundle_sha256,), targets=("target",),
-                    bounds={c: (lo, hi) for c, (lo, hi) in breast_cancer_bounds().items()},
-                ),
-                market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
-                provider_url=provider.base_url,
-            )  # fmt: skip
-            yield {
-                "local": local, "market": market, "provider": provider, "published": published,
-                "bundle_cid": bundle_cid, "bundle_sha256": bundle_sha256,
-            }  # fmt: skip
-        finally:
-            stack.down(home)
+    with running_market(home) as running:
+        local, market, store, provider = running.local, running.market, running.store, running.provider
+        bundle_cid, bundle_sha256, _ = publish_bundle(store, ECHO)
+        csv = home / "breast_cancer.csv"
+        write_breast_cancer_csv(csv)
+        published = publish_file(
+            PublishRequest(
+                path=csv, name="Breast cancer", price=10**18,
+                payment_token=local.contracts["payment_token"], download=True, compute=True,
+                epsilon_budget=50.0, max_epsilon_per_job=5.0,
+                trusted_algorithms=(bundle_sha256,), targets=("target",),
+                bounds={c: (lo, hi) for c, (lo, hi) in breast_cancer_bounds().items()},
+            ),
+            market=market.as_account(dev_account(PUBLISHER)), store=store, provider_info=provider.info(),
+            provider_url=provider.base_url,
+        )  # fmt: skip
+        yield {
+            "local": local, "market": market, "provider": provider, "published": published,
+            "bundle_cid": bundle_cid, "bundle_sha256": bundle_sha256,
+        }  # fmt: skip
 
 
 def test_the_javascript_client_downloads_and_computes_on_a_local_market(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,13 +15,14 @@ from typing import Any
 import pytest
 
 from datamarket import stack
-from datamarket.chain.devchain import dev_account
+from datamarket.chain.devchain import DevChain, dev_account
 from datamarket.chain.market import Market
 from datamarket.demo import breast_cancer_bounds
 from datamarket.sdk import jobs
 from datamarket.sdk.job_files import JobHandle
 from datamarket.sdk.provider_client import ProviderClient
 from datamarket.sdk.publish import PublishRequest, publish_file
+from datamarket.storage import open_store
 from datamarket.storage.base import ContentStore
 from tests import redis_service
 
@@ -49,6 +52,37 @@ def require_bubblewrap() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("bubblewrap is required in CI (make install installs it)")
         pytest.skip("bubblewrap is not installed")
+
+
+@dataclass(frozen=True)
+class RunningMarket:
+    local: stack.Stack
+    market: Market
+    store: ContentStore
+    provider: ProviderClient
+
+
+@contextmanager
+def running_market(home: Path) -> Iterator[RunningMarket]:
+    """``datamarket up`` in ``home`` with the test broker (Redis, flushed) and the test job limits,
+    and ``datamarket down`` when the block ends."""
+    require_bubblewrap()
+    broker = require_redis()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATAMARKET_BROKER_URL", broker)
+        mp.setenv("DATAMARKET_HOME", str(home))
+        for name, value in LIMITS.items():
+            mp.setenv(name, value)
+        local = stack.up(home)
+        try:
+            chain = local.services["chain"]
+            w3 = DevChain(port=int(chain.url.rsplit(":", 1)[1])).web3()
+            yield RunningMarket(
+                local=local, market=Market(w3, local.contracts["market"]), store=open_store(local.store),
+                provider=ProviderClient(local.services["provider"].url),
+            )  # fmt: skip
+        finally:
+            stack.down(home)
 
 
 @dataclass
