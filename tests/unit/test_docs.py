@@ -39,9 +39,11 @@ GENERATED = (
     ".venv/",
     "artifacts/",
     "cache/",
+    "clients/js/node_modules/",
     "coverage/",
     "coverage.json",
     "node_modules/",
+    "tests/gateway_client/node_modules/",
 )
 #: Folders never walked when git cannot list the repository.
 _UNTRACKED_DIRS = frozenset(
