@@ -36,6 +36,7 @@ BEYOND_THE_SCHEMA = {
     "is not the hash of the job": "jobHash is the hash of the job sent with it",
     "is not a CID": "a CID's multibase and multihash decode",
     "a download has no compute environment": "environment goes with the compute service only",
+    "is an integer beyond": "RFC 8785: a job's integers are those a double carries exactly (JobSpec.params)",
 }
 
 
