@@ -77,7 +77,7 @@ def browser() -> Iterator[object]:
     driver.quit()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def wallet_market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletMarket]:
     """A local market (``datamarket up``) with a dataset to download and one for compute; the
     dataset page may connect to its chain's node, where the test wallet forwards."""
