@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -138,11 +139,14 @@ def up(
     _start_chain(stack, chain_port)
     _deploy_once(stack)
     stack.store = environment.get("DATAMARKET_IPFS_API") or str(root / "store")
-    _start_gateway(stack, gateway_port)
-    _start_provider(stack, provider_port)
+    start_gateway(stack, gateway_port)
+    _start_served(stack, "provider", provider_port, lambda url: provider_env(stack))
     _start_worker(stack)
     _start_indexer(stack)
-    _start_backend(stack, backend_port)
+    _start_served(
+        stack, "backend", backend_port,
+        lambda url: {**backend_env(stack), "DATAMARKET_BACKEND_PUBLIC_URL": url},
+    )  # fmt: skip
     stack.save()
     return stack
 
@@ -228,23 +232,29 @@ def _deploy_once(stack: Stack) -> None:
     stack.chain_id = w3.eth.chain_id
 
 
-def _start_gateway(stack: Stack, port: int) -> None:
-    """The content gateway, under gunicorn, over the stack's content store (read only)."""
-    current = stack.services.get("gateway")
+def _start_served(stack: Stack, name: str, port: int, env: Callable[[str], dict[str, str]]) -> None:
+    """The service ``name`` (``gateway``, ``provider``, ``backend``) under gunicorn with its own
+    settings (``<name>.gunicorn_conf``), its environment ``env(url)``, on ``port`` or, restarted, on
+    the port it had: its URL is in published documents, buyers' job files, pages and links."""
+    current = stack.services.get(name)
     if current is not None and current.alive():
         return
-    # The same port as before: pages and clients may hold links to it.
     port = port or (urlsplit(current.url).port if current is not None else None) or free_port()
     url = f"http://127.0.0.1:{port}"
-    log = stack.path / "logs" / "gateway.log"
-    cmd = [sys.executable, "-m", "gunicorn", "--config", "python:gateway.gunicorn_conf",
+    log = stack.path / "logs" / f"{name}.log"
+    cmd = [sys.executable, "-m", "gunicorn", "--config", f"python:{name}.gunicorn_conf",
            "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-",
-           "gateway.wsgi:app"]  # fmt: skip
-    pid = _spawn(cmd, log, gateway_env(stack))
-    service = Service("gateway", url, pid, str(log), program="gunicorn")
-    stack.services["gateway"] = service
+           f"{name}.wsgi:app"]  # fmt: skip
+    pid = _spawn(cmd, log, env(url))
+    service = Service(name, url, pid, str(log), program="gunicorn")
+    stack.services[name] = service
     stack.save()
-    _wait(lambda: requests.get(f"{url}/healthz", timeout=1).ok, "gateway", service)
+    _wait(lambda: requests.get(f"{url}/healthz", timeout=1).ok, name, service)
+
+
+def start_gateway(stack: Stack, port: int = 0) -> None:
+    """The content gateway over the stack's content store, read only (it needs no chain)."""
+    _start_served(stack, "gateway", port, lambda url: gateway_env(stack))
 
 
 def gateway_env(stack: Stack) -> dict[str, str]:
@@ -257,24 +267,6 @@ def _gateway_url(stack: Stack, name: str = "DATAMARKET_GATEWAY_URL") -> dict[str
     gateway has one."""
     gateway = stack.services.get("gateway")
     return {name: gateway.url} if gateway is not None else {}
-
-
-def _start_provider(stack: Stack, port: int) -> None:
-    current = stack.services.get("provider")
-    if current is not None and current.alive():
-        return
-    # The same port as before: the URL is in the published datasets' documents and the buyers' job files.
-    port = port or (urlsplit(current.url).port if current is not None else None) or free_port()
-    log = stack.path / "logs" / "provider.log"
-    env = provider_env(stack)
-    cmd = [sys.executable, "-m", "gunicorn", "--config", "python:provider.gunicorn_conf",
-           "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-",
-           "provider.wsgi:app"]  # fmt: skip
-    pid = _spawn(cmd, log, env)
-    service = Service("provider", f"http://127.0.0.1:{port}", pid, str(log), program="gunicorn")
-    stack.services["provider"] = service
-    stack.save()
-    _wait(lambda: requests.get(f"{service.url}/healthz", timeout=1).ok, "provider", service)
 
 
 def _start_worker(stack: Stack) -> None:
@@ -305,24 +297,6 @@ def _start_indexer(stack: Stack) -> None:
     service = Service("indexer", catalog, pid, str(log), program="backend")
     stack.services["indexer"] = service
     stack.save()
-
-
-def _start_backend(stack: Stack, port: int) -> None:
-    """The catalog API and the pages, under gunicorn, reading the catalog the indexer writes."""
-    current = stack.services.get("backend")
-    if current is not None and current.alive():
-        return
-    port = port or (urlsplit(current.url).port if current is not None else None) or free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = stack.path / "logs" / "backend.log"
-    cmd = [sys.executable, "-m", "gunicorn", "--config", "python:backend.gunicorn_conf",
-           "--bind", f"127.0.0.1:{port}", "--workers", "2", "--access-logfile", "-",
-           "backend.wsgi:app"]  # fmt: skip
-    pid = _spawn(cmd, log, {**backend_env(stack), "DATAMARKET_BACKEND_PUBLIC_URL": url})
-    service = Service("backend", url, pid, str(log), program="gunicorn")
-    stack.services["backend"] = service
-    stack.save()
-    _wait(lambda: requests.get(f"{url}/healthz", timeout=1).ok, "backend", service)
 
 
 def backend_env(stack: Stack) -> dict[str, str]:

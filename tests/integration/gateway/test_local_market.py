@@ -22,7 +22,7 @@ def test_up_starts_the_gateway_over_the_store_and_down_stops_it(tmp_path, monkey
     (tmp_path / "logs").mkdir()
     market = local.Stack(home=str(tmp_path), store=str(tmp_path / "store"))
     cid = EmbeddedStore(market.store).add(io.BytesIO(b"published content"))
-    local._start_gateway(market, 0)
+    local.start_gateway(market)
     gateway = market.services["gateway"]
     try:
         assert health(market)["gateway"] == {"health": HEALTHY, "detail": "store ok"}
