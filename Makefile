@@ -70,7 +70,7 @@ test-python: install compile
 	scripts/ipfs/install.sh
 	scripts/gateway_client/install.sh
 	scripts/browser/install.sh
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 # The fast suite: tests/unit, kept off the network by tests/unit/conftest.py.
 test-unit: $(VENV)/.installed
