@@ -38,12 +38,7 @@ from datamarket.crypto import contexts, keys, stream
 from datamarket.jobs.spec import job_hash, output_hash
 
 #: anvil's and Hardhat's development mnemonic, account 0..9 (public: never hold value with them).
-ANVIL_KEYS = {
-    0: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
-    2: "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
-    3: "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
-    4: "0x47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
-}
+ANVIL_KEYS = {i: "0x" + bytes(dev_account(i).key).hex() for i in (0, 2, 3, 4)}
 CHAIN_ID = 31337
 #: The market anvil's first deployment lands at (deployer: account 0, nonce 0).
 MARKET = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
